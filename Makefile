@@ -1,0 +1,67 @@
+# Tandem — `make run` and `make test` set themselves up from a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+VAR := $(or $(TANDEM_VAR_DIR),var)
+STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+MO := locale/en/LC_MESSAGES/django.mo
+PYTEST_ARGS ?=
+
+.PHONY: run test setup install messages makemessages worker beat lint format lock clean
+
+run: setup  ## serve Tandem on http://127.0.0.1:$(PORT) with its background worker
+	PORT=$(PORT) BIN=$(BIN) bin/run-embedded
+
+test: install $(MO)  ## the whole suite (integration tests too when DATABASE_URL/CELERY_BROKER_URL are set)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: install $(MO)
+	@mkdir -p $(VAR)
+	$(BIN)/python manage.py check --fail-level ERROR
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py setup_demo
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+$(MO): locale/en/LC_MESSAGES/django.po $(STAMP)
+	cd locale/.. && $(BIN)/python manage.py compilemessages --locale en --ignore '.venv*' -v0
+
+messages: $(MO)
+
+makemessages: install  ## refresh the .po files from the sources
+	$(BIN)/python manage.py makemessages --locale en --no-obsolete --ignore '.venv*' --ignore 'var*'
+
+# Production-style processes (README: PostgreSQL + Redis).
+worker: install
+	$(BIN)/celery -A workflow worker --loglevel=INFO
+
+beat: install
+	@mkdir -p $(VAR)
+	$(BIN)/celery -A workflow beat --loglevel=INFO
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock:  ## re-pin every dependency from pyproject.toml into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check $$($(PYTHON) -c \
+	  'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+	   print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"]))')
+	( echo '# Exact versions installed by `make` (generated with `make lock` from pyproject.toml).'; \
+	  .lock-venv/bin/pip freeze ) > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) $(VAR)

@@ -1,0 +1,194 @@
+"""Access rules: the one place that answers "may this user see / do this?".
+
+A user's rights come from their memberships (user × organisation × role):
+- a user holding any role for the supplier sees every client's data;
+- a user holding roles for a client sees that client's data only;
+- a user with no membership sees no business data at all (superusers included:
+  the Django admin is theirs, the business pages are not).
+
+Every queryset a view can reach goes through one of the `*_visible_to` selectors or
+`scope_to_organisations`, and every action checks `may_act` / `require_role`.
+Viewflow task queues are scoped by the per-organisation permission strings of
+`role_permission`, which `MembershipBackend` grants from the memberships.
+"""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.backends import BaseBackend
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from contacts.models import (
+    ContactPoint,
+    Membership,
+    Organisation,
+    Person,
+    Role,
+    SupportHours,
+)
+
+_CACHE_ATTR = "_tandem_memberships"
+
+# Administrators maintain the reference data in the Django admin: they get the model
+# permissions of these apps (and nothing on business data).
+_ADMINISTERED_MODELS = {
+    "contacts": ("organisation", "person", "membership", "contactpoint", "supporthours"),
+    "auth": ("user",),
+}
+_ADMIN_ACTIONS = ("view", "add", "change", "delete")
+
+
+def memberships_of(user) -> tuple[Membership, ...]:
+    """The user's memberships, with their organisations, loaded once per request."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = tuple(
+            Membership.objects.filter(user=user).select_related("organisation")
+        )
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def forget_memberships(user) -> None:
+    """Drop the cached memberships (after roles were granted or withdrawn)."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def is_supplier_user(user) -> bool:
+    """Does the user hold any role for the supplier?"""
+    return any(m.organisation.is_supplier for m in memberships_of(user))
+
+
+def organisations_of(user) -> list[Organisation]:
+    """The organisations the user holds a role for, without duplicates."""
+    seen: dict[int, Organisation] = {}
+    for membership in memberships_of(user):
+        seen.setdefault(membership.organisation_id, membership.organisation)
+    return list(seen.values())
+
+
+def roles_of(user, organisation: Organisation | None = None) -> set[str]:
+    """The roles the user holds (for one organisation, when given)."""
+    return {
+        m.role
+        for m in memberships_of(user)
+        if organisation is None or m.organisation_id == organisation.pk
+    }
+
+
+def scope_to_organisations(
+    queryset: QuerySet, user, organisation_field: str = "organisation"
+) -> QuerySet:
+    """`queryset` narrowed to the rows of the organisations the user may see."""
+    if is_supplier_user(user):
+        return queryset
+    own = {m.organisation_id for m in memberships_of(user)}
+    if not own:
+        return queryset.none()
+    return queryset.filter(**{f"{organisation_field}__in": own})
+
+
+def organisations_visible_to(user) -> QuerySet[Organisation]:
+    """Organisations: all of them for the supplier, one's own for a client."""
+    return scope_to_organisations(Organisation.objects.all(), user, "pk")
+
+
+def people_visible_to(user) -> QuerySet[Person]:
+    """People of the organisations the user may see."""
+    return scope_to_organisations(
+        Person.objects.select_related("organisation"), user
+    )
+
+
+def memberships_visible_to(user) -> QuerySet[Membership]:
+    """Roles held in the organisations the user may see."""
+    return scope_to_organisations(
+        Membership.objects.select_related("organisation", "user"), user
+    )
+
+
+def contact_points_visible_to(user) -> QuerySet[ContactPoint]:
+    """Contact points of the organisations the user may see."""
+    return scope_to_organisations(
+        ContactPoint.objects.select_related("organisation", "person"), user
+    )
+
+
+def support_hours_visible_to(user) -> QuerySet[SupportHours]:
+    """Support hours of the organisations the user may see."""
+    return scope_to_organisations(SupportHours.objects.all(), user)
+
+
+def may_see_organisation(user, organisation: Organisation) -> bool:
+    """May the user see this organisation's data?"""
+    return is_supplier_user(user) or any(
+        m.organisation_id == organisation.pk for m in memberships_of(user)
+    )
+
+
+def may_act(user, role: str, organisation: Organisation) -> bool:
+    """May the user act as `role` for `organisation`?
+
+    Supplier roles are held for the supplier and act on every client's requests;
+    client roles act for their own organisation only.
+    """
+    role = Role(role)
+    for membership in memberships_of(user):
+        if membership.role != role:
+            continue
+        if membership.organisation_id == organisation.pk:
+            return True
+        if membership.organisation.is_supplier and not organisation.is_supplier:
+            return True
+    return False
+
+
+def require_role(user, role: str, organisation: Organisation) -> None:
+    """Refuse (403 with a French reason) unless the user may act as `role`."""
+    if not may_act(user, role, organisation):
+        raise PermissionDenied(
+            _("Cette action est réservée au rôle « %(role)s » de %(organisation)s.")
+            % {"role": Role(role).label, "organisation": organisation}
+        )
+
+
+def role_permission(role: str, organisation: Organisation) -> str:
+    """The permission string of `role` held for `organisation`.
+
+    Used by viewflow's `.Permission(...)` so that task queues are scoped by
+    organisation: a client's tasks carry that client's permission, never a
+    model-wide one.
+    """
+    return f"contacts.{Role(role).value}_{organisation.code}"
+
+
+def _role_permissions(memberships: Iterable[Membership]) -> set[str]:
+    perms = {role_permission(m.role, m.organisation) for m in memberships}
+    if any(m.role == Role.ADMINISTRATEUR for m in memberships):
+        perms |= {
+            f"{app}.{action}_{model}"
+            for app, models in _ADMINISTERED_MODELS.items()
+            for model in models
+            for action in _ADMIN_ACTIONS
+        }
+    return perms
+
+
+class MembershipBackend(BaseBackend):
+    """Grants the permissions that follow from the user's memberships."""
+
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:
+        if obj is not None:
+            return set()
+        return _role_permissions(memberships_of(user_obj))
+
+    def has_perm(self, user_obj, perm: str, obj=None) -> bool:
+        return perm in self.get_all_permissions(user_obj, obj)
+
+    def has_module_perms(self, user_obj, app_label: str) -> bool:
+        prefix = f"{app_label}."
+        return any(p.startswith(prefix) for p in self.get_all_permissions(user_obj))

@@ -1,0 +1,135 @@
+"""Demo data for `make run`: one account per role, for the supplier and two clients."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from contacts.models import ContactPoint, Membership, Organisation, Person, Role
+
+DEMO_PASSWORD = "tandem-demo"  # noqa: S105 - demo accounts exist only when DEBUG is on
+DEMO_CLIENTS = ("23", "57")
+
+# Subjects of annexe 3.1: sent to the client's DSI and to the portal's webmaster.
+CLIENT_NOTIFIED_SUBJECTS = (
+    ContactPoint.Subject.INCIDENT,
+    ContactPoint.Subject.EVOLUTION_ANNOUNCEMENT,
+    ContactPoint.Subject.EVOLUTION_ROLLOUT,
+    ContactPoint.Subject.DELIVERY_PLANNING,
+    ContactPoint.Subject.TECHNICAL_INTERVENTION,
+)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    organisation_code: str
+    role: Role
+    first_name: str
+    last_name: str
+    function: str
+
+
+SUPPLIER_ACCOUNTS = (
+    DemoAccount("cnaf.contact", "CNAF", Role.CONTACT_EVOLUTIONS, "Claire", "Moreau",
+                "AMOA relation partenaires"),
+    DemoAccount("cnaf.commande", "CNAF", Role.PORTEUR_COMMANDE, "Hugo", "Lefèvre",
+                "Chef de projet AMOA"),
+    DemoAccount("cnaf.moe", "CNAF", Role.MOE, "Inès", "Garnier",
+                "Équipe projet MOE"),
+    DemoAccount("cnaf.dsi", "CNAF", Role.DSI_FOURNISSEUR, "Nathalie", "Roussel",
+                "Directrice des systèmes d'information"),
+    DemoAccount("cnaf.admin", "CNAF", Role.ADMINISTRATEUR, "Paul", "Chevalier",
+                "Administrateur Tandem"),
+)  # fmt: skip
+
+_CLIENT_PEOPLE = {
+    "23": (("Julie", "Bernard"), ("Marc", "Petit"), ("Sophie", "Durand")),
+    "57": (("Thomas", "Muller"), ("Léa", "Schmitt"), ("Pierre", "Weber")),
+}
+_CLIENT_ROLES = (
+    ("porteur", Role.PORTEUR_DEMANDE, "Chargée de mission PMI"),
+    ("testeur", Role.TESTEUR, "Référent applicatif PMI"),
+    ("dsi", Role.DSI_CLIENT, "Directeur des systèmes d'information"),
+)
+
+CLIENT_ACCOUNTS = tuple(
+    DemoAccount(f"cd{code}.{suffix}", code, role, first, last, function)
+    for code in DEMO_CLIENTS
+    for (suffix, role, function), (first, last) in zip(
+        _CLIENT_ROLES, _CLIENT_PEOPLE[code], strict=True
+    )
+)
+DEMO_ACCOUNTS = SUPPLIER_ACCOUNTS + CLIENT_ACCOUNTS
+
+
+def demo_data_load() -> list[DemoAccount]:
+    """Create the demo accounts, people, roles and client contact points (idempotent).
+
+    Passwords are set only when an account is created, so a second run keeps any
+    password changed since.
+    """
+    organisations = {
+        org.code: org
+        for org in Organisation.objects.filter(
+            code__in=[Organisation.SUPPLIER_CODE, *DEMO_CLIENTS]
+        )
+    }
+    with transaction.atomic():
+        for account in DEMO_ACCOUNTS:
+            _create_account(account, organisations[account.organisation_code])
+        for code in DEMO_CLIENTS:
+            _create_client_contact_points(organisations[code])
+    return list(DEMO_ACCOUNTS)
+
+
+def _create_account(account: DemoAccount, organisation: Organisation) -> None:
+    user_model = get_user_model()
+    email = f"{account.username}@demo.tandem.invalid"
+    user, created = user_model.objects.get_or_create(
+        username=account.username,
+        defaults={
+            "first_name": account.first_name,
+            "last_name": account.last_name,
+            "email": email,
+            # Administrators maintain the reference data in the Django admin.
+            "is_staff": account.role == Role.ADMINISTRATEUR,
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    Person.objects.get_or_create(
+        user=user,
+        defaults={
+            "organisation": organisation,
+            "first_name": account.first_name,
+            "last_name": account.last_name,
+            "function": account.function,
+            "email": email,
+            "user_code": account.username.upper().replace(".", "-"),
+        },
+    )
+    Membership.objects.get_or_create(
+        user=user, organisation=organisation, role=account.role
+    )
+
+
+def _create_client_contact_points(organisation: Organisation) -> None:
+    dsi = Person.objects.get(
+        organisation=organisation, user__memberships__role=Role.DSI_CLIENT
+    )
+    webmaster = f"webmaster.portail@cd{organisation.code.lower()}.demo.tandem.invalid"
+    for subject in CLIENT_NOTIFIED_SUBJECTS:
+        ContactPoint.objects.get_or_create(
+            organisation=organisation,
+            subject=subject,
+            person=dsi,
+            defaults={"label": "DSI du Conseil départemental"},
+        )
+        ContactPoint.objects.get_or_create(
+            organisation=organisation,
+            subject=subject,
+            mailbox=webmaster,
+            defaults={"label": "Webmaster du portail"},
+        )

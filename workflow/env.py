@@ -1,0 +1,152 @@
+"""Read Tandem's settings from environment variables.
+
+Every reader names its variable in the error it raises, so that a bad value stops
+start-up with a message saying which variable to fix.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class ConfigError(ImproperlyConfigured):
+    """A setting read from the environment has a malformed value."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"{name} : {problem}")
+        self.name = name
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value, or `default` when unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A yes/no variable: 1/0, true/false, yes/no, on/off, oui/non."""
+    raw = env_str(name).lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on", "oui"}:
+        return True
+    if raw in {"0", "false", "no", "off", "non"}:
+        return False
+    raise ConfigError(name, f"valeur booléenne attendue (1/0, true/false), reçu {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number not below `minimum`."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"nombre entier attendu, reçu {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"doit être au moins {minimum}, reçu {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list; blanks around items are ignored."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
+
+
+def database_from_url(url: str, *, base_dir: Path, name: str = "DATABASE_URL") -> dict:
+    """Django's DATABASES entry for `sqlite:///path` or `postgres://user@host/db`."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return _sqlite_database(parts, base_dir=base_dir, name=name)
+    if parts.scheme in _POSTGRES_SCHEMES:
+        return _postgres_database(parts, name=name)
+    raise ConfigError(
+        name,
+        f"URL de base de données non reconnue {url!r} ; attendu "
+        "sqlite:///chemin/vers/fichier.sqlite3 ou postgres://utilisateur@hôte:port/base",
+    )
+
+
+def _sqlite_database(parts, *, base_dir: Path, name: str) -> dict:
+    if parts.netloc:
+        raise ConfigError(name, "une URL sqlite s'écrit sqlite:///chemin (trois /)")
+    raw_path = unquote(parts.path)
+    if raw_path in {"", "/"}:
+        raise ConfigError(name, "chemin du fichier SQLite manquant")
+    # sqlite:///var/db.sqlite3 is relative to the project, sqlite:////abs/db absolute.
+    path = Path(raw_path[1:])
+    if not path.is_absolute():
+        path = base_dir / path
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            # A writer takes the lock when its transaction starts, so two concurrent
+            # actions on one object serialise instead of failing half-way.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+def _postgres_database(parts, *, name: str) -> dict:
+    database = unquote(parts.path.lstrip("/"))
+    if not database or "/" in database:
+        raise ConfigError(name, "nom de base PostgreSQL manquant ou invalide")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(name, "port PostgreSQL invalide") from None
+    options = dict(parse_qsl(parts.query))
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": database,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(port or ""),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }
+
+
+_BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "filesystem", "memory"}
+
+
+def broker_url(name: str, default: str) -> str:
+    """A Celery broker URL whose transport Tandem knows how to run."""
+    url = env_str(name, default)
+    scheme = urlsplit(url).scheme
+    if scheme not in _BROKER_SCHEMES:
+        raise ConfigError(
+            name,
+            f"URL de broker non reconnue {url!r} ; attendu redis://hôte:port/0 "
+            "(ou vide pour le mode embarqué)",
+        )
+    return url
+
+
+def email_backend(name: str, default: str) -> str:
+    """Where e-mail goes: smtp, console, file, memory or a dotted backend path."""
+    raw = env_str(name, default)
+    short = {
+        "smtp": "django.core.mail.backends.smtp.EmailBackend",
+        "console": "django.core.mail.backends.console.EmailBackend",
+        "file": "django.core.mail.backends.filebased.EmailBackend",
+        "memory": "django.core.mail.backends.locmem.EmailBackend",
+    }
+    if raw in short:
+        return short[raw]
+    if "." not in raw:
+        raise ConfigError(name, f"attendu smtp, console, file, memory ou un chemin Python, reçu {raw!r}")
+    return raw

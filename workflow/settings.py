@@ -1,0 +1,167 @@
+"""Tandem's Django settings, read from the environment (see README, "Configuration").
+
+With no variable set, Tandem runs in its embedded mode: SQLite under var/, Celery on a
+broker kept in files under var/, e-mail written to files under var/.
+"""
+
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from workflow import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env.env_str("TANDEM_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env.env_bool("DEBUG", default=True)
+
+_DEV_SECRET_KEY = "tandem-dev-only-not-secret"  # noqa: S105 - refused below unless DEBUG
+SECRET_KEY = env.env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise env.ConfigError(
+            "SECRET_KEY", "obligatoire quand DEBUG est désactivé (production)"
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+ALLOWED_HOSTS = env.env_list(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_filters",
+    "viewflow",
+    "viewflow.workflow",
+    "workflow.apps.WorkflowConfig",
+    "contacts.apps.ContactsConfig",
+    "evolutions.apps.EvolutionsConfig",
+    "recette.apps.RecetteConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "workflow.middleware.LanguageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "viewflow.middleware.SiteMiddleware",
+    "viewflow.middleware.HotwireTurboMiddleware",
+]
+
+ROOT_URLCONF = "workflow.urls"
+WSGI_APPLICATION = "workflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.database_from_url(
+        env.env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tandem.sqlite3'}"),
+        base_dir=BASE_DIR,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # Role permissions come from memberships (user × organisation × role).
+    "workflow.access.MembershipBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("Français")), ("en", _("Anglais"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+
+# E-mail: written to files under var/mail in the embedded mode, SMTP in production.
+EMAIL_BACKEND = env.email_backend("EMAIL_BACKEND", "file" if DEBUG else "smtp")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = env.env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env.env_str("DEFAULT_FROM_EMAIL", "tandem@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Celery. The embedded default is kombu's filesystem transport: a real worker and
+# beat process (started by `make run`) exchange messages through files under
+# var/broker, so background work follows the production path without any server.
+_EMBEDDED_BROKER = "filesystem://"
+CELERY_BROKER_URL = env.broker_url("CELERY_BROKER_URL", _EMBEDDED_BROKER)
+if CELERY_BROKER_URL == _EMBEDDED_BROKER:
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+_default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
+CELERY_RESULT_BACKEND = env.env_str("CELERY_RESULT_BACKEND", _default_backend) or None
+CELERY_TASK_IGNORE_RESULT = not CELERY_RESULT_BACKEND
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "fire-due-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
+    "heartbeat": {"task": "workflow.tasks.heartbeat", "schedule": 60.0},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
+from viewflow.contrib.auth import AuthViewset
+
+from workflow.site import site
+
+admin.site.site_header = _("Tandem – administration")
+admin.site.site_title = _("Tandem")
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", AuthViewset(with_profile_view=False).urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", site.urls),
+]
+# Uploaded files are never served as static media: downloads go through views that
+# apply the access rules.
