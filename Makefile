@@ -31,7 +31,7 @@ $(STAMP): requirements.lock
 	@touch $@
 
 $(MO): locale/en/LC_MESSAGES/django.po $(STAMP)
-	cd locale/.. && $(BIN)/python manage.py compilemessages --locale en --ignore '.venv*' -v0
+	msgfmt --check -o $@ $<
 
 messages: $(MO)
 

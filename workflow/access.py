@@ -30,6 +30,10 @@ from contacts.models import (
 
 _CACHE_ATTR = "_tandem_memberships"
 
+# Role permissions are not model permissions: their own prefix keeps them from
+# opening any Django admin module.
+ROLE_PERMISSION_PREFIX = "roles"
+
 # Administrators maintain the reference data in the Django admin: they get the model
 # permissions of these apps (and nothing on business data).
 _ADMINISTERED_MODELS = {
@@ -163,7 +167,7 @@ def role_permission(role: str, organisation: Organisation) -> str:
     organisation: a client's tasks carry that client's permission, never a
     model-wide one.
     """
-    return f"contacts.{Role(role).value}_{organisation.code}"
+    return f"{ROLE_PERMISSION_PREFIX}.{Role(role).value}_{organisation.code}"
 
 
 def _role_permissions(memberships: Iterable[Membership]) -> set[str]:

@@ -1,0 +1,66 @@
+"""Shared fixtures: the supplier, two clients (23 Creuse, 57 Moselle), a user per role."""
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from contacts.models import Organisation, Role
+from contacts.services import reference_data_load
+from workflow.demo import DEMO_PASSWORD, demo_data_load
+
+
+def integration_services_available() -> bool:
+    """PostgreSQL and Redis are configured (CI's second run)."""
+    return os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get(
+        "CELERY_BROKER_URL", ""
+    ).startswith("redis")
+
+
+def pytest_collection_modifyitems(config, items):
+    if integration_services_available():
+        return
+    skip = pytest.mark.skip(
+        reason="test d'intégration : DATABASE_URL (PostgreSQL) et "
+        "CELERY_BROKER_URL (Redis) non définis"
+    )
+    for item in items:
+        if "integration" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_quiet(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def world(db):
+    """Reference data plus the demo accounts: one user per role on each side."""
+    reference_data_load()
+    demo_data_load()
+    return World()
+
+
+class World:
+    """Handy access to the fixture's organisations and users."""
+
+    password = DEMO_PASSWORD
+
+    def __init__(self):
+        self.supplier = Organisation.objects.get(code=Organisation.SUPPLIER_CODE)
+        self.creuse = Organisation.objects.get(code="23")
+        self.moselle = Organisation.objects.get(code="57")
+
+    @staticmethod
+    def user(username: str):
+        return get_user_model().objects.get(username=username)
+
+    def client_user(self, organisation: Organisation, role: Role):
+        suffix = {
+            Role.PORTEUR_DEMANDE: "porteur",
+            Role.TESTEUR: "testeur",
+            Role.DSI_CLIENT: "dsi",
+        }[role]
+        return self.user(f"cd{organisation.code}.{suffix}")
