@@ -21,8 +21,10 @@ def main() -> int:
         for case in root.iter("testcase"):
             skipped = case.find("skipped")
             if skipped is not None:
-                print(f"  skipped: {case.get('classname')}.{case.get('name')}: "
-                      f"{skipped.get('message')}")
+                print(
+                    f"  skipped: {case.get('classname')}.{case.get('name')}: "
+                    f"{skipped.get('message')}"
+                )
         print(f"CI {label}: tests were skipped where none may be", file=sys.stderr)
         return 1
     return 0 if totals["tests"] else 1

@@ -10,13 +10,12 @@ import urllib.parse
 import urllib.request
 
 
-
 def printed_accounts(log: str) -> tuple[str, list[str]]:
     """The password and usernames `make run` printed."""
     text = open(log, encoding="utf-8").read()  # noqa: SIM115
     head = re.search(r"Comptes de démonstration \(mot de passe : (\S+)\)\n", text)
     usernames = []
-    for line in text[head.end():].splitlines():
+    for line in text[head.end() :].splitlines():
         if not line.startswith("  "):
             break
         usernames.append(line.split()[0])
@@ -32,11 +31,16 @@ def check(base: str, username: str, password: str) -> None:
         {"username": username, "password": password, "csrfmiddlewaretoken": token}
     ).encode()
     request = urllib.request.Request(
-        f"{base}/accounts/login/", data=data, headers={"Referer": f"{base}/accounts/login/"}
+        f"{base}/accounts/login/",
+        data=data,
+        headers={"Referer": f"{base}/accounts/login/"},
     )
     response = opener.open(request)  # follows the redirect to the home page
     home = response.read().decode()
-    assert response.status == 200 and response.url == f"{base}/", (username, response.url)
+    assert response.status == 200 and response.url == f"{base}/", (
+        username,
+        response.url,
+    )
     assert "Vos organismes et vos rôles" in home, username
 
 

@@ -26,7 +26,13 @@ class OrganisationAdmin(admin.ModelAdmin):
 class PersonAdmin(admin.ModelAdmin):
     list_display = ["last_name", "first_name", "organisation", "function", "email"]
     list_filter = ["organisation__kind"]
-    search_fields = ["last_name", "first_name", "email", "user_code", "organisation__code"]
+    search_fields = [
+        "last_name",
+        "first_name",
+        "email",
+        "user_code",
+        "organisation__code",
+    ]
     autocomplete_fields = ["organisation", "user"]
 
 

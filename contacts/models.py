@@ -1,4 +1,4 @@
-"""Organisations, people, roles, contact points (annexe 3) and support hours (annexe 1)."""
+"""Organisations, people, roles, contact points (annexe 3), support hours (annexe 1)."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -48,13 +48,17 @@ class Organisation(models.Model):
     def clean(self) -> None:
         if self.kind == self.Kind.CLIENT and self.code not in DEPARTEMENTS:
             raise ValidationError(
-                {"code": _("« %(code)s » n'est pas un code de département connu.")
-                 % {"code": self.code}}
+                {
+                    "code": _("« %(code)s » n'est pas un code de département connu.")
+                    % {"code": self.code}
+                }
             )
         if self.kind == self.Kind.SUPPLIER and self.code != self.SUPPLIER_CODE:
             raise ValidationError(
-                {"code": _("Le fournisseur a pour code %(code)s.")
-                 % {"code": self.SUPPLIER_CODE}}
+                {
+                    "code": _("Le fournisseur a pour code %(code)s.")
+                    % {"code": self.SUPPLIER_CODE}
+                }
             )
 
     @property
@@ -155,8 +159,10 @@ class Membership(models.Model):
         allowed = SUPPLIER_ROLES if self.organisation.is_supplier else CLIENT_ROLES
         if self.role and self.role not in allowed:
             raise ValidationError(
-                {"role": _("Le rôle « %(role)s » n'existe pas pour cet organisme.")
-                 % {"role": Role(self.role).label}}
+                {
+                    "role": _("Le rôle « %(role)s » n'existe pas pour cet organisme.")
+                    % {"role": Role(self.role).label}
+                }
             )
 
 
@@ -165,7 +171,10 @@ class ContactPoint(models.Model):
 
     class Subject(models.TextChoices):
         INCIDENT = "incident", _("Notification d'incident")
-        EVOLUTION_ANNOUNCEMENT = "annonce_evolution", _("Annonce d'évolution applicative")
+        EVOLUTION_ANNOUNCEMENT = (
+            "annonce_evolution",
+            _("Annonce d'évolution applicative"),
+        )
         EVOLUTION_ROLLOUT = "mise_en_oeuvre", _("Mise en œuvre d'une évolution")
         DELIVERY_PLANNING = "planning_livraisons", _("Planning des livraisons")
         TECHNICAL_INTERVENTION = "intervention_technique", _("Intervention technique")
@@ -184,7 +193,9 @@ class ContactPoint(models.Model):
         _("libellé"),
         max_length=200,
         blank=True,
-        help_text=_("Par exemple « DSI du Conseil départemental » ou « Webmaster du portail »."),
+        help_text=_(
+            "Par exemple « DSI du Conseil départemental » ou « Webmaster du portail »."
+        ),
     )
     person = models.ForeignKey(
         Person,
@@ -215,8 +226,10 @@ class ContactPoint(models.Model):
         return f"{self.get_subject_display()} – {self.label or self.address}"
 
     def clean(self) -> None:
-        if self.person_id and self.organisation_id and (
-            self.person.organisation_id != self.organisation_id
+        if (
+            self.person_id
+            and self.organisation_id
+            and (self.person.organisation_id != self.organisation_id)
         ):
             raise ValidationError(
                 {"person": _("La personne doit appartenir à cet organisme.")}
@@ -271,6 +284,4 @@ class SupportHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
-        )
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"

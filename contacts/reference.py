@@ -1,4 +1,4 @@
-"""Reference data: the départements (clients) and the CNAF's contact points (annexe 3)."""
+"""Reference data: the départements (clients), the CNAF contact points (annexe 3)."""
 
 SUPPLIER_NAME = "CNAF – Direction des systèmes d'information"
 

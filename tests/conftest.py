@@ -1,4 +1,4 @@
-"""Shared fixtures: the supplier, two clients (23 Creuse, 57 Moselle), a user per role."""
+"""Shared fixtures: the supplier, clients 23 and 57, one user per role on each side."""
 
 import os
 

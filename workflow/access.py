@@ -37,7 +37,13 @@ ROLE_PERMISSION_PREFIX = "roles"
 # Administrators maintain the reference data in the Django admin: they get the model
 # permissions of these apps (and nothing on business data).
 _ADMINISTERED_MODELS = {
-    "contacts": ("organisation", "person", "membership", "contactpoint", "supporthours"),
+    "contacts": (
+        "organisation",
+        "person",
+        "membership",
+        "contactpoint",
+        "supporthours",
+    ),
     "auth": ("user",),
 }
 _ADMIN_ACTIONS = ("view", "add", "change", "delete")
@@ -103,9 +109,7 @@ def organisations_visible_to(user) -> QuerySet[Organisation]:
 
 def people_visible_to(user) -> QuerySet[Person]:
     """People of the organisations the user may see."""
-    return scope_to_organisations(
-        Person.objects.select_related("organisation"), user
-    )
+    return scope_to_organisations(Person.objects.select_related("organisation"), user)
 
 
 def memberships_visible_to(user) -> QuerySet[Membership]:

@@ -33,7 +33,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if raw in {"0", "false", "no", "off", "non"}:
         return False
-    raise ConfigError(name, f"valeur booléenne attendue (1/0, true/false), reçu {raw!r}")
+    raise ConfigError(
+        name, f"valeur booléenne attendue (1/0, true/false), reçu {raw!r}"
+    )
 
 
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
@@ -148,5 +150,8 @@ def email_backend(name: str, default: str) -> str:
     if raw in short:
         return short[raw]
     if "." not in raw:
-        raise ConfigError(name, f"attendu smtp, console, file, memory ou un chemin Python, reçu {raw!r}")
+        raise ConfigError(
+            name,
+            f"attendu smtp, console, file, memory ou un chemin Python, reçu {raw!r}",
+        )
     return raw

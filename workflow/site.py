@@ -14,10 +14,13 @@ class DirectoryApp(Application):
     title = _("Annuaire")
     icon = "contacts"
     app_name = "annuaire"
+    menu_template_name = None  # its pages are reached from the home page and lists
 
     index_path = path("", contacts_views.organisation_list, name="index")
     organisation_path = path(
-        "organismes/<str:code>/", contacts_views.organisation_detail, name="organisation"
+        "organismes/<str:code>/",
+        contacts_views.organisation_detail,
+        name="organisation",
     )
     person_path = path(
         "personnes/<int:pk>/", contacts_views.person_detail, name="person"

@@ -90,7 +90,9 @@ def test_granting_a_role_takes_effect_after_forgetting_the_cache(world):
     testeur = world.client_user(world.creuse, Role.TESTEUR)
     assert not access.may_act(testeur, Role.DSI_CLIENT, world.creuse)
 
-    Membership.objects.create(user=testeur, organisation=world.creuse, role="dsi_client")
+    Membership.objects.create(
+        user=testeur, organisation=world.creuse, role="dsi_client"
+    )
     access.forget_memberships(testeur)
 
     assert access.may_act(testeur, Role.DSI_CLIENT, world.creuse)

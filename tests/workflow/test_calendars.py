@@ -88,7 +88,9 @@ def test_departement_maps_to_its_holidays_subdivision(
     assert holidays_for(departement).subdiv == subdivision
 
 
-@pytest.mark.parametrize("code", ["20", "00", "96", "975", "977", "1", "2a", "6AE", "", "57 "])
+@pytest.mark.parametrize(
+    "code", ["20", "00", "96", "975", "977", "1", "2a", "6AE", "", "57 "]
+)
 def test_unknown_departement_is_rejected(code: str) -> None:
     with pytest.raises(ValueError, match=repr(code)):
         holidays_for(code)

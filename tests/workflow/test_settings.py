@@ -42,10 +42,16 @@ def test_postgres_url_is_split_into_django_settings(tmp_path):
 
 @pytest.mark.parametrize(
     "url",
-    ["nonsense", "mysql://x@y/z", "postgres://x@y/", "postgres://x@y:port/db", "sqlite://"],
+    [
+        "nonsense",
+        "mysql://x@y/z",
+        "postgres://x@y/",
+        "postgres://x@y:port/db",
+        "sqlite://",
+    ],
 )
 def test_malformed_database_url_names_the_variable(tmp_path, url):
-    with pytest.raises(env.ConfigError, match="^DATABASE_URL : "):
+    with pytest.raises(env.ConfigError, match=r"^DATABASE_URL : "):
         env.database_from_url(url, base_dir=tmp_path)
 
 
@@ -54,11 +60,11 @@ def test_malformed_values_name_their_variable(monkeypatch):
     monkeypatch.setenv("EMAIL_PORT", "vingt-cinq")
     monkeypatch.setenv("CELERY_BROKER_URL", "pigeon://voyageur")
 
-    with pytest.raises(env.ConfigError, match="^DEBUG : "):
+    with pytest.raises(env.ConfigError, match=r"^DEBUG : "):
         env.env_bool("DEBUG", default=True)
-    with pytest.raises(env.ConfigError, match="^EMAIL_PORT : "):
+    with pytest.raises(env.ConfigError, match=r"^EMAIL_PORT : "):
         env.env_int("EMAIL_PORT", 25)
-    with pytest.raises(env.ConfigError, match="^CELERY_BROKER_URL : "):
+    with pytest.raises(env.ConfigError, match=r"^CELERY_BROKER_URL : "):
         env.broker_url("CELERY_BROKER_URL", "filesystem://")
 
 

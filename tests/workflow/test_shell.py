@@ -79,8 +79,12 @@ def test_browser_language_does_not_override_french(world, client):
 def test_administrator_maintains_reference_data_in_the_admin(world, client):
     client.force_login(world.user("cnaf.admin"))
 
-    assert client.get(reverse("admin:contacts_organisation_changelist")).status_code == 200
-    assert client.get(reverse("admin:contacts_supporthours_changelist")).status_code == 200
+    assert (
+        client.get(reverse("admin:contacts_organisation_changelist")).status_code == 200
+    )
+    assert (
+        client.get(reverse("admin:contacts_supporthours_changelist")).status_code == 200
+    )
 
 
 def test_client_user_cannot_enter_the_admin(world, client):
@@ -99,3 +103,13 @@ def test_administrator_sees_the_background_worker_pulse(world, client):
     client.force_login(world.user("cnaf.admin"))
 
     assert "Traitements en arrière-plan" in client.get("/").content.decode()
+
+
+def test_logout_returns_to_the_login_page(world, client):
+    client.force_login(world.user("cd57.dsi"))
+
+    response = client.post(reverse("logout"))
+
+    assert response.status_code == 302
+    assert response.url == reverse("login")
+    assert client.get("/").status_code == 302

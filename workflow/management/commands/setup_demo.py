@@ -20,7 +20,7 @@ class Command(BaseCommand):
         reference_data_load()
         accounts = demo_data_load()
         self.stdout.write("")
-        self.stdout.write("Comptes de démonstration (mot de passe : %s)" % DEMO_PASSWORD)
+        self.stdout.write(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD})")
         for account in accounts:
             self.stdout.write(
                 f"  {account.username:<16} {account.organisation_code:<5} "
