@@ -73,14 +73,6 @@ def is_supplier_user(user) -> bool:
     return any(m.organisation.is_supplier for m in memberships_of(user))
 
 
-def organisations_of(user) -> list[Organisation]:
-    """The organisations the user holds a role for, without duplicates."""
-    seen: dict[int, Organisation] = {}
-    for membership in memberships_of(user):
-        seen.setdefault(membership.organisation_id, membership.organisation)
-    return list(seen.values())
-
-
 def roles_of(user, organisation: Organisation | None = None) -> set[str]:
     """The roles the user holds (for one organisation, when given)."""
     return {
@@ -129,13 +121,6 @@ def contact_points_visible_to(user) -> QuerySet[ContactPoint]:
 def support_hours_visible_to(user) -> QuerySet[SupportHours]:
     """Support hours of the organisations the user may see."""
     return scope_to_organisations(SupportHours.objects.all(), user)
-
-
-def may_see_organisation(user, organisation: Organisation) -> bool:
-    """May the user see this organisation's data?"""
-    return is_supplier_user(user) or any(
-        m.organisation_id == organisation.pk for m in memberships_of(user)
-    )
 
 
 def may_act(user, role: str, organisation: Organisation) -> bool:
