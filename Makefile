@@ -56,9 +56,9 @@ format: install
 
 lock:  ## re-pin every dependency from pyproject.toml into requirements.lock
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check $$($(PYTHON) -c \
-	  'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-	   print(" ".join(repr(d) for d in p["dependencies"] + p["optional-dependencies"]["dev"]))')
+	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+	  print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > .lock-venv/direct.txt
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -r .lock-venv/direct.txt
 	( echo '# Exact versions installed by `make` (generated with `make lock` from pyproject.toml).'; \
 	  .lock-venv/bin/pip freeze ) > requirements.lock
 	rm -rf .lock-venv
