@@ -73,13 +73,9 @@ def is_supplier_user(user) -> bool:
     return any(m.organisation.is_supplier for m in memberships_of(user))
 
 
-def roles_of(user, organisation: Organisation | None = None) -> set[str]:
-    """The roles the user holds (for one organisation, when given)."""
-    return {
-        m.role
-        for m in memberships_of(user)
-        if organisation is None or m.organisation_id == organisation.pk
-    }
+def is_administrator(user) -> bool:
+    """Does the user administer Tandem (reference data, background jobs)?"""
+    return any(m.role == Role.ADMINISTRATEUR for m in memberships_of(user))
 
 
 def scope_to_organisations(

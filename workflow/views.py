@@ -3,7 +3,6 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from contacts.models import Role
 from workflow import access
 from workflow.models import Heartbeat
 
@@ -18,7 +17,7 @@ def home(request):
             membership.get_role_display()
         )
     heartbeat = None
-    if Role.ADMINISTRATEUR in access.roles_of(request.user):
+    if access.is_administrator(request.user):
         heartbeat = Heartbeat.objects.filter(name="worker").first()
     return render(
         request,

@@ -101,8 +101,10 @@ def test_administrator_sees_the_background_worker_pulse(world, client):
 
     heartbeat.apply()
     client.force_login(world.user("cnaf.admin"))
-
     assert "Traitements en arrière-plan" in client.get("/").content.decode()
+
+    client.force_login(world.user("cnaf.dsi"))
+    assert "Traitements en arrière-plan" not in client.get("/").content.decode()
 
 
 def test_logout_returns_to_the_login_page(world, client):
