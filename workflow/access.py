@@ -44,6 +44,7 @@ _ADMINISTERED_MODELS = {
         "contactpoint",
         "supporthours",
     ),
+    "evolutions": ("release",),
     "auth": ("user",),
 }
 _ADMIN_ACTIONS = ("view", "add", "change", "delete")
@@ -138,10 +139,19 @@ def may_act(user, role: str, organisation: Organisation) -> bool:
 
 def require_role(user, role: str, organisation: Organisation) -> None:
     """Refuse (403 with a French reason) unless the user may act as `role`."""
-    if not may_act(user, role, organisation):
+    require_any_role(user, (role,), organisation)
+
+
+def require_any_role(user, roles: Iterable[str], organisation: Organisation) -> None:
+    """Refuse (403 with a French reason) unless the user may act as one of `roles`."""
+    roles = [Role(role) for role in roles]
+    if not any(may_act(user, role, organisation) for role in roles):
         raise PermissionDenied(
             _("Cette action est réservée au rôle « %(role)s » de %(organisation)s.")
-            % {"role": Role(role).label, "organisation": organisation}
+            % {
+                "role": _(" ou ").join(str(role.label) for role in roles),
+                "organisation": organisation,
+            }
         )
 
 

@@ -1,6 +1,9 @@
 """Models shared by both processes."""
 
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,3 +20,45 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TransitionLog(models.Model):
+    """One state change of a business object: who, when, from, to, why.
+
+    Written in the same transaction as the change itself (workflow.transitions.fire).
+    The organisation is copied here so that history reads are scoped like the rest.
+    """
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, related_name="+"
+    )
+    object_id = models.PositiveBigIntegerField()
+    subject = GenericForeignKey("content_type", "object_id")
+    organisation = models.ForeignKey(
+        "contacts.Organisation",
+        verbose_name=_("organisme"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    transition = models.CharField(_("action"), max_length=100)
+    source = models.CharField(_("état de départ"), max_length=50)
+    target = models.CharField(_("état d'arrivée"), max_length=50)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("par"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("le"), default=timezone.now)
+    comment = models.TextField(_("commentaire"), blank=True)
+
+    class Meta:
+        verbose_name = _("changement d'état")
+        verbose_name_plural = _("historique des changements d'état")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.transition}: {self.source} → {self.target}"

@@ -1,0 +1,331 @@
+"""Writes on change requests: each service checks the actor's role for the request's
+organisation, locks the row, fires one lifecycle transition and records it."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Organisation, Role
+from evolutions.models import (
+    ChangeRequest,
+    Quote,
+    ReferenceSequence,
+    Release,
+    SpecificationVersion,
+)
+from workflow import access
+from workflow.transitions import fire
+
+DRAFT_FIELDS = (
+    "title",
+    "kind",
+    "data_flows",
+    "description",
+    "expected_benefit",
+    "wished_date",
+)
+
+
+def _locked(pk: int) -> ChangeRequest:
+    return ChangeRequest.objects.select_for_update().get(pk=pk)
+
+
+def _required(text: str, message: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(message)
+    return text
+
+
+def _allocate_reference(organisation: Organisation, year: int) -> str:
+    """Next reference of the organisation for the year, e.g. EVO-23-2027-0042."""
+    try:
+        with transaction.atomic():
+            ReferenceSequence.objects.get_or_create(
+                organisation=organisation, year=year
+            )
+    except IntegrityError:
+        pass  # created meanwhile by a concurrent request: lock it below
+    sequence = ReferenceSequence.objects.select_for_update().get(
+        organisation=organisation, year=year
+    )
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"EVO-{organisation.code}-{year}-{sequence.last_number:04d}"
+
+
+def change_request_create(*, by, organisation: Organisation, **fields) -> ChangeRequest:
+    """The client's request owner starts a needs expression (a draft)."""
+    access.require_role(by, Role.PORTEUR_DEMANDE, organisation)
+    unknown = set(fields) - set(DRAFT_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected fields: {sorted(unknown)}")
+    with transaction.atomic():
+        change_request = ChangeRequest(
+            organisation=organisation, request_owner=by, **fields
+        )
+        change_request.reference = _allocate_reference(
+            organisation, timezone.localdate().year
+        )
+        change_request.full_clean(
+            exclude=["status"]
+        )  # protected: moved by transitions only
+        change_request.save()
+    return change_request
+
+
+def change_request_update(*, pk: int, by, **fields) -> ChangeRequest:
+    """The request owner edits the needs expression while it is theirs to edit."""
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        if change_request.status not in (
+            ChangeRequest.Status.DRAFT,
+            ChangeRequest.Status.INFO_REQUESTED,
+        ):
+            raise ValidationError(
+                _("L'expression de besoin ne peut plus être modifiée une fois soumise.")
+            )
+        for name, value in fields.items():
+            if name not in DRAFT_FIELDS:
+                raise TypeError(f"unexpected field: {name}")
+            setattr(change_request, name, value)
+        change_request.full_clean(
+            exclude=["status"]
+        )  # protected: moved by transitions only
+        change_request.save()
+    return change_request
+
+
+def change_request_submit(*, pk: int, by, comment: str = "") -> ChangeRequest:
+    """The client submits (or resubmits) the needs expression to the supplier."""
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        if not change_request.data_flows:
+            raise ValidationError(
+                {"data_flows": _("Indiquez au moins un flux concerné.")}
+            )
+        fire(change_request, "submit", by=by, comment=comment)
+        change_request.submitted_at = timezone.now()
+        change_request.save(update_fields=["submitted_at"])
+    return change_request
+
+
+def change_request_request_information(*, pk: int, by, question: str) -> ChangeRequest:
+    """The supplier's contact asks the client for more information."""
+    question = _required(question, _("Précisez les informations attendues."))
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.CONTACT_EVOLUTIONS, change_request.organisation)
+        fire(change_request, "request_information", by=by, comment=question)
+    return change_request
+
+
+def change_request_acknowledge(*, pk: int, by, order_owner) -> ChangeRequest:
+    """The supplier's contact takes the request into account and names its owner."""
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.CONTACT_EVOLUTIONS, change_request.organisation)
+        supplier = Organisation.objects.get(kind=Organisation.Kind.SUPPLIER)
+        access.forget_memberships(order_owner)
+        if not access.may_act(order_owner, Role.PORTEUR_COMMANDE, supplier):
+            raise ValidationError(
+                _("Le porteur de la commande doit avoir ce rôle à la CNAF.")
+            )
+        fire(change_request, "acknowledge", by=by, order_owner=order_owner)
+    return change_request
+
+
+def change_request_decline(*, pk: int, by, reason: str) -> ChangeRequest:
+    """The supplier declines the request, with a mandatory reason."""
+    reason = _required(reason, _("Le motif du refus est obligatoire."))
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_any_role(
+            by,
+            (Role.CONTACT_EVOLUTIONS, Role.PORTEUR_COMMANDE),
+            change_request.organisation,
+        )
+        fire(change_request, "decline", by=by, comment=reason, reason=reason)
+    return change_request
+
+
+def change_request_withdraw(*, pk: int, by, reason: str) -> ChangeRequest:
+    """The client withdraws the request before manufacture, with a mandatory reason."""
+    reason = _required(reason, _("Le motif du retrait est obligatoire."))
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        fire(change_request, "withdraw", by=by, comment=reason, reason=reason)
+    return change_request
+
+
+def specification_issue(
+    *, pk: int, by, summary: str, document=None
+) -> SpecificationVersion:
+    """The order owner issues a new version of the specification."""
+    summary = _required(summary, _("Le résumé du cahier des charges est obligatoire."))
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
+        fire(change_request, "issue_specification", by=by)
+        version = change_request.specifications.count() + 1
+        specification = SpecificationVersion.objects.create(
+            change_request=change_request,
+            version=version,
+            summary=summary,
+            document=document or "",
+            author=by,
+        )
+    return specification
+
+
+def specification_decide(
+    *, pk: int, by, validated: bool, comment: str = ""
+) -> SpecificationVersion:
+    """The client validates the latest specification or sends it back with comments."""
+    if not validated:
+        comment = _required(
+            comment, _("Expliquez ce qui doit être repris dans le cahier des charges.")
+        )
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        transition = (
+            "validate_specification" if validated else "send_back_specification"
+        )
+        fire(change_request, transition, by=by, comment=comment)
+        specification = change_request.specifications.select_for_update().last()
+        specification.decision = (
+            SpecificationVersion.Decision.VALIDATED
+            if validated
+            else SpecificationVersion.Decision.SENT_BACK
+        )
+        specification.decision_comment = comment
+        specification.decided_by = by
+        specification.decided_at = timezone.now()
+        specification.save()
+    return specification
+
+
+def quote_issue(
+    *,
+    pk: int,
+    by,
+    man_days: Decimal,
+    amount: Decimal,
+    valid_until: date,
+    document=None,
+) -> Quote:
+    """The order owner issues a quote (a new version after a refusal)."""
+    errors = {}
+    if man_days is None or man_days <= 0:
+        errors["man_days"] = _("La charge doit être un nombre de jours positif.")
+    if amount is None or amount < 0:
+        errors["amount"] = _("Le montant ne peut pas être négatif.")
+    if valid_until is None or valid_until <= timezone.localdate():
+        errors["valid_until"] = _("La date de validité doit être dans le futur.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
+        fire(change_request, "issue_quote", by=by)
+        quote = Quote.objects.create(
+            change_request=change_request,
+            version=change_request.quotes.count() + 1,
+            man_days=man_days,
+            amount=amount,
+            valid_until=valid_until,
+            document=document or "",
+            author=by,
+        )
+    return quote
+
+
+def quote_decide(*, pk: int, by, accepted: bool, comment: str = "") -> Quote:
+    """The client accepts the latest quote, or refuses it with a reason."""
+    if not accepted:
+        comment = _required(comment, _("Le motif du refus du devis est obligatoire."))
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        quote = change_request.quotes.select_for_update().last()
+        if accepted and quote is not None and quote.valid_until < timezone.localdate():
+            raise ValidationError(
+                _("Ce devis a expiré le %(date)s : demandez un devis révisé.")
+                % {"date": quote.valid_until.strftime("%d/%m/%Y")}
+            )
+        fire(
+            change_request,
+            "accept_quote" if accepted else "refuse_quote",
+            by=by,
+            comment=comment,
+        )
+        quote.decision = Quote.Decision.ACCEPTED if accepted else Quote.Decision.REFUSED
+        quote.decision_comment = comment
+        quote.decided_by = by
+        quote.decided_at = timezone.now()
+        quote.save()
+    return quote
+
+
+def release_propose(
+    *, pk: int, by, release: Release, comment: str = ""
+) -> ChangeRequest:
+    """The order owner proposes the release the request should be planned into."""
+    if release.production_date < timezone.localdate():
+        raise ValidationError(
+            _("La version %(number)s est déjà passée en production.")
+            % {"number": release.number}
+        )
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
+        fire(change_request, "propose_release", by=by, comment=comment, release=release)
+    return change_request
+
+
+def release_decide(*, pk: int, by, confirmed: bool, comment: str = "") -> ChangeRequest:
+    """The client confirms the proposed release, or asks for another one."""
+    if not confirmed:
+        comment = _required(
+            comment, _("Indiquez pourquoi une autre version est demandée.")
+        )
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        fire(
+            change_request,
+            "confirm_release" if confirmed else "ask_another_release",
+            by=by,
+            comment=comment,
+        )
+    return change_request
+
+
+def manufacture_start(*, pk: int, by, comment: str = "") -> ChangeRequest:
+    """The project team starts manufacturing a planned request."""
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.MOE, change_request.organisation)
+        fire(change_request, "start_manufacture", by=by, comment=comment)
+    return change_request
+
+
+def manufacture_finish(*, pk: int, by, comment: str = "") -> ChangeRequest:
+    """The project team marks manufacture done, which opens the acceptance process.
+
+    Hook: the acceptance process (recette, issue 4) will be started here, after
+    commit, from this service.
+    """
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.MOE, change_request.organisation)
+        fire(change_request, "finish_manufacture", by=by, comment=comment)
+    return change_request

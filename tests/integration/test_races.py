@@ -1,0 +1,64 @@
+"""Concurrent actions on one change request, on PostgreSQL: exactly one wins."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from contacts.models import Role
+from evolutions import services
+from evolutions.models import ChangeRequest
+from workflow.transitions import ActionRefused, history_of
+
+pytestmark = pytest.mark.integration
+
+THREADS = 8
+REPETITIONS = 20
+
+
+def _race(action) -> list:
+    """Run `action` in THREADS threads released together; return each outcome."""
+    barrier = threading.Barrier(THREADS)
+    outcomes: list = [None] * THREADS
+
+    def run(index):
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = action()
+        except Exception as exc:  # the outcome is what the test asserts on
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_acknowledgements_have_exactly_one_winner(world):
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    contact, commande = world.user("cnaf.contact"), world.user("cnaf.commande")
+
+    for _ in range(REPETITIONS):
+        cr = services.change_request_create(
+            by=porteur, organisation=world.creuse, title="Course", kind="technique",
+            data_flows=["DSG"], description="x",
+        )  # fmt: skip
+        services.change_request_submit(pk=cr.pk, by=porteur)
+
+        outcomes = _race(
+            lambda pk=cr.pk: services.change_request_acknowledge(
+                pk=pk, by=contact, order_owner=commande
+            )
+        )
+
+        winners = [o for o in outcomes if isinstance(o, ChangeRequest)]
+        losers = [o for o in outcomes if isinstance(o, ActionRefused)]
+        assert (len(winners), len(losers)) == (1, THREADS - 1), outcomes
+        assert all("En étude" in str(o) for o in losers)
+        moves = [h for h in history_of(cr) if h.transition == "acknowledge"]
+        assert len(moves) == 1

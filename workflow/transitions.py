@@ -1,0 +1,61 @@
+"""Firing a lifecycle transition: check it is legal, apply it, record it."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+from viewflow.fsm import TransitionNotAllowed
+
+from workflow.models import TransitionLog
+
+
+class ActionRefused(Exception):
+    """A legal-looking request the current state of the object does not allow.
+
+    Carries a French message for the user; views answer it with a 409.
+    """
+
+
+def fire(
+    obj: models.Model,
+    transition_name: str,
+    *,
+    by,
+    comment: str = "",
+    state_field: str = "status",
+    **kwargs,
+) -> TransitionLog:
+    """Fire `obj.<transition_name>(**kwargs)`, save `obj` and log the move.
+
+    Must run inside the caller's transaction, with `obj` locked (select_for_update)
+    so that two concurrent actions cannot both start from the same state.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("fire() must run inside transaction.atomic()")
+    source = getattr(obj, state_field)
+    method = getattr(obj, transition_name)
+    try:
+        method(**kwargs)
+    except TransitionNotAllowed:
+        label = obj._meta.get_field(state_field).flatchoices
+        raise ActionRefused(
+            _("Action impossible dans l'état actuel (« %(state)s »).")
+            % {"state": dict(label).get(source, source)}
+        ) from None
+    obj.save()
+    return TransitionLog.objects.create(
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=obj.pk,
+        organisation_id=obj.organisation_id,
+        transition=transition_name,
+        source=source,
+        target=getattr(obj, state_field),
+        by=by,
+        comment=comment,
+    )
+
+
+def history_of(obj: models.Model):
+    """The recorded transitions of `obj`, oldest first."""
+    return TransitionLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
+    ).select_related("by")
