@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from viewflow.fsm import FSMField
+from viewflow.workflow.models import Process
 
 from contacts.models import Organisation
 
@@ -400,3 +401,21 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.change_request.reference} – {self.author}"
+
+
+class EvolutionProcess(Process):
+    """The running EvolutionFlow of one change request."""
+
+    change_request = models.OneToOneField(
+        ChangeRequest,
+        verbose_name=_("demande"),
+        on_delete=models.PROTECT,
+        related_name="process",
+    )
+
+    class Meta:
+        verbose_name = _("processus d'évolution")
+        verbose_name_plural = _("processus d'évolution")
+
+    def __str__(self) -> str:
+        return str(self.change_request)

@@ -1,6 +1,7 @@
 """Writes on change requests: each service checks the actor's role for the request's
 organisation, locks the row, fires one lifecycle transition and records it."""
 
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -8,10 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from viewflow.workflow.status import PROCESS
 
 from contacts.models import Organisation, Role
 from evolutions.models import (
     ChangeRequest,
+    EvolutionProcess,
     Quote,
     ReferenceSequence,
     Release,
@@ -32,6 +35,30 @@ DRAFT_FIELDS = (
 
 def _locked(pk: int) -> ChangeRequest:
     return ChangeRequest.objects.select_for_update().get(pk=pk)
+
+
+@contextmanager
+def _locked_with_process(pk: int):
+    """Lock the request's process (flow lock) then the request, in the order the
+    task views take them, so that an action outside a task cannot deadlock with one.
+    """
+    from evolutions.flows import EvolutionFlow  # the flow imports the services
+
+    process = EvolutionProcess.objects.filter(change_request_id=pk).first()
+    with transaction.atomic():
+        if process is None:
+            yield _locked(pk), None
+            return
+        with EvolutionFlow.lock(process.pk):
+            yield _locked(pk), process
+
+
+def _close_process(process) -> None:
+    """Cancel the open tasks of a request that was declined or withdrawn."""
+    from evolutions.flows import EvolutionFlow
+
+    if process is not None and process.status not in (PROCESS.DONE, PROCESS.CANCELED):
+        EvolutionFlow.instance.cancel(process)
 
 
 def _required(text: str, message: str) -> str:
@@ -110,9 +137,14 @@ def change_request_submit(*, pk: int, by, comment: str = "") -> ChangeRequest:
             raise ValidationError(
                 {"data_flows": _("Indiquez au moins un flux concerné.")}
             )
+        first_submission = change_request.status == ChangeRequest.Status.DRAFT
         fire(change_request, "submit", by=by, comment=comment)
         change_request.submitted_at = timezone.now()
         change_request.save(update_fields=["submitted_at"])
+        if first_submission:
+            from evolutions.flows import EvolutionFlow  # the flow imports the services
+
+            EvolutionFlow.start.run(change_request=change_request)
     return change_request
 
 
@@ -144,24 +176,24 @@ def change_request_acknowledge(*, pk: int, by, order_owner) -> ChangeRequest:
 def change_request_decline(*, pk: int, by, reason: str) -> ChangeRequest:
     """The supplier declines the request, with a mandatory reason."""
     reason = _required(reason, _("Le motif du refus est obligatoire."))
-    with transaction.atomic():
-        change_request = _locked(pk)
+    with _locked_with_process(pk) as (change_request, process):
         access.require_any_role(
             by,
             (Role.CONTACT_EVOLUTIONS, Role.PORTEUR_COMMANDE),
             change_request.organisation,
         )
         fire(change_request, "decline", by=by, comment=reason, reason=reason)
+        _close_process(process)
     return change_request
 
 
 def change_request_withdraw(*, pk: int, by, reason: str) -> ChangeRequest:
     """The client withdraws the request before manufacture, with a mandatory reason."""
     reason = _required(reason, _("Le motif du retrait est obligatoire."))
-    with transaction.atomic():
-        change_request = _locked(pk)
+    with _locked_with_process(pk) as (change_request, process):
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
         fire(change_request, "withdraw", by=by, comment=reason, reason=reason)
+        _close_process(process)
     return change_request
 
 

@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import get_resolver
 
 from contacts.models import Organisation, Role
 from contacts.services import reference_data_load
@@ -27,6 +28,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "integration" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _urls_loaded():
+    """Build the URLconf once: flow nodes learn their URL namespace from it."""
+    get_resolver().url_patterns  # noqa: B018
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -62,3 +63,16 @@ class TransitionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transition}: {self.source} → {self.target}"
+
+    def _state_label(self, value: str) -> str:
+        # ContentType lookups are cached: no query per row.
+        model = ContentType.objects.get_for_id(self.content_type_id).model_class()
+        return dict(model._meta.get_field("status").flatchoices).get(value, value)
+
+    @property
+    def source_label(self) -> str:
+        return self._state_label(self.source)
+
+    @property
+    def target_label(self) -> str:
+        return self._state_label(self.target)

@@ -5,7 +5,10 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 
 from contacts import views as contacts_views
+from evolutions import pages as evolutions_pages
+from evolutions.flows import EvolutionFlow
 from workflow import views
+from workflow.flowviews import ScopedFlowAppViewset
 
 
 class DirectoryApp(Application):
@@ -32,6 +35,36 @@ class DirectoryApp(Application):
     )
 
 
+class EvolutionsApp(Application):
+    """Change requests: list, detail, needs expressions, roadmap."""
+
+    title = _("Demandes d'évolution")
+    icon = "lightbulb"
+    app_name = "evolutions"
+    menu_template_name = None
+
+    index_path = path("", evolutions_pages.change_request_list, name="index")
+    create_path = path(
+        "nouvelle/", evolutions_pages.change_request_create, name="create"
+    )
+    detail_path = path(
+        "<int:pk>/", evolutions_pages.change_request_detail, name="detail"
+    )
+    edit_path = path(
+        "<int:pk>/modifier/", evolutions_pages.change_request_edit, name="edit"
+    )
+    submit_path = path(
+        "<int:pk>/soumettre/", evolutions_pages.change_request_submit, name="submit"
+    )
+    withdraw_path = path(
+        "<int:pk>/retirer/", evolutions_pages.change_request_withdraw, name="withdraw"
+    )
+    decline_path = path(
+        "<int:pk>/decliner/", evolutions_pages.change_request_decline, name="decline"
+    )
+    roadmap_path = path("versions/", evolutions_pages.roadmap, name="roadmap")
+
+
 class TandemSite(Site):
     title = "Tandem"
     primary_color = "#000091"  # the French State's blue
@@ -40,4 +73,10 @@ class TandemSite(Site):
     index_path = path("", views.home, name="index")
 
 
-site = TandemSite(viewsets=[DirectoryApp()])
+site = TandemSite(
+    viewsets=[
+        EvolutionsApp(),
+        ScopedFlowAppViewset(EvolutionFlow, icon="assignment"),
+        DirectoryApp(),
+    ]
+)

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.services import reference_data_load
+from evolutions.demo import evolutions_demo_load
 from workflow.demo import DEMO_PASSWORD, demo_data_load
 
 
@@ -19,6 +20,7 @@ class Command(BaseCommand):
             )
         reference_data_load()
         accounts = demo_data_load()
+        evolutions_demo_load()
         self.stdout.write("")
         self.stdout.write(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD})")
         for account in accounts:

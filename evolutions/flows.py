@@ -1,0 +1,153 @@
+"""EvolutionFlow: who acts, and when, on a change request (contract §4.1).
+
+The lifecycle itself (which status may follow which) is declared on ChangeRequest;
+each human task here completes by calling one service of evolutions.services, and
+the Switch after a decision routes on the status that service left.
+
+Declining (supplier) and withdrawing (client) are not tasks: they are actions
+available at every step before manufacture, and they cancel the running process.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+
+from contacts.models import Organisation, Role
+from evolutions import views
+from evolutions.models import ChangeRequest, EvolutionProcess
+from workflow.access import role_permission
+from workflow.flowviews import ScopedFlowMixin
+from workflow.locking import flow_lock
+
+S = ChangeRequest.Status
+
+
+def _change_request(activation) -> ChangeRequest:
+    return activation.process.change_request
+
+
+def _client(role: Role):
+    """Permission of `role` in the change request's own organisation."""
+    return lambda activation: role_permission(
+        role, _change_request(activation).organisation
+    )
+
+
+def _supplier(role: Role):
+    """Permission of `role` at the supplier."""
+    return lambda activation: role_permission(
+        role, Organisation(code=Organisation.SUPPLIER_CODE)
+    )
+
+
+def _status_is(*statuses):
+    return lambda activation: _change_request(activation).status in statuses
+
+
+def _order_owner(activation):
+    return _change_request(activation).order_owner
+
+
+class EvolutionFlow(ScopedFlowMixin, flow.Flow):
+    process_class = EvolutionProcess
+    organisation_lookup = "change_request__organisation"
+    process_title = _("Tâches des évolutions")
+    process_description = _("De l'expression de besoin à la fabrication.")
+    lock_impl = flow_lock()
+
+    start = flow.StartHandle(this.start_for).Next(this.review_submission)
+
+    review_submission = (
+        flow.View(views.ReviewSubmissionView.as_view())
+        .Annotation(title=_("Prendre en compte la demande"))
+        .Permission(_supplier(Role.CONTACT_EVOLUTIONS))
+        .Next(this.after_review_submission)
+    )
+    after_review_submission = (
+        flow.Switch()
+        .Case(this.complete_information, _status_is(S.INFO_REQUESTED))
+        .Default(this.write_specification)
+    )
+    complete_information = (
+        flow.View(views.CompleteInformationView.as_view())
+        .Annotation(title=_("Compléter l'expression de besoin"))
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.review_submission)
+    )
+
+    write_specification = (
+        flow.View(views.WriteSpecificationView.as_view())
+        .Annotation(title=_("Rédiger le cahier des charges"))
+        .Permission(_supplier(Role.PORTEUR_COMMANDE))
+        .Assign(_order_owner)
+        .Next(this.review_specification)
+    )
+    review_specification = (
+        flow.View(views.ReviewSpecificationView.as_view())
+        .Annotation(title=_("Valider le cahier des charges"))
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.after_review_specification)
+    )
+    after_review_specification = (
+        flow.Switch()
+        .Case(this.write_specification, _status_is(S.IN_STUDY))
+        .Default(this.write_quote)
+    )
+
+    write_quote = (
+        flow.View(views.WriteQuoteView.as_view())
+        .Annotation(title=_("Établir le devis"))
+        .Permission(_supplier(Role.PORTEUR_COMMANDE))
+        .Assign(_order_owner)
+        .Next(this.review_quote)
+    )
+    review_quote = (
+        flow.View(views.ReviewQuoteView.as_view())
+        .Annotation(title=_("Accepter ou refuser le devis"))
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.after_review_quote)
+    )
+    after_review_quote = (
+        flow.Switch()
+        .Case(this.write_quote, _status_is(S.QUOTE_PREPARATION))
+        .Default(this.propose_release)
+    )
+
+    propose_release = (
+        flow.View(views.ProposeReleaseView.as_view())
+        .Annotation(title=_("Proposer une version"))
+        .Permission(_supplier(Role.PORTEUR_COMMANDE))
+        .Assign(_order_owner)
+        .Next(this.confirm_release)
+    )
+    confirm_release = (
+        flow.View(views.ConfirmReleaseView.as_view())
+        .Annotation(title=_("Confirmer la planification"))
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.after_confirm_release)
+    )
+    after_confirm_release = (
+        flow.Switch()
+        .Case(this.propose_release, _status_is(S.PLANNING))
+        .Default(this.start_manufacture)
+    )
+
+    start_manufacture = (
+        flow.View(views.StartManufactureView.as_view())
+        .Annotation(title=_("Lancer la fabrication"))
+        .Permission(_supplier(Role.MOE))
+        .Next(this.finish_manufacture)
+    )
+    finish_manufacture = (
+        flow.View(views.FinishManufactureView.as_view())
+        .Annotation(title=_("Terminer la fabrication"))
+        .Permission(_supplier(Role.MOE))
+        .Next(this.end)
+    )
+
+    end = flow.End()
+
+    def start_for(self, activation, change_request: ChangeRequest):
+        activation.process.change_request = change_request
+        activation.process.artifact = change_request
+        return activation.process

@@ -1,0 +1,216 @@
+"""Pages of the change requests outside the flow's tasks: list, detail, draft,
+submission, withdrawal and decline, roadmap."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from contacts.models import Role
+from evolutions import forms, services
+from evolutions.models import ChangeRequest, Release
+from evolutions.selectors import change_requests_visible_to, open_tasks_of
+from workflow import access
+from workflow.transitions import ActionRefused, history_of
+
+PAGE_SIZE = 25
+
+
+def change_request_list(request):
+    user = request.user
+    visible = change_requests_visible_to(user)
+    supplier = access.is_supplier_user(user)
+    owners = (
+        get_user_model()
+        .objects.filter(
+            Q(owned_change_requests__in=visible)
+            | Q(ordered_change_requests__in=visible)
+        )
+        .distinct()
+        .order_by("last_name", "first_name")
+    )
+    filters = forms.ChangeRequestFilterForm(
+        request.GET or None,
+        owners=owners,
+        organisations=access.organisations_visible_to(user) if supplier else None,
+    )
+    requests = filters.apply(visible).order_by("-created_at", "-pk")
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "evolutions/change_request_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "may_create": _client_organisation(user) is not None,
+        },
+    )
+
+
+def change_request_detail(request, pk: int):
+    change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    user = request.user
+    organisation = change_request.organisation
+    process = getattr(change_request, "process", None)
+    context = {
+        "change_request": change_request,
+        "tasks": open_tasks_of(change_request),
+        "history": history_of(change_request),
+        "specifications": change_request.specifications.select_related("author"),
+        "quotes": change_request.quotes.select_related("author"),
+        "comments": change_request.comments.select_related("author"),
+        "process": process,
+        "may_edit": change_request.status
+        in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.INFO_REQUESTED)
+        and access.may_act(user, Role.PORTEUR_DEMANDE, organisation),
+        "may_submit": change_request.status == ChangeRequest.Status.DRAFT
+        and access.may_act(user, Role.PORTEUR_DEMANDE, organisation),
+        "may_withdraw": change_request.status in ChangeRequest.BEFORE_MANUFACTURE
+        and access.may_act(user, Role.PORTEUR_DEMANDE, organisation),
+        "may_decline": change_request.status in ChangeRequest.DECLINABLE
+        and (
+            access.may_act(user, Role.CONTACT_EVOLUTIONS, organisation)
+            or access.may_act(user, Role.PORTEUR_COMMANDE, organisation)
+        ),
+    }
+    return render(request, "evolutions/change_request_detail.html", context)
+
+
+def _client_organisation(user):
+    """The client organisation the user writes needs expressions for, if any."""
+    for membership in access.memberships_of(user):
+        if membership.role == Role.PORTEUR_DEMANDE:
+            return membership.organisation
+    return None
+
+
+def change_request_create(request):
+    organisation = _client_organisation(request.user)
+    if organisation is None:
+        raise PermissionDenied(
+            _("Seul un porteur de la demande d'un Conseil départemental peut créer "
+              "une demande d'évolution.")
+        )  # fmt: skip
+    form = forms.NeedsExpressionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change_request = services.change_request_create(
+                by=request.user, organisation=organisation, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Brouillon enregistré."))
+            return redirect("evolutions:detail", pk=change_request.pk)
+    return render(
+        request,
+        "evolutions/needs_expression_form.html",
+        {"form": form, "organisation": organisation, "change_request": None},
+    )
+
+
+def change_request_edit(request, pk: int):
+    change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    access.require_role(request.user, Role.PORTEUR_DEMANDE, change_request.organisation)
+    initial = {name: getattr(change_request, name) for name in services.DRAFT_FIELDS}
+    form = forms.NeedsExpressionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_request_update(
+                pk=change_request.pk, by=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Expression de besoin enregistrée."))
+            return redirect("evolutions:detail", pk=change_request.pk)
+    return render(
+        request,
+        "evolutions/needs_expression_form.html",
+        {
+            "form": form,
+            "organisation": change_request.organisation,
+            "change_request": change_request,
+        },
+    )
+
+
+@require_POST
+def change_request_submit(request, pk: int):
+    change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    try:
+        services.change_request_submit(pk=change_request.pk, by=request.user)
+    except ValidationError as error:
+        return _refused(request, change_request, " ".join(error.messages), status=400)
+    except ActionRefused as refusal:
+        return _refused(request, change_request, str(refusal))
+    messages.success(request, _("Demande soumise au point de contact de la CNAF."))
+    return redirect("evolutions:detail", pk=change_request.pk)
+
+
+def _closing_view(service, title: str, done: str):
+    """A page asking for the mandatory reason of a withdrawal or a decline."""
+
+    def view(request, pk: int):
+        change_request = get_object_or_404(
+            change_requests_visible_to(request.user), pk=pk
+        )
+        form = forms.ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                service(
+                    pk=change_request.pk,
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as error:
+                form.add_error("reason", error)
+            except ActionRefused as refusal:
+                return _refused(request, change_request, str(refusal))
+            else:
+                messages.success(request, done)
+                return redirect("evolutions:detail", pk=change_request.pk)
+        return render(
+            request,
+            "evolutions/reason_form.html",
+            {"form": form, "change_request": change_request, "title": title},
+        )
+
+    return view
+
+
+change_request_withdraw = _closing_view(
+    services.change_request_withdraw,
+    title=_("Retirer la demande"),
+    done=_("La demande a été retirée."),
+)
+change_request_decline = _closing_view(
+    services.change_request_decline,
+    title=_("Décliner la demande"),
+    done=_("La demande a été déclinée ; le client en est informé."),
+)
+
+
+def _refused(request, change_request, reason: str, status: int = 409):
+    return render(
+        request,
+        "workflow/refused.html",
+        {"reason": reason, "subject": change_request},
+        status=status,
+    )
+
+
+def roadmap(request):
+    """Each release with its dates and the visible requests planned in it."""
+    planned = change_requests_visible_to(request.user).order_by("reference")
+    releases = Release.objects.prefetch_related(
+        Prefetch("change_requests", queryset=planned, to_attr="visible_requests")
+    )
+    return render(request, "evolutions/roadmap.html", {"releases": releases})

@@ -1,0 +1,140 @@
+"""Viewflow's pages, limited to what the user may see (see ../shared/VIEWFLOW.md).
+
+Viewflow 2.4 lists every process and task of a flow to anyone allowed to open the
+flow, and opens any process by its number. Here every list is filtered through the
+access rules, and every URL naming a process answers 404 when the process belongs to
+an organisation the user may not see, exactly as if it did not exist.
+"""
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.urls import URLPattern, URLResolver
+from viewflow.workflow.flow import FlowAppViewset
+from viewflow.workflow.flow import views as flow_views
+from viewflow.workflow.models import Task
+
+from workflow import access
+
+
+class ScopedFlowMixin:
+    """For Flow classes whose process model leads to an Organisation."""
+
+    # Lookup from the flow's process model to its organisation.
+    organisation_lookup: str = ""
+
+    @classmethod
+    def scope_processes(cls, queryset: QuerySet, user) -> QuerySet:
+        """Processes of the flow the user may see."""
+        return access.scope_to_organisations(queryset, user, cls.organisation_lookup)
+
+    @classmethod
+    def scope_tasks(cls, queryset: QuerySet, user) -> QuerySet:
+        """Tasks of the flow the user may see."""
+        process_model = cls.process_class._meta.model_name
+        return access.scope_to_organisations(
+            queryset, user, f"process__{process_model}__{cls.organisation_lookup}"
+        )
+
+    def has_view_permission(self, user, obj=None) -> bool:
+        """Anyone holding a role may open the flow's pages; each page is scoped."""
+        if obj is not None:
+            return self.scope_processes(
+                self.process_class._default_manager.filter(pk=obj.pk), user
+            ).exists()
+        return bool(access.memberships_of(user))
+
+    def has_manage_permission(self, user, obj=None) -> bool:
+        """Nobody cancels or rewinds a process by hand: actions go through services."""
+        return False
+
+
+def _scoped_list(view_class, scope: str):
+    """A subclass of viewflow's list view whose queryset is scoped."""
+
+    def get_queryset(self):
+        queryset = super(scoped, self).get_queryset()
+        return getattr(self.flow_class, scope)(queryset, self.request.user)
+
+    scoped = type(f"Scoped{view_class.__name__}", (view_class,), {})
+    scoped.get_queryset = get_queryset
+    return scoped
+
+
+class ScopedDashboardView(flow_views.DashboardView):
+    """The kanban of the flow, with only the tasks the user may see."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user, flow_class = self.request.user, self.flow_class
+        visible = flow_class.scope_tasks(Task.objects.all(), user)
+        for column in context["columns"]:
+            column["tasks"] = visible.filter(
+                pk__in=[task.pk for task in column["tasks"]]
+            )
+        context["finished"] = visible.filter(
+            pk__in=[task.pk for task in context["finished"]]
+        )
+        return context
+
+
+def _guard(view, flow_class):
+    """404 for a URL naming a process (or a task of it) the user may not see."""
+
+    def guarded(request, *args, **kwargs):
+        process_pk = kwargs.get("process_pk")
+        if process_pk is not None:
+            processes = flow_class.process_class._default_manager.filter(pk=process_pk)
+            if not flow_class.scope_processes(processes, request.user).exists():
+                raise Http404
+            task_pk = kwargs.get("task_pk")
+            if (
+                task_pk is not None
+                and not Task.objects.filter(pk=task_pk, process_id=process_pk).exists()
+            ):
+                raise Http404
+        return view(request, *args, **kwargs)
+
+    guarded.tandem_guarded = True
+    for attr in ("view_class", "view_initkwargs", "csrf_exempt"):
+        if hasattr(view, attr):
+            setattr(guarded, attr, getattr(view, attr))
+    return guarded
+
+
+def _guard_patterns(patterns, flow_class) -> None:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            _guard_patterns(pattern.url_patterns, flow_class)
+        elif isinstance(pattern, URLPattern) and not getattr(
+            pattern.callback, "tandem_guarded", False
+        ):
+            pattern.callback = _guard(pattern.callback, flow_class)
+
+
+class ScopedFlowAppViewset(FlowAppViewset):
+    """FlowAppViewset whose every page is limited by the access rules."""
+
+    dashboard_view_class = ScopedDashboardView
+    process_list_view_class = _scoped_list(
+        flow_views.DashboardProcessListView, "scope_processes"
+    )
+    task_list_view_class = _scoped_list(flow_views.DashboardTaskListView, "scope_tasks")
+    inbox_view_class = _scoped_list(flow_views.FlowInboxListView, "scope_tasks")
+    queue_view_class = _scoped_list(flow_views.FlowQueueListView, "scope_tasks")
+    archive_view_class = _scoped_list(flow_views.FlowArchiveListView, "scope_tasks")
+    tasks_assign_view_class = _scoped_list(
+        flow_views.BulkAssignTasksActionView, "scope_tasks"
+    )
+    tasks_unassign_view_class = _scoped_list(
+        flow_views.BulkUnassignTasksActionView, "scope_tasks"
+    )
+
+    def get_context_data(self, request):
+        context = super().get_context_data(request)
+        scope = self._flow_class.scope_tasks
+        return {name: scope(tasks, request.user) for name, tasks in context.items()}
+
+    def _get_urls(self):
+        patterns = super()._get_urls()
+        _guard_patterns(patterns, self._flow_class)
+        return patterns

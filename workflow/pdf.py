@@ -1,0 +1,440 @@
+"""PDF base shared by the documents of both processes: page frame, blocks, formats.
+
+A document is described as plain data (a title, the page header values and a list of
+blocks) and rendered to bytes by `build_pdf`, so builders are testable without a
+database. Every user string goes through `escape_text` before it reaches reportlab's
+Paragraph markup: a description containing `<img src="/etc/passwd"/>` is printed as
+those characters, it never embeds a file nor changes the formatting.
+
+Font: the built-in Helvetica (one of the 14 standard PDF fonts, nothing embedded).
+ReportLab writes it in WinAnsiEncoding, which holds every character of French text:
+accented letters, œ Œ æ ç, « », ’, –, —, …, € and the no-break space. The narrow
+no-break space U+202F is not in it, so amounts use U+00A0. Outside that set reportlab
+borrows a few signs from the Symbol font (→ ≥ Ω) and prints a black box for the rest
+(ł, ő, CJK, emoji). ReportLab also ships Vera, but its coverage is hardly wider and it
+would have to be embedded in every file.
+"""
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import cm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    TableStyle,
+)
+from reportlab.platypus import Table as GridTable
+
+PARIS = ZoneInfo("Europe/Paris")
+NO_BREAK_SPACE = "\u00a0"
+EMPTY_VALUE = "—"
+
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 2 * cm
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+# The header sits in the top margin band and the frame starts below its rule, so
+# long content never runs under the header or the footer.
+HEADER_FIRST_BASELINE = PAGE_HEIGHT - 1.4 * cm
+HEADER_SECOND_BASELINE = PAGE_HEIGHT - 1.95 * cm
+HEADER_RULE = PAGE_HEIGHT - 2.2 * cm
+FRAME_TOP = PAGE_HEIGHT - 2.8 * cm
+FOOTER_RULE = 1.6 * cm
+FOOTER_BASELINE = 1.1 * cm
+FRAME_BOTTOM = MARGIN
+
+FONT = "Helvetica"
+FONT_BOLD = "Helvetica-Bold"
+INK = colors.HexColor("#1f2933")
+ACCENT = colors.HexColor("#1f3a5f")
+MUTED = colors.HexColor("#52606d")
+RULE = colors.HexColor("#9aa5b1")
+GRID = colors.HexColor("#cbd2d9")
+LABEL_BACKGROUND = colors.HexColor("#f0f4f8")
+
+FIELD_LABEL_WIDTH = 5.2 * cm
+_GRID_STYLE = (
+    ("GRID", (0, 0), (-1, -1), 0.5, GRID),
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("TOPPADDING", (0, 0), (-1, -1), 4),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+    ("LEFTPADDING", (0, 0), (-1, -1), 6),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+)
+
+# Everything below U+0020 but the line feed, and DEL: reportlab would print them as
+# black boxes (or choke on NUL); tabs and form feeds are blanks to a reader.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A section title."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """A label and its value; consecutive fields make one two-column table."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text: blank lines separate paragraphs, single line breaks are kept."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A grid with a header row repeated on every page it spans."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+Block = Heading | Field | Text | Table
+
+
+def escape_text(value: str) -> str:
+    """Turn user text into Paragraph markup that prints exactly that text."""
+    # NFC first: text pasted from macOS may carry "e" + combining accent, which
+    # Helvetica cannot draw, while the composed "é" is in its encoding.
+    text = unicodedata.normalize("NFC", str(value))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
+    text = _CONTROL_CHARACTERS.sub(" ", text)
+    return html.escape(text, quote=False).replace("\n", "<br/>")
+
+
+def format_date(value: date) -> str:
+    """A date the French way: 12/05/2027."""
+    return value.strftime("%d/%m/%Y")
+
+
+def format_datetime(value: datetime) -> str:
+    """A moment the French way, on Paris time: 12/05/2027 à 14:30."""
+    local = paris_time(value)
+    return _("%(date)s à %(time)s") % {
+        "date": format_date(local),
+        "time": local.strftime("%H:%M"),
+    }
+
+
+def paris_time(value: datetime) -> datetime:
+    """An aware moment on Paris time; a naive one is taken as Paris time already."""
+    return value.astimezone(PARIS) if value.tzinfo is not None else value
+
+
+def format_number(value: Decimal, *, places: int, trim: bool = False) -> str:
+    """A decimal the French way (8 750,5), rounded half up to `places` decimals."""
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "-" if rounded < 0 else ""
+    integer, _point, fraction = f"{abs(rounded):f}".partition(".")
+    if trim:
+        fraction = fraction.rstrip("0")
+    grouped = f"{int(integer):,}".replace(",", NO_BREAK_SPACE)
+    return f"{sign}{grouped},{fraction}" if fraction else f"{sign}{grouped}"
+
+
+def format_euros(value: Decimal) -> str:
+    """An amount in euros the French way: 8 750,00 €."""
+    return f"{format_number(value, places=2)}{NO_BREAK_SPACE}€"
+
+
+def build_pdf(
+    *,
+    title: str,
+    reference: str,
+    organisation: str,
+    version: str,
+    generated_at: datetime,
+    blocks: list[Block],
+) -> bytes:
+    """Render an A4 document with its header and footer on every page."""
+    furniture = _PageFurniture(
+        title=title,
+        reference=reference,
+        organisation=organisation,
+        version=version,
+        generated=_("Généré le %(moment)s") % {"moment": format_datetime(generated_at)},
+    )
+    # The footer's "Page X / Y" needs Y before the first page is drawn: a first pass
+    # counts the pages; page furniture lives in the margins, so the second pass lays
+    # the content out identically.
+    _draft, page_count = _render(furniture, blocks, page_count=None)
+    pdf, _count = _render(furniture, blocks, page_count=page_count)
+    return pdf
+
+
+@dataclass(frozen=True)
+class _PageFurniture:
+    """What the header and the footer print on every page."""
+
+    title: str
+    reference: str
+    organisation: str
+    version: str
+    generated: str
+
+    def draw(
+        self, canvas: Canvas, doc: BaseDocTemplate, *, page_count: int | None
+    ) -> None:
+        """Draw the header and the footer of the current page."""
+        canvas.saveState()
+        left, right = MARGIN, PAGE_WIDTH - MARGIN
+
+        canvas.setFillColor(MUTED)
+        canvas.setFont(FONT, 9)
+        right_second = _one_line(self.version, FONT, 9, CONTENT_WIDTH / 2)
+        canvas.drawRightString(right, HEADER_SECOND_BASELINE, right_second)
+        room = CONTENT_WIDTH - stringWidth(right_second, FONT, 9) - 0.6 * cm
+        canvas.drawString(
+            left,
+            HEADER_SECOND_BASELINE,
+            _one_line(self.organisation, FONT, 9, room),
+        )
+
+        canvas.setFillColor(ACCENT)
+        canvas.setFont(FONT_BOLD, 11)
+        right_first = _one_line(self.reference, FONT_BOLD, 11, CONTENT_WIDTH / 2)
+        canvas.drawRightString(right, HEADER_FIRST_BASELINE, right_first)
+        room = CONTENT_WIDTH - stringWidth(right_first, FONT_BOLD, 11) - 0.6 * cm
+        canvas.setFont(FONT_BOLD, 14)
+        canvas.drawString(
+            left, HEADER_FIRST_BASELINE, _one_line(self.title, FONT_BOLD, 14, room)
+        )
+
+        canvas.setStrokeColor(RULE)
+        canvas.setLineWidth(0.6)
+        canvas.line(left, HEADER_RULE, right, HEADER_RULE)
+        canvas.line(left, FOOTER_RULE, right, FOOTER_RULE)
+
+        canvas.setFillColor(MUTED)
+        canvas.setFont(FONT, 8)
+        canvas.drawString(left, FOOTER_BASELINE, self.generated)
+        canvas.drawCentredString(PAGE_WIDTH / 2, FOOTER_BASELINE, "Tandem")
+        page = canvas.getPageNumber()
+        canvas.drawRightString(
+            right,
+            FOOTER_BASELINE,
+            _("Page %(page)d / %(count)d") % {"page": page, "count": page_count or 0},
+        )
+        canvas.restoreState()
+
+
+def _one_line(value: str, font: str, size: float, width: float) -> str:
+    """The value on one line, cut with an ellipsis where it would overflow `width`."""
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(f"{text}…", font, size) > width:
+        text = text[:-1]
+    return f"{text.rstrip()}…"
+
+
+def _render(
+    furniture: _PageFurniture, blocks: list[Block], *, page_count: int | None
+) -> tuple[bytes, int]:
+    """One layout pass: the PDF bytes and the number of pages it took."""
+    buffer = BytesIO()
+    doc = BaseDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=PAGE_HEIGHT - FRAME_TOP,
+        bottomMargin=FRAME_BOTTOM,
+        title=f"{furniture.title} – {furniture.reference}",
+        author="Tandem",
+        subject=furniture.reference,
+        creator="Tandem",
+        lang="fr",
+        # Same data, same bytes: fixed document id and dates; the real generation
+        # moment is printed in the footer.
+        invariant=1,
+    )
+    body = Frame(
+        MARGIN,
+        FRAME_BOTTOM,
+        CONTENT_WIDTH,
+        FRAME_TOP - FRAME_BOTTOM,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        id="body",
+    )
+    doc.addPageTemplates(
+        [
+            PageTemplate(
+                id="page",
+                frames=[body],
+                onPage=partial(furniture.draw, page_count=page_count),
+            )
+        ]
+    )
+    doc.build(_story(blocks))
+    return buffer.getvalue(), doc.page
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    """The paragraph styles of the body."""
+    body = ParagraphStyle(
+        "body",
+        fontName=FONT,
+        fontSize=10,
+        leading=13.5,
+        textColor=INK,
+        alignment=TA_LEFT,
+        spaceAfter=5,
+    )
+    return {
+        "body": body,
+        "heading": ParagraphStyle(
+            "heading",
+            parent=body,
+            fontName=FONT_BOLD,
+            fontSize=12,
+            leading=15,
+            textColor=ACCENT,
+            spaceBefore=12,
+            spaceAfter=6,
+            keepWithNext=1,
+        ),
+        "cell": ParagraphStyle("cell", parent=body, spaceAfter=0),
+        "label": ParagraphStyle(
+            "label",
+            parent=body,
+            fontName=FONT_BOLD,
+            fontSize=9,
+            leading=12,
+            textColor=MUTED,
+            spaceAfter=0,
+        ),
+    }
+
+
+def _story(blocks: list[Block]) -> list[Flowable]:
+    """The flowables of the blocks, consecutive fields gathered in one table."""
+    styles = _styles()
+    story: list[Flowable] = []
+    fields: list[Field] = []
+    for block in blocks:
+        if isinstance(block, Field):
+            fields.append(block)
+            continue
+        if fields:
+            story.append(_fields_table(fields, styles))
+            fields = []
+        match block:
+            case Heading(text=text):
+                story.append(Paragraph(escape_text(text), styles["heading"]))
+            case Text(value=value):
+                story.extend(
+                    Paragraph(escape_text(part), styles["body"])
+                    for part in _paragraphs(value)
+                )
+            case Table(headers=headers, rows=rows):
+                story.append(_grid(headers, rows, styles))
+            case _:
+                raise TypeError(f"Bloc de document inconnu : {block!r}")
+    if fields:
+        story.append(_fields_table(fields, styles))
+    # An empty document still gets its one page with header and footer.
+    return story or [Spacer(CONTENT_WIDTH, 1)]
+
+
+def _paragraphs(value: str) -> list[str]:
+    """The paragraphs of a free text; an empty text shows as a dash."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return [part for part in _BLANK_LINES.split(text) if part.strip()] or [EMPTY_VALUE]
+
+
+def _cell(value: str, style: ParagraphStyle) -> Paragraph:
+    """A table cell that wraps, with a dash for a blank value."""
+    return Paragraph(escape_text(value) if value.strip() else EMPTY_VALUE, style)
+
+
+def _fields_table(fields: list[Field], styles: dict[str, ParagraphStyle]) -> GridTable:
+    """Label / value rows."""
+    table = GridTable(
+        [
+            [_cell(field.label, styles["label"]), _cell(field.value, styles["cell"])]
+            for field in fields
+        ],
+        colWidths=[FIELD_LABEL_WIDTH, CONTENT_WIDTH - FIELD_LABEL_WIDTH],
+        hAlign="LEFT",
+        # A value longer than a page must break inside its row, not fail the layout.
+        splitInRow=1,
+        spaceAfter=8,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                *_GRID_STYLE,
+                ("BACKGROUND", (0, 0), (0, -1), LABEL_BACKGROUND),
+                # Labels are a point smaller: one more point on top lines up the
+                # baselines of label and value.
+                ("TOPPADDING", (0, 0), (0, -1), 5),
+            ]
+        )
+    )
+    return table
+
+
+def _grid(
+    headers: tuple[str, ...],
+    rows: tuple[tuple[str, ...], ...],
+    styles: dict[str, ParagraphStyle],
+) -> GridTable:
+    """A header row (if any) and data rows in equal columns; short rows are padded."""
+    width = max([len(headers), *(len(row) for row in rows), 1])
+    data = []
+    if headers:
+        data.append(_padded_row(headers, width, styles["label"]))
+    data.extend(_padded_row(row, width, styles["cell"]) for row in rows)
+    table = GridTable(
+        data or [_padded_row((), width, styles["cell"])],
+        colWidths=[CONTENT_WIDTH / width] * width,
+        hAlign="LEFT",
+        repeatRows=1 if headers else 0,
+        splitInRow=1,
+        spaceAfter=8,
+    )
+    commands = list(_GRID_STYLE)
+    if headers:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), LABEL_BACKGROUND))
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def _padded_row(
+    values: tuple[str, ...], width: int, style: ParagraphStyle
+) -> list[Paragraph]:
+    """The cells of one row, empty cells added up to `width`."""
+    padding = [Paragraph("", style) for _missing in range(width - len(values))]
+    return [*(_cell(value, style) for value in values), *padding]
