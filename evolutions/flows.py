@@ -55,6 +55,20 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     process_description = _("De l'expression de besoin à la fabrication.")
     lock_impl = flow_lock()
 
+    # Default deadlines in working days of the acting party (StepDeadline overrides).
+    deadlines = {
+        "review_submission": 5,
+        "complete_information": 10,
+        "write_specification": 20,
+        "review_specification": 10,
+        "write_quote": 10,
+        "review_quote": 10,
+        "propose_release": 10,
+        "confirm_release": 5,
+        "start_manufacture": 10,
+        "finish_manufacture": 60,
+    }
+
     start = flow.StartHandle(this.start_for).Next(this.review_submission)
 
     review_submission = (

@@ -87,11 +87,20 @@ class ReviewSubmissionForm(forms.Form):
         return data
 
 
+def _document_field(label):
+    return forms.FileField(
+        label=label,
+        required=False,
+        help_text=_("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
+    )
+
+
 class SpecificationForm(forms.Form):
     summary = forms.CharField(
         label=_("Résumé du cahier des charges"),
         widget=forms.Textarea(attrs={"rows": 6}),
     )
+    document = _document_field(_("Cahier des charges (document)"))
 
 
 class DecisionForm(forms.Form):
@@ -150,6 +159,7 @@ class QuoteForm(forms.Form):
         label=_("Valable jusqu'au"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
+    document = _document_field(_("Devis (document)"))
 
     def clean_valid_until(self):
         value = self.cleaned_data["valid_until"]
@@ -239,3 +249,10 @@ class ChangeRequestFilterForm(forms.Form):
                 Q(request_owner=data["owner"]) | Q(order_owner=data["owner"])
             )
         return queryset
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier"),
+        help_text=_("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
+    )

@@ -9,6 +9,7 @@ from viewflow.fsm import FSMField
 from viewflow.workflow.models import Process
 
 from contacts.models import Organisation
+from workflow.uploads import private_storage, private_upload_to
 
 
 class Release(models.Model):
@@ -76,6 +77,7 @@ class ChangeRequest(models.Model):
         Status.PLANNED,
     )
     DECLINABLE = BEFORE_MANUFACTURE[1:]  # a draft is not the supplier's yet
+    CLOSED = (Status.DECLINED, Status.WITHDRAWN, Status.IN_PRODUCTION)
 
     class Kind(models.TextChoices):
         TECHNICAL = "technique", _("Technique")
@@ -270,7 +272,10 @@ class SpecificationVersion(models.Model):
     )
     version = models.PositiveSmallIntegerField(_("version"))
     summary = models.TextField(_("résumé"))
-    document = models.FileField(_("document"), upload_to="specifications/", blank=True)
+    document = models.FileField(
+        _("document"), storage=private_storage, upload_to=private_upload_to, blank=True
+    )
+    document_name = models.CharField(_("nom du document"), max_length=255, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("auteur"),
@@ -330,7 +335,10 @@ class Quote(models.Model):
     )
     amount = models.DecimalField(_("montant (euros)"), max_digits=12, decimal_places=2)
     valid_until = models.DateField(_("valable jusqu'au"))
-    document = models.FileField(_("document"), upload_to="quotes/", blank=True)
+    document = models.FileField(
+        _("document"), storage=private_storage, upload_to=private_upload_to, blank=True
+    )
+    document_name = models.CharField(_("nom du document"), max_length=255, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("auteur"),
@@ -401,6 +409,38 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.change_request.reference} – {self.author}"
+
+
+class Attachment(models.Model):
+    """A file joined to a change request; stored privately under a random name."""
+
+    change_request = models.ForeignKey(
+        ChangeRequest,
+        verbose_name=_("demande"),
+        on_delete=models.CASCADE,
+        related_name="attachments",
+    )
+    file = models.FileField(
+        _("fichier"), storage=private_storage, upload_to=private_upload_to
+    )
+    original_name = models.CharField(_("nom d'origine"), max_length=255)
+    size = models.PositiveBigIntegerField(_("taille (octets)"))
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("déposé par"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pièce jointe")
+        verbose_name_plural = _("pièces jointes")
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
 
 
 class EvolutionProcess(Process):

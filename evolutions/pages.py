@@ -14,7 +14,7 @@ from contacts.models import Role
 from evolutions import forms, services
 from evolutions.models import ChangeRequest, Release
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
-from workflow import access
+from workflow import access, deadlines
 from workflow.transitions import ActionRefused, history_of
 
 PAGE_SIZE = 25
@@ -61,11 +61,18 @@ def change_request_detail(request, pk: int):
     process = getattr(change_request, "process", None)
     context = {
         "change_request": change_request,
-        "tasks": open_tasks_of(change_request),
+        "tasks": _with_deadlines(open_tasks_of(change_request)),
         "history": history_of(change_request),
         "specifications": change_request.specifications.select_related("author"),
         "quotes": change_request.quotes.select_related("author"),
         "comments": change_request.comments.select_related("author"),
+        "attachments": change_request.attachments.select_related("uploaded_by"),
+        "attachment_form": forms.AttachmentForm(),
+        "may_attach": change_request.status not in ChangeRequest.CLOSED
+        and any(
+            access.may_act(user, role, organisation)
+            for role in services.ATTACHING_ROLES
+        ),
         "process": process,
         "may_edit": change_request.status
         in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.INFO_REQUESTED)
@@ -81,6 +88,16 @@ def change_request_detail(request, pk: int):
         ),
     }
     return render(request, "evolutions/change_request_detail.html", context)
+
+
+def _with_deadlines(tasks):
+    """(task, due date, overdue?) for each open task."""
+    configured = deadlines.configured_days()
+    rows = []
+    for task in tasks:
+        due = deadlines.task_due_date(task, configured)
+        rows.append((task, due, deadlines.is_overdue(due)))
+    return rows
 
 
 def _client_organisation(user):
@@ -205,6 +222,25 @@ def _refused(request, change_request, reason: str, status: int = 409):
         {"reason": reason, "subject": change_request},
         status=status,
     )
+
+
+@require_POST
+def attachment_upload(request, pk: int):
+    change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    form = forms.AttachmentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        reason = " ".join(form.errors.get("file", [_("Choisissez un fichier.")]))
+        return _refused(request, change_request, reason, status=400)
+    try:
+        services.attachment_add(
+            pk=change_request.pk, by=request.user, uploaded=form.cleaned_data["file"]
+        )
+    except ValidationError as error:
+        return _refused(request, change_request, " ".join(error.messages), status=400)
+    except ActionRefused as refusal:
+        return _refused(request, change_request, str(refusal))
+    messages.success(request, _("Fichier joint à la demande."))
+    return redirect("evolutions:detail", pk=change_request.pk)
 
 
 def roadmap(request):

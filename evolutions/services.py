@@ -1,6 +1,7 @@
 """Writes on change requests: each service checks the actor's role for the request's
 organisation, locks the row, fires one lifecycle transition and records it."""
 
+import hashlib
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -13,6 +14,7 @@ from viewflow.workflow.status import PROCESS
 
 from contacts.models import Organisation, Role
 from evolutions.models import (
+    Attachment,
     ChangeRequest,
     EvolutionProcess,
     Quote,
@@ -21,7 +23,8 @@ from evolutions.models import (
     SpecificationVersion,
 )
 from workflow import access
-from workflow.transitions import fire
+from workflow.transitions import ActionRefused, fire
+from workflow.uploads import safe_download_name, validate_upload
 
 DRAFT_FIELDS = (
     "title",
@@ -83,6 +86,46 @@ def _allocate_reference(organisation: Organisation, year: int) -> str:
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
     return f"EVO-{organisation.code}-{year}-{sequence.last_number:04d}"
+
+
+def _checked_upload(uploaded) -> tuple[object, str]:
+    """A validated upload (raises a French ValidationError) and its safe name."""
+    validate_upload(uploaded)
+    return uploaded, safe_download_name(uploaded.name)
+
+
+ATTACHING_ROLES = (
+    Role.PORTEUR_DEMANDE,
+    Role.CONTACT_EVOLUTIONS,
+    Role.PORTEUR_COMMANDE,
+    Role.MOE,
+)
+
+
+def attachment_add(*, pk: int, by, uploaded) -> Attachment:
+    """Join a file to a change request (checked type, size and content)."""
+    uploaded, name = _checked_upload(uploaded)
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_any_role(by, ATTACHING_ROLES, change_request.organisation)
+        if change_request.status in ChangeRequest.CLOSED:
+            raise ActionRefused(
+                _("La demande est close : on ne peut plus y joindre de fichier.")
+            )
+        attachment = Attachment(
+            change_request=change_request,
+            original_name=name,
+            size=uploaded.size,
+            sha256=digest.hexdigest(),
+            uploaded_by=by,
+        )
+        attachment.file.save(name, uploaded, save=False)
+        attachment.save()
+    return attachment
 
 
 def change_request_create(*, by, organisation: Organisation, **fields) -> ChangeRequest:
@@ -158,6 +201,15 @@ def change_request_request_information(*, pk: int, by, question: str) -> ChangeR
     return change_request
 
 
+def _attach_document(record, document) -> None:
+    """Store a document (validated by the caller) on a specification or a quote."""
+    if document is None:
+        return
+    name = safe_download_name(document.name)
+    record.document_name = name
+    record.document.save(name, document, save=False)
+
+
 def change_request_acknowledge(*, pk: int, by, order_owner) -> ChangeRequest:
     """The supplier's contact takes the request into account and names its owner."""
     with transaction.atomic():
@@ -202,18 +254,18 @@ def specification_issue(
 ) -> SpecificationVersion:
     """The order owner issues a new version of the specification."""
     summary = _required(summary, _("Le résumé du cahier des charges est obligatoire."))
+    if document is not None:
+        validate_upload(document)
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
         fire(change_request, "issue_specification", by=by)
         version = change_request.specifications.count() + 1
-        specification = SpecificationVersion.objects.create(
-            change_request=change_request,
-            version=version,
-            summary=summary,
-            document=document or "",
-            author=by,
+        specification = SpecificationVersion(
+            change_request=change_request, version=version, summary=summary, author=by
         )
+        _attach_document(specification, document)
+        specification.save()
     return specification
 
 
@@ -262,21 +314,27 @@ def quote_issue(
         errors["amount"] = _("Le montant ne peut pas être négatif.")
     if valid_until is None or valid_until <= timezone.localdate():
         errors["valid_until"] = _("La date de validité doit être dans le futur.")
+    if document is not None:
+        try:
+            validate_upload(document)
+        except ValidationError as error:
+            errors["document"] = error.messages
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
         fire(change_request, "issue_quote", by=by)
-        quote = Quote.objects.create(
+        quote = Quote(
             change_request=change_request,
             version=change_request.quotes.count() + 1,
             man_days=man_days,
             amount=amount,
             valid_until=valid_until,
-            document=document or "",
             author=by,
         )
+        _attach_document(quote, document)
+        quote.save()
     return quote
 
 

@@ -54,7 +54,10 @@ class WriteSpecificationView(ChangeRequestTaskView):
 
     def perform(self, form):
         services.specification_issue(
-            pk=self.pk, by=self.request.user, summary=form.cleaned_data["summary"]
+            pk=self.pk,
+            by=self.request.user,
+            summary=form.cleaned_data["summary"],
+            document=form.cleaned_data["document"],
         )
 
 

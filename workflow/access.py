@@ -45,6 +45,7 @@ _ADMINISTERED_MODELS = {
         "supporthours",
     ),
     "evolutions": ("release",),
+    "workflow": ("stepdeadline",),
     "auth": ("user",),
 }
 _ADMIN_ACTIONS = ("view", "add", "change", "delete")
@@ -163,6 +164,13 @@ def role_permission(role: str, organisation: Organisation) -> str:
     model-wide one.
     """
     return f"{ROLE_PERMISSION_PREFIX}.{Role(role).value}_{organisation.code}"
+
+
+def permission_organisation_code(permission: str) -> str | None:
+    """The organisation code a role permission names (None: not a role permission)."""
+    if not permission or not permission.startswith(f"{ROLE_PERMISSION_PREFIX}."):
+        return None
+    return permission.rsplit("_", 1)[-1]
 
 
 def _role_permissions(memberships: Iterable[Membership]) -> set[str]:

@@ -9,11 +9,14 @@ an organisation the user may not see, exactly as if it did not exist.
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import URLPattern, URLResolver
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow import views as flow_views
 from viewflow.workflow.models import Task
 
-from workflow import access
+from workflow import access, deadlines
 
 
 class ScopedFlowMixin:
@@ -24,16 +27,19 @@ class ScopedFlowMixin:
 
     @classmethod
     def scope_processes(cls, queryset: QuerySet, user) -> QuerySet:
-        """Processes of the flow the user may see."""
-        return access.scope_to_organisations(queryset, user, cls.organisation_lookup)
+        """Processes of the flow the user may see (newest first unless ordered)."""
+        scoped = access.scope_to_organisations(queryset, user, cls.organisation_lookup)
+        return scoped if scoped.ordered else scoped.order_by("-created", "-pk")
 
     @classmethod
     def scope_tasks(cls, queryset: QuerySet, user) -> QuerySet:
-        """Tasks of the flow the user may see."""
-        process_model = cls.process_class._meta.model_name
-        return access.scope_to_organisations(
-            queryset, user, f"process__{process_model}__{cls.organisation_lookup}"
+        """Tasks of the flow the user may see, with what their lists show."""
+        process = f"process__{cls.process_class._meta.model_name}"
+        scoped = access.scope_to_organisations(
+            queryset, user, f"{process}__{cls.organisation_lookup}"
         )
+        # Lists show the task's process as its concrete model: join it once.
+        return scoped.select_related("process", process, "owner")
 
     def has_view_permission(self, user, obj=None) -> bool:
         """Anyone holding a role may open the flow's pages; each page is scoped."""
@@ -58,6 +64,33 @@ def _scoped_list(view_class, scope: str):
     scoped = type(f"Scoped{view_class.__name__}", (view_class,), {})
     scoped.get_queryset = get_queryset
     return scoped
+
+
+class DueDateColumnMixin:
+    """Adds the task's due date (working days of the acting party) to a task list."""
+
+    def due_date(self, task):
+        if not hasattr(self, "_configured_deadlines"):
+            self._configured_deadlines = deadlines.configured_days()
+        due = deadlines.task_due_date(task, self._configured_deadlines)
+        if due is None:
+            return "—"
+        text = date_format(due, "SHORT_DATE_FORMAT")
+        if deadlines.is_overdue(due):
+            return format_html(
+                '<strong class="tandem-overdue">{} ({})</strong>', text, _("en retard")
+            )
+        return text
+
+    due_date.short_description = _("Échéance")
+
+
+def _with_due_date(view_class):
+    return type(
+        view_class.__name__,
+        (DueDateColumnMixin, view_class),
+        {"columns": (*view_class.columns, "due_date")},
+    )
 
 
 class ScopedDashboardView(flow_views.DashboardView):
@@ -119,8 +152,12 @@ class ScopedFlowAppViewset(FlowAppViewset):
         flow_views.DashboardProcessListView, "scope_processes"
     )
     task_list_view_class = _scoped_list(flow_views.DashboardTaskListView, "scope_tasks")
-    inbox_view_class = _scoped_list(flow_views.FlowInboxListView, "scope_tasks")
-    queue_view_class = _scoped_list(flow_views.FlowQueueListView, "scope_tasks")
+    inbox_view_class = _with_due_date(
+        _scoped_list(flow_views.FlowInboxListView, "scope_tasks")
+    )
+    queue_view_class = _with_due_date(
+        _scoped_list(flow_views.FlowQueueListView, "scope_tasks")
+    )
     archive_view_class = _scoped_list(flow_views.FlowArchiveListView, "scope_tasks")
     tasks_assign_view_class = _scoped_list(
         flow_views.BulkAssignTasksActionView, "scope_tasks"

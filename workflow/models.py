@@ -76,3 +76,21 @@ class TransitionLog(models.Model):
     @property
     def target_label(self) -> str:
         return self._state_label(self.target)
+
+
+class StepDeadline(models.Model):
+    """The deadline, in working days, of one human step of a process (editable).
+
+    Steps without a row use the default their flow declares.
+    """
+
+    step = models.CharField(_("étape"), max_length=200, unique=True)
+    working_days = models.PositiveSmallIntegerField(_("délai (jours ouvrés)"))
+
+    class Meta:
+        verbose_name = _("délai d'une étape")
+        verbose_name_plural = _("délais des étapes")
+        ordering = ["step"]
+
+    def __str__(self) -> str:
+        return f"{self.step} : {self.working_days} j"

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 
 from contacts import views as contacts_views
+from evolutions import documents as evolutions_documents
 from evolutions import pages as evolutions_pages
 from evolutions.flows import EvolutionFlow
 from workflow import views
@@ -63,6 +64,36 @@ class EvolutionsApp(Application):
         "<int:pk>/decliner/", evolutions_pages.change_request_decline, name="decline"
     )
     roadmap_path = path("versions/", evolutions_pages.roadmap, name="roadmap")
+    attach_path = path(
+        "<int:pk>/pieces-jointes/",
+        evolutions_pages.attachment_upload,
+        name="attach",
+    )
+    attachment_path = path(
+        "<int:pk>/pieces-jointes/<int:attachment_pk>/",
+        evolutions_documents.attachment_download,
+        name="attachment",
+    )
+    specification_document_path = path(
+        "<int:pk>/cahiers-des-charges/<int:version>/document/",
+        evolutions_documents.specification_document,
+        name="specification_document",
+    )
+    quote_document_path = path(
+        "<int:pk>/devis/<int:version>/document/",
+        evolutions_documents.quote_document,
+        name="quote_document",
+    )
+    needs_expression_pdf_path = path(
+        "<int:pk>/expression-de-besoin.pdf",
+        evolutions_documents.needs_expression_pdf,
+        name="needs_expression_pdf",
+    )
+    quote_pdf_path = path(
+        "<int:pk>/devis/<int:version>.pdf",
+        evolutions_documents.quote_pdf,
+        name="quote_pdf",
+    )
 
 
 class TandemSite(Site):

@@ -1,0 +1,219 @@
+"""Change-request pages: scoping, roles, bad input and query bounds."""
+
+import pytest
+from django.urls import reverse
+from viewflow.workflow.models import Task
+
+from contacts.models import Role
+from evolutions import services
+from evolutions.demo import evolutions_demo_load
+from evolutions.flows import EvolutionFlow
+from evolutions.models import ChangeRequest
+
+S = ChangeRequest.Status
+
+
+@pytest.fixture
+def demo(world):
+    evolutions_demo_load()
+    return world
+
+
+def _ours(world, code="23"):
+    return ChangeRequest.objects.filter(organisation__code=code)
+
+
+def test_client_sees_nothing_of_another_client(demo, client):
+    client.force_login(demo.client_user(demo.moselle, Role.PORTEUR_DEMANDE))
+    theirs = _ours(demo, "23")
+    sample = theirs.get(status=S.QUOTE_REVIEW)
+
+    listing = client.get(reverse("evolutions:index")).content.decode()
+    # Demo descriptions name their département: nothing of Creuse may come back.
+    searched = client.get(reverse("evolutions:index"), {"q": "Creuse"})
+    roadmap = client.get(reverse("evolutions:roadmap")).content.decode()
+
+    assert "EVO-23-" not in listing and "EVO-57-" in listing
+    assert searched.context["page"].paginator.count == 0
+    assert "EVO-23-" not in roadmap
+    for name in ("detail", "edit", "withdraw", "decline"):
+        assert (
+            client.get(reverse(f"evolutions:{name}", args=[sample.pk])).status_code
+            == 404
+        )
+    assert (
+        client.post(reverse("evolutions:submit", args=[sample.pk])).status_code == 404
+    )
+
+
+def test_supplier_sees_every_client_and_filters_by_organisation(demo, client):
+    client.force_login(demo.user("cnaf.contact"))
+
+    everything = client.get(reverse("evolutions:index"))
+    only_57 = client.get(reverse("evolutions:index"), {"organisation": demo.moselle.pk})
+
+    assert everything.context["page"].paginator.count == 28
+    assert {cr.organisation.code for cr in only_57.context["page"]} == {"57"}
+
+
+def test_filters_by_status_kind_and_search(demo, client):
+    client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
+
+    planned = client.get(reverse("evolutions:index"), {"status": S.PLANNED})
+    searched = client.get(reverse("evolutions:index"), {"q": "NIR"})
+    bogus = client.get(
+        reverse("evolutions:index"), {"status": "n'importe", "page": "x"}
+    )
+
+    assert [cr.status for cr in planned.context["page"]] == [S.PLANNED]
+    assert [cr.title for cr in searched.context["page"]] == [
+        "Contrôler le NIR avant intégration"
+    ]
+    assert bogus.status_code == 200
+
+
+def test_porteur_writes_a_draft_and_forged_fields_are_ignored(demo, client):
+    porteur = demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE)
+    client.force_login(porteur)
+
+    response = client.post(
+        reverse("evolutions:create"),
+        {
+            "title": "Nouveau besoin",
+            "kind": "technique",
+            "data_flows": ["DSG"],
+            "description": "<script>alert(1)</script>",
+            "organisation": demo.moselle.pk,
+            "status": S.PLANNED,
+            "request_owner": demo.user("cd57.porteur").pk,
+        },
+    )
+
+    cr = ChangeRequest.objects.get(title="Nouveau besoin")
+    assert response.status_code == 302
+    assert (cr.organisation, cr.status, cr.request_owner) == (
+        demo.creuse,
+        S.DRAFT,
+        porteur,
+    )
+    page = client.get(reverse("evolutions:detail", args=[cr.pk])).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_missing_fields_are_french_form_errors_and_nothing_saved(demo, client):
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+    before = ChangeRequest.objects.count()
+
+    response = client.post(reverse("evolutions:create"), {"title": ""})
+
+    assert response.status_code == 200
+    assert "Ce champ est obligatoire." in response.content.decode()
+    assert ChangeRequest.objects.count() == before
+
+
+def test_submitting_a_draft_puts_it_in_the_cnaf_queue(demo, client):
+    draft = _ours(demo).get(status=S.DRAFT)
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+
+    response = client.post(reverse("evolutions:submit", args=[draft.pk]))
+
+    assert response.status_code == 302
+    queue = Task.objects.user_queue(demo.user("cnaf.contact"), flow_class=EvolutionFlow)
+    assert queue.filter(process__evolutionprocess__change_request=draft).exists()
+    again = client.post(reverse("evolutions:submit", args=[draft.pk]))
+    assert again.status_code == 409
+    assert "Soumise" in again.content.decode()
+
+
+def test_only_the_porteur_submits_and_creates(demo, client):
+    draft = _ours(demo).get(status=S.DRAFT)
+
+    client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
+    assert client.post(reverse("evolutions:submit", args=[draft.pk])).status_code == 403
+    client.force_login(demo.client_user(demo.creuse, Role.DSI_CLIENT))
+    assert client.get(reverse("evolutions:create")).status_code == 403
+    assert ChangeRequest.objects.get(pk=draft.pk).status == S.DRAFT
+
+
+def test_withdrawal_needs_a_reason(demo, client):
+    cr = _ours(demo).get(status=S.SPEC_REVIEW)
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+    url = reverse("evolutions:withdraw", args=[cr.pk])
+
+    empty = client.post(url, {"reason": "  "})
+    assert empty.status_code == 200
+    assert ChangeRequest.objects.get(pk=cr.pk).status == S.SPEC_REVIEW
+
+    done = client.post(url, {"reason": "Priorités revues."})
+    assert done.status_code == 302
+    assert ChangeRequest.objects.get(pk=cr.pk).status == S.WITHDRAWN
+
+
+def test_client_cannot_decline_and_supplier_cannot_withdraw(demo, client):
+    cr = _ours(demo).get(status=S.IN_STUDY)
+
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+    refused = client.post(reverse("evolutions:decline", args=[cr.pk]), {"reason": "x"})
+    client.force_login(demo.user("cnaf.contact"))
+    refused_too = client.post(
+        reverse("evolutions:withdraw", args=[cr.pk]), {"reason": "x"}
+    )
+
+    assert (refused.status_code, refused_too.status_code) == (403, 403)
+    assert ChangeRequest.objects.get(pk=cr.pk).status == S.IN_STUDY
+
+
+def test_withdrawal_after_manufacture_started_is_refused(demo, client):
+    cr = _ours(demo).get(status=S.IN_MANUFACTURE)
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+
+    response = client.post(
+        reverse("evolutions:withdraw", args=[cr.pk]), {"reason": "Trop tard ?"}
+    )
+
+    assert response.status_code == 409
+    assert "En fabrication" in response.content.decode()
+
+
+def _drafts(world, count):
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    for index in range(count):
+        services.change_request_create(
+            by=porteur,
+            organisation=world.creuse,
+            title=f"Besoin {index}",
+            kind="technique",
+            data_flows=["DSG"],
+            description="x",
+        )
+
+
+@pytest.mark.parametrize(
+    ("username", "url"),
+    [
+        ("cd23.porteur", "/evolutions/"),
+        ("cnaf.contact", "/evolutions/"),
+        ("cd23.porteur", "/evolution/inbox/"),
+        ("cnaf.contact", "/evolution/queue/"),
+        ("cd23.porteur", "/evolution/queue/"),
+    ],
+)
+def test_list_pages_cost_the_same_queries_with_5_and_50_requests(
+    world, client, django_assert_num_queries, username, url
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world.user(username))
+    counts = []
+    for total in (5, 50):
+        _drafts(world, total - ChangeRequest.objects.count())
+        for cr in ChangeRequest.objects.filter(status=S.DRAFT)[:total]:
+            services.change_request_submit(pk=cr.pk, by=cr.request_owner)
+        client.get(url)  # warm caches (content types, sessions)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1], counts

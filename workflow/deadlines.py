@@ -1,0 +1,44 @@
+"""Due dates of human tasks, in working days of the party that must act."""
+
+from datetime import date
+
+from django.utils import timezone
+
+from contacts.models import Organisation
+from workflow.access import permission_organisation_code
+from workflow.calendars import add_working_days
+from workflow.models import StepDeadline
+
+
+def step_key(node) -> str:
+    """The StepDeadline key of a node, e.g. 'evolutions.evolution.write_quote'."""
+    flow = node.flow_class.instance
+    return f"{flow.app_label}.{flow.flow_label}.{node.name}"
+
+
+def configured_days() -> dict[str, int]:
+    """Working days configured by the administrators, by step key (one query)."""
+    return dict(StepDeadline.objects.values_list("step", "working_days"))
+
+
+def acting_departement(task) -> str | None:
+    """Whose calendar applies: the organisation named in the task's permission."""
+    code = permission_organisation_code(task.owner_permission or "")
+    return None if code in (None, Organisation.SUPPLIER_CODE) else code
+
+
+def task_due_date(task, configured: dict[str, int] | None = None) -> date | None:
+    """When the task is due, or None when its step has no deadline."""
+    node = task.flow_task
+    defaults = getattr(node.flow_class, "deadlines", {})
+    configured = configured_days() if configured is None else configured
+    days = configured.get(step_key(node), defaults.get(node.name))
+    if days is None:
+        return None
+    created = timezone.localdate(task.created)
+    return add_working_days(created, days, acting_departement(task))
+
+
+def is_overdue(due: date | None) -> bool:
+    """Is a due date already past (today still counts)?"""
+    return due is not None and due < timezone.localdate()
