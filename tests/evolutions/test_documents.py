@@ -167,8 +167,9 @@ def test_specification_document_given_with_the_task(demo, client):
 
     cr = _cr(S.IN_STUDY)
     owner = demo.user("cnaf.commande")
+    document = SimpleUploadedFile("CDC v1.pdf", PDF_BYTES)
     _act(client, owner, cr, EvolutionFlow.write_specification,
-         {"summary": "v1", "document": SimpleUploadedFile("CDC v1.pdf", PDF_BYTES)})  # fmt: skip
+         {"summary": "v1", "document": document})  # fmt: skip
 
     url = reverse("evolutions:specification_document", args=[cr.pk, 1])
     client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
