@@ -6,8 +6,10 @@ access rules, and every URL naming a process answers 404 when the process belong
 an organisation the user may not see, exactly as if it did not exist.
 """
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
+from django.shortcuts import render
 from django.urls import URLPattern, URLResolver
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -15,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow import views as flow_views
 from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from workflow import access, deadlines
 
@@ -125,13 +128,35 @@ def _guard(view, flow_class):
                 and not Task.objects.filter(pk=task_pk, process_id=process_pk).exists()
             ):
                 raise Http404
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied:
+            finished = _finished_task_refusal(request, kwargs.get("task_pk"))
+            if finished is None:
+                raise
+            return finished
 
     guarded.tandem_guarded = True
     for attr in ("view_class", "view_initkwargs", "csrf_exempt"):
         if hasattr(view, attr):
             setattr(guarded, attr, getattr(view, attr))
     return guarded
+
+
+def _finished_task_refusal(request, task_pk):
+    """A 409 telling who handled a task that another request just completed."""
+    if task_pk is None or request.method != "POST":
+        return None
+    task = Task.objects.filter(pk=task_pk).select_related("owner").first()
+    if task is None or task.status not in (STATUS.DONE, STATUS.CANCELED):
+        return None
+    if task.status == STATUS.CANCELED:
+        reason = _("Cette tâche a été annulée : la demande a été close entre-temps.")
+    else:
+        reason = _("Cette tâche a déjà été traitée par %(name)s.") % {
+            "name": task.owner.get_full_name() or task.owner.get_username()
+        }
+    return render(request, "workflow/refused.html", {"reason": reason}, status=409)
 
 
 def _guard_patterns(patterns, flow_class) -> None:

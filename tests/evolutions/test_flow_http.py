@@ -254,3 +254,37 @@ def test_other_client_sees_nothing_in_viewflow_lists(world, client, submitted):
     process_url = f"/evolution/{submitted.process.pk}/"
     assert client.get(process_url).status_code == 404
     assert client.get(process_url + "chart/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"man_days": "5", "amount": "-1", "valid_until": "2099-01-01"}, "négatif"),
+        ({"man_days": "5", "amount": "10", "valid_until": "2020-01-01"}, "futur"),
+        ({"man_days": "", "amount": "10", "valid_until": "2099-01-01"}, "obligatoire"),
+        ({"man_days": "abc", "amount": "10", "valid_until": "2099-01-01"}, "nombre"),
+    ],
+)
+def test_bad_quote_is_a_french_form_error(world, client, submitted, data, message):
+    import html
+
+    from evolutions.models import Quote
+
+    contact, commande = world.user("cnaf.contact"), world.user("cnaf.commande")
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    _act(client, contact, submitted, F.review_submission,
+         {"decision": "acknowledge", "order_owner": commande.pk})  # fmt: skip
+    _act(client, commande, submitted, F.write_specification, {"summary": "v1"})
+    _act(client, porteur, submitted, F.review_specification, {"decision": "yes"})
+    task = _open_task(submitted, F.write_quote)
+    client.force_login(commande)
+
+    response = client.post(
+        F.write_quote.reverse("execute", args=[task.process_id, task.pk]), data
+    )
+
+    assert response.status_code == 200
+    assert message in html.unescape(response.content.decode())
+    assert _status(submitted) == S.QUOTE_PREPARATION
+    assert not Quote.objects.exists()
+    assert Task.objects.get(pk=task.pk).status != STATUS.DONE
