@@ -256,3 +256,9 @@ class AttachmentForm(forms.Form):
         label=_("Fichier"),
         help_text=_("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
     )
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label=_("Message"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )

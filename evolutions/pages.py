@@ -68,6 +68,7 @@ def change_request_detail(request, pk: int):
         "comments": change_request.comments.select_related("author"),
         "attachments": change_request.attachments.select_related("uploaded_by"),
         "attachment_form": forms.AttachmentForm(),
+        "message_form": forms.MessageForm(),
         "may_attach": change_request.status not in ChangeRequest.CLOSED
         and any(
             access.may_act(user, role, organisation)
@@ -240,6 +241,20 @@ def attachment_upload(request, pk: int):
     except ActionRefused as refusal:
         return _refused(request, change_request, str(refusal))
     messages.success(request, _("Fichier joint à la demande."))
+    return redirect("evolutions:detail", pk=change_request.pk)
+
+
+@require_POST
+def comment_post(request, pk: int):
+    change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    form = forms.MessageForm(request.POST)
+    if not form.is_valid():
+        reason = " ".join(form.errors.get("body", []))
+        return _refused(request, change_request, reason, status=400)
+    services.comment_add(
+        pk=change_request.pk, by=request.user, body=form.cleaned_data["body"]
+    )
+    messages.success(request, _("Message publié."))
     return redirect("evolutions:detail", pk=change_request.pk)
 
 

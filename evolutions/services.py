@@ -16,6 +16,7 @@ from contacts.models import Organisation, Role
 from evolutions.models import (
     Attachment,
     ChangeRequest,
+    Comment,
     EvolutionProcess,
     Quote,
     ReferenceSequence,
@@ -126,6 +127,14 @@ def attachment_add(*, pk: int, by, uploaded) -> Attachment:
         attachment.file.save(name, uploaded, save=False)
         attachment.save()
     return attachment
+
+
+def comment_add(*, pk: int, by, body: str) -> Comment:
+    """Anyone holding a role on the request's organisation writes a message on it."""
+    body = _required(body, _("Le message est vide."))
+    change_request = ChangeRequest.objects.select_related("organisation").get(pk=pk)
+    access.require_any_role(by, list(Role), change_request.organisation)
+    return Comment.objects.create(change_request=change_request, author=by, body=body)
 
 
 def change_request_create(*, by, organisation: Organisation, **fields) -> ChangeRequest:

@@ -64,6 +64,9 @@ class EvolutionsApp(Application):
         "<int:pk>/decliner/", evolutions_pages.change_request_decline, name="decline"
     )
     roadmap_path = path("versions/", evolutions_pages.roadmap, name="roadmap")
+    comment_path = path(
+        "<int:pk>/messages/", evolutions_pages.comment_post, name="comment"
+    )
     attach_path = path(
         "<int:pk>/pieces-jointes/",
         evolutions_pages.attachment_upload,

@@ -217,3 +217,37 @@ def test_list_pages_cost_the_same_queries_with_5_and_50_requests(
         counts.append(len(queries))
 
     assert counts[0] == counts[1], counts
+
+
+def test_messages_are_posted_escaped_and_scoped(demo, client):
+    cr = _ours(demo).get(status=S.IN_STUDY)
+    client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
+
+    posted = client.post(
+        reverse("evolutions:comment", args=[cr.pk]), {"body": "<i>Bonjour</i>"}
+    )
+    empty = client.post(reverse("evolutions:comment", args=[cr.pk]), {"body": " "})
+    client.force_login(demo.client_user(demo.moselle, Role.PORTEUR_DEMANDE))
+    foreign = client.post(reverse("evolutions:comment", args=[cr.pk]), {"body": "x"})
+
+    assert (posted.status_code, empty.status_code, foreign.status_code) == (
+        302,
+        400,
+        404,
+    )
+    assert [c.body for c in cr.comments.all()] == ["<i>Bonjour</i>"]
+    client.force_login(demo.user("cnaf.contact"))
+    page = client.get(reverse("evolutions:detail", args=[cr.pk])).content.decode()
+    assert "&lt;i&gt;Bonjour&lt;/i&gt;" in page
+
+
+def test_detail_page_query_count_is_bounded(
+    demo, client, django_assert_max_num_queries
+):
+    cr = _ours(demo).get(status=S.IN_ACCEPTANCE)
+    client.force_login(demo.user("cnaf.contact"))
+
+    with django_assert_max_num_queries(20):
+        response = client.get(reverse("evolutions:detail", args=[cr.pk]))
+
+    assert response.status_code == 200
