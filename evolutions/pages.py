@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Role
 from evolutions import forms, services
-from evolutions.models import ChangeRequest, Release
+from evolutions.models import Release
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
 from workflow import access, deadlines
 from workflow.transitions import ActionRefused, history_of
@@ -56,11 +56,9 @@ def change_request_list(request):
 
 def change_request_detail(request, pk: int):
     change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
-    user = request.user
-    organisation = change_request.organisation
-    process = getattr(change_request, "process", None)
     context = {
         "change_request": change_request,
+        "process": getattr(change_request, "process", None),
         "tasks": _with_deadlines(open_tasks_of(change_request)),
         "history": history_of(change_request),
         "specifications": change_request.specifications.select_related("author"),
@@ -69,24 +67,7 @@ def change_request_detail(request, pk: int):
         "attachments": change_request.attachments.select_related("uploaded_by"),
         "attachment_form": forms.AttachmentForm(),
         "message_form": forms.MessageForm(),
-        "may_attach": change_request.status not in ChangeRequest.CLOSED
-        and any(
-            access.may_act(user, role, organisation)
-            for role in services.ATTACHING_ROLES
-        ),
-        "process": process,
-        "may_edit": change_request.status
-        in (ChangeRequest.Status.DRAFT, ChangeRequest.Status.INFO_REQUESTED)
-        and access.may_act(user, Role.PORTEUR_DEMANDE, organisation),
-        "may_submit": change_request.status == ChangeRequest.Status.DRAFT
-        and access.may_act(user, Role.PORTEUR_DEMANDE, organisation),
-        "may_withdraw": change_request.status in ChangeRequest.BEFORE_MANUFACTURE
-        and access.may_act(user, Role.PORTEUR_DEMANDE, organisation),
-        "may_decline": change_request.status in ChangeRequest.DECLINABLE
-        and (
-            access.may_act(user, Role.CONTACT_EVOLUTIONS, organisation)
-            or access.may_act(user, Role.PORTEUR_COMMANDE, organisation)
-        ),
+        "actions": services.allowed_actions(request.user, change_request),
     }
     return render(request, "evolutions/change_request_detail.html", context)
 

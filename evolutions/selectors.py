@@ -9,13 +9,20 @@ from workflow import access
 
 
 def change_requests_visible_to(user) -> QuerySet[ChangeRequest]:
-    """Change requests of the organisations the user may see."""
-    return access.scope_to_organisations(
+    """Change requests of the organisations the user may see.
+
+    A draft is the client's own work until it is submitted: the supplier does not
+    see it.
+    """
+    visible = access.scope_to_organisations(
         ChangeRequest.objects.select_related(
             "organisation", "request_owner", "order_owner", "release"
         ),
         user,
     )
+    if access.is_supplier_user(user):
+        visible = visible.exclude(status=ChangeRequest.Status.DRAFT)
+    return visible
 
 
 def change_requests_search(queryset: QuerySet, text: str) -> QuerySet:

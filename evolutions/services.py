@@ -101,6 +101,32 @@ ATTACHING_ROLES = (
     Role.PORTEUR_COMMANDE,
     Role.MOE,
 )
+DECLINING_ROLES = (Role.CONTACT_EVOLUTIONS, Role.PORTEUR_COMMANDE)
+EDITABLE = (ChangeRequest.Status.DRAFT, ChangeRequest.Status.INFO_REQUESTED)
+
+
+def allowed_actions(user, change_request: ChangeRequest) -> set[str]:
+    """The page actions the user may take on the request now (the services check
+    the same roles and states again when the action is posted)."""
+    organisation = change_request.organisation
+    status = change_request.status
+    actions = set()
+    if access.may_act(user, Role.PORTEUR_DEMANDE, organisation):
+        if status in EDITABLE:
+            actions.add("edit")
+        if status == ChangeRequest.Status.DRAFT:
+            actions.add("submit")
+        if change_request.withdraw.can_proceed():
+            actions.add("withdraw")
+    if access.may_act_any(user, DECLINING_ROLES, organisation) and (
+        change_request.decline.can_proceed()
+    ):
+        actions.add("decline")
+    if access.may_act_any(user, ATTACHING_ROLES, organisation) and (
+        status not in ChangeRequest.CLOSED
+    ):
+        actions.add("attach")
+    return actions
 
 
 def attachment_add(*, pk: int, by, uploaded) -> Attachment:
@@ -162,10 +188,7 @@ def change_request_update(*, pk: int, by, **fields) -> ChangeRequest:
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
-        if change_request.status not in (
-            ChangeRequest.Status.DRAFT,
-            ChangeRequest.Status.INFO_REQUESTED,
-        ):
+        if change_request.status not in EDITABLE:
             raise ValidationError(
                 _("L'expression de besoin ne peut plus être modifiée une fois soumise.")
             )
@@ -238,11 +261,7 @@ def change_request_decline(*, pk: int, by, reason: str) -> ChangeRequest:
     """The supplier declines the request, with a mandatory reason."""
     reason = _required(reason, _("Le motif du refus est obligatoire."))
     with _locked_with_process(pk) as (change_request, process):
-        access.require_any_role(
-            by,
-            (Role.CONTACT_EVOLUTIONS, Role.PORTEUR_COMMANDE),
-            change_request.organisation,
-        )
+        access.require_any_role(by, DECLINING_ROLES, change_request.organisation)
         fire(change_request, "decline", by=by, comment=reason, reason=reason)
         _close_process(process)
     return change_request

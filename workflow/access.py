@@ -143,10 +143,15 @@ def require_role(user, role: str, organisation: Organisation) -> None:
     require_any_role(user, (role,), organisation)
 
 
+def may_act_any(user, roles: Iterable[str], organisation: Organisation) -> bool:
+    """May the user act as at least one of `roles` for `organisation`?"""
+    return any(may_act(user, role, organisation) for role in roles)
+
+
 def require_any_role(user, roles: Iterable[str], organisation: Organisation) -> None:
     """Refuse (403 with a French reason) unless the user may act as one of `roles`."""
     roles = [Role(role) for role in roles]
-    if not any(may_act(user, role, organisation) for role in roles):
+    if not may_act_any(user, roles, organisation):
         raise PermissionDenied(
             _("Cette action est réservée au rôle « %(role)s » de %(organisation)s.")
             % {

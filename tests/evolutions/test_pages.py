@@ -52,7 +52,7 @@ def test_supplier_sees_every_client_and_filters_by_organisation(demo, client):
     everything = client.get(reverse("evolutions:index"))
     only_57 = client.get(reverse("evolutions:index"), {"organisation": demo.moselle.pk})
 
-    assert everything.context["page"].paginator.count == 28
+    assert everything.context["page"].paginator.count == 26  # drafts are not shown
     assert {cr.organisation.code for cr in only_57.context["page"]} == {"57"}
 
 
@@ -251,3 +251,31 @@ def test_detail_page_query_count_is_bounded(
         response = client.get(reverse("evolutions:detail", args=[cr.pk]))
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "status", "expected"),
+    [
+        ("cd23.porteur", S.DRAFT, {"edit", "submit", "withdraw", "attach"}),
+        ("cd23.porteur", S.QUOTE_REVIEW, {"withdraw", "attach"}),
+        ("cd23.porteur", S.IN_MANUFACTURE, {"attach"}),
+        ("cd23.testeur", S.QUOTE_REVIEW, set()),
+        ("cnaf.contact", S.QUOTE_REVIEW, {"decline", "attach"}),
+        ("cnaf.moe", S.WITHDRAWN, set()),
+    ],
+)
+def test_page_offers_only_the_actions_the_services_allow(
+    demo, username, status, expected
+):
+    cr = _ours(demo).get(status=status)
+
+    assert services.allowed_actions(demo.user(username), cr) == expected
+
+
+def test_supplier_does_not_see_drafts(demo, client):
+    draft = _ours(demo).get(status=S.DRAFT)
+    client.force_login(demo.user("cnaf.contact"))
+
+    assert client.get(reverse("evolutions:detail", args=[draft.pk])).status_code == 404
+    listing = client.get(reverse("evolutions:index"), {"status": S.DRAFT})
+    assert listing.context["page"].paginator.count == 0
