@@ -21,6 +21,9 @@ from workflow.locking import flow_lock
 
 S = ChangeRequest.Status
 
+# What inboxes and queues show of a task: the request it is about.
+SUMMARY = "{{ process.change_request.reference }} – {{ process.change_request.title }}"
+
 
 def _change_request(activation) -> ChangeRequest:
     return activation.process.change_request
@@ -51,6 +54,7 @@ def _order_owner(activation):
 class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     process_class = EvolutionProcess
     organisation_lookup = "change_request__organisation"
+    process_summary_template = SUMMARY
     process_title = _("Tâches des évolutions")
     process_description = _("De l'expression de besoin à la fabrication.")
     lock_impl = flow_lock()
@@ -73,7 +77,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
 
     review_submission = (
         flow.View(views.ReviewSubmissionView.as_view())
-        .Annotation(title=_("Prendre en compte la demande"))
+        .Annotation(title=_("Prendre en compte la demande"), summary_template=SUMMARY)
         .Permission(_supplier(Role.CONTACT_EVOLUTIONS))
         .Next(this.after_review_submission)
     )
@@ -84,21 +88,23 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     )
     complete_information = (
         flow.View(views.CompleteInformationView.as_view())
-        .Annotation(title=_("Compléter l'expression de besoin"))
+        .Annotation(
+            title=_("Compléter l'expression de besoin"), summary_template=SUMMARY
+        )
         .Permission(_client(Role.PORTEUR_DEMANDE))
         .Next(this.review_submission)
     )
 
     write_specification = (
         flow.View(views.WriteSpecificationView.as_view())
-        .Annotation(title=_("Rédiger le cahier des charges"))
+        .Annotation(title=_("Rédiger le cahier des charges"), summary_template=SUMMARY)
         .Permission(_supplier(Role.PORTEUR_COMMANDE))
         .Assign(_order_owner)
         .Next(this.review_specification)
     )
     review_specification = (
         flow.View(views.ReviewSpecificationView.as_view())
-        .Annotation(title=_("Valider le cahier des charges"))
+        .Annotation(title=_("Valider le cahier des charges"), summary_template=SUMMARY)
         .Permission(_client(Role.PORTEUR_DEMANDE))
         .Next(this.after_review_specification)
     )
@@ -110,14 +116,14 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
 
     write_quote = (
         flow.View(views.WriteQuoteView.as_view())
-        .Annotation(title=_("Établir le devis"))
+        .Annotation(title=_("Établir le devis"), summary_template=SUMMARY)
         .Permission(_supplier(Role.PORTEUR_COMMANDE))
         .Assign(_order_owner)
         .Next(this.review_quote)
     )
     review_quote = (
         flow.View(views.ReviewQuoteView.as_view())
-        .Annotation(title=_("Accepter ou refuser le devis"))
+        .Annotation(title=_("Accepter ou refuser le devis"), summary_template=SUMMARY)
         .Permission(_client(Role.PORTEUR_DEMANDE))
         .Next(this.after_review_quote)
     )
@@ -129,14 +135,14 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
 
     propose_release = (
         flow.View(views.ProposeReleaseView.as_view())
-        .Annotation(title=_("Proposer une version"))
+        .Annotation(title=_("Proposer une version"), summary_template=SUMMARY)
         .Permission(_supplier(Role.PORTEUR_COMMANDE))
         .Assign(_order_owner)
         .Next(this.confirm_release)
     )
     confirm_release = (
         flow.View(views.ConfirmReleaseView.as_view())
-        .Annotation(title=_("Confirmer la planification"))
+        .Annotation(title=_("Confirmer la planification"), summary_template=SUMMARY)
         .Permission(_client(Role.PORTEUR_DEMANDE))
         .Next(this.after_confirm_release)
     )
@@ -148,13 +154,13 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
 
     start_manufacture = (
         flow.View(views.StartManufactureView.as_view())
-        .Annotation(title=_("Lancer la fabrication"))
+        .Annotation(title=_("Lancer la fabrication"), summary_template=SUMMARY)
         .Permission(_supplier(Role.MOE))
         .Next(this.finish_manufacture)
     )
     finish_manufacture = (
         flow.View(views.FinishManufactureView.as_view())
-        .Annotation(title=_("Terminer la fabrication"))
+        .Annotation(title=_("Terminer la fabrication"), summary_template=SUMMARY)
         .Permission(_supplier(Role.MOE))
         .Next(this.end)
     )

@@ -31,7 +31,9 @@ class ScopedFlowMixin:
     @classmethod
     def scope_processes(cls, queryset: QuerySet, user) -> QuerySet:
         """Processes of the flow the user may see (newest first unless ordered)."""
-        scoped = access.scope_to_organisations(queryset, user, cls.organisation_lookup)
+        scoped = access.scope_to_organisations(
+            queryset, user, cls.organisation_lookup
+        ).select_related(cls.organisation_lookup)
         return scoped if scoped.ordered else scoped.order_by("-created", "-pk")
 
     @classmethod
@@ -41,8 +43,11 @@ class ScopedFlowMixin:
         scoped = access.scope_to_organisations(
             queryset, user, f"{process}__{cls.organisation_lookup}"
         )
-        # Lists show the task's process as its concrete model: join it once.
-        return scoped.select_related("process", process, "owner")
+        # Lists show the task's process as its concrete model and summarise it with
+        # what it leads to: join them once.
+        return scoped.select_related(
+            "process", process, f"{process}__{cls.organisation_lookup}", "owner"
+        )
 
     def has_view_permission(self, user, obj=None) -> bool:
         """Anyone holding a role may open the flow's pages; each page is scoped."""

@@ -197,6 +197,10 @@ def _drafts(world, count):
         ("cd23.porteur", "/evolution/inbox/"),
         ("cnaf.contact", "/evolution/queue/"),
         ("cd23.porteur", "/evolution/queue/"),
+        ("cnaf.contact", "/evolution/flows/"),
+        ("cnaf.contact", "/evolution/tasks/"),
+        ("cnaf.contact", "/evolution/"),
+        ("cnaf.contact", "/evolutions/versions/"),
     ],
 )
 def test_list_pages_cost_the_same_queries_with_5_and_50_requests(
