@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from viewflow.fsm import FSMField
 from viewflow.workflow.models import Process
@@ -156,6 +157,9 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} – {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("evolutions:detail", args=[self.pk])
 
     def clean(self) -> None:
         allowed = set(self.DataFlow.values)

@@ -7,8 +7,16 @@ from workflow.taskviews import TaskFormView
 
 
 class ChangeRequestTaskView(TaskFormView):
+    template_name = "evolutions/task_form.html"
+
     def subject(self):
         return self.process.change_request
+
+    def get_context_data(self, **kwargs):
+        change_request = self.subject()
+        kwargs.setdefault("latest_specification", change_request.specifications.last())
+        kwargs.setdefault("latest_quote", change_request.quotes.last())
+        return super().get_context_data(**kwargs)
 
     @property
     def pk(self) -> int:
