@@ -120,7 +120,7 @@ class ChangeRequest(models.Model):
     )
     proposed_release = models.ForeignKey(
         Release,
-        verbose_name=_("version proposée"),
+        verbose_name=_("version majeure proposée"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
@@ -128,7 +128,7 @@ class ChangeRequest(models.Model):
     )
     release = models.ForeignKey(
         Release,
-        verbose_name=_("version"),
+        verbose_name=_("version majeure"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,

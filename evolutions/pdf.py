@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from workflow.pdf import (
+    NO_BREAK_SPACE,
     Block,
     Field,
     Heading,
@@ -131,4 +132,6 @@ def quote_pdf(data: QuoteData, *, generated_at: datetime) -> bytes:
 
 def format_man_days(value: Decimal) -> str:
     """A workload the French way, without useless zeros: 12,5 j/h."""
-    return _("%(days)s\u00a0j/h") % {"days": format_number(value, places=2, trim=True)}
+    days = format_number(value, places=2, trim=True)
+    # The no-break space keeps the unit with its number; it stays out of the msgid.
+    return days + NO_BREAK_SPACE + _("j/h")

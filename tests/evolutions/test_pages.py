@@ -283,3 +283,15 @@ def test_supplier_does_not_see_drafts(demo, client):
     assert client.get(reverse("evolutions:detail", args=[draft.pk])).status_code == 404
     listing = client.get(reverse("evolutions:index"), {"status": S.DRAFT})
     assert listing.context["page"].paginator.count == 0
+
+
+def test_pages_are_available_in_english(demo, client):
+    cr = _ours(demo).get(status=S.QUOTE_REVIEW)
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+    client.cookies["django_language"] = "en"
+
+    listing = client.get(reverse("evolutions:index")).content.decode()
+    detail = client.get(reverse("evolutions:detail", args=[cr.pk])).content.decode()
+
+    assert "Change requests" in listing and "Demandes d'évolution" not in listing
+    assert "History" in detail and "Historique" not in detail
