@@ -5,6 +5,7 @@ import os
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import get_resolver
+from django.utils import translation
 
 from contacts.models import Organisation, Role
 from contacts.services import reference_data_load
@@ -40,6 +41,8 @@ def _urls_loaded():
 def _fast_and_quiet(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with translation.override("fr"):
+        yield
 
 
 @pytest.fixture
