@@ -73,7 +73,11 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
         "finish_manufacture": 60,
     }
 
-    start = flow.StartHandle(this.start_for).Next(this.review_submission)
+    start = (
+        flow.StartHandle(this.start_for)
+        .Annotation(title=_("Soumission de l'expression de besoin"))
+        .Next(this.review_submission)
+    )
 
     review_submission = (
         flow.View(views.ReviewSubmissionView.as_view())
@@ -83,6 +87,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     )
     after_review_submission = (
         flow.Switch()
+        .Annotation(title=_("Demande prise en compte ?"))
         .Case(this.complete_information, _status_is(S.INFO_REQUESTED))
         .Default(this.write_specification)
     )
@@ -110,6 +115,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     )
     after_review_specification = (
         flow.Switch()
+        .Annotation(title=_("Cahier des charges validé ?"))
         .Case(this.write_specification, _status_is(S.IN_STUDY))
         .Default(this.write_quote)
     )
@@ -129,6 +135,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     )
     after_review_quote = (
         flow.Switch()
+        .Annotation(title=_("Devis accepté ?"))
         .Case(this.write_quote, _status_is(S.QUOTE_PREPARATION))
         .Default(this.propose_release)
     )
@@ -148,6 +155,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     )
     after_confirm_release = (
         flow.Switch()
+        .Annotation(title=_("Version confirmée ?"))
         .Case(this.propose_release, _status_is(S.PLANNING))
         .Default(this.start_manufacture)
     )
@@ -165,7 +173,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
         .Next(this.end)
     )
 
-    end = flow.End()
+    end = flow.End().Annotation(title=_("Fabrication terminée"))
 
     def start_for(self, activation, change_request: ChangeRequest):
         activation.process.change_request = change_request

@@ -74,8 +74,13 @@ def _scoped_list(view_class, scope: str):
     return scoped
 
 
-class DueDateColumnMixin:
-    """Adds the task's due date (working days of the acting party) to a task list."""
+class TaskListColumnsMixin:
+    """Task lists in French: what the task is about, and when it is due."""
+
+    def subject(self, task):
+        return task.brief
+
+    subject.short_description = _("Objet")
 
     def due_date(self, task):
         if not hasattr(self, "_configured_deadlines"):
@@ -94,10 +99,11 @@ class DueDateColumnMixin:
 
 
 def _with_due_date(view_class):
+    columns = tuple("subject" if c == "brief" else c for c in view_class.columns)
     return type(
         view_class.__name__,
-        (DueDateColumnMixin, view_class),
-        {"columns": (*view_class.columns, "due_date")},
+        (TaskListColumnsMixin, view_class),
+        {"columns": (*columns, "due_date")},
     )
 
 

@@ -1,5 +1,7 @@
 """Change-request pages: scoping, roles, bad input and query bounds."""
 
+import html
+
 import pytest
 from django.urls import reverse
 from viewflow.workflow.models import Task
@@ -295,3 +297,72 @@ def test_pages_are_available_in_english(demo, client):
 
     assert "Change requests" in listing and "Demandes d'évolution" not in listing
     assert "History" in detail and "Historique" not in detail
+
+
+def test_supplier_declines_through_the_page_with_a_reason(demo, client):
+    cr = _ours(demo).get(status=S.QUOTE_PREPARATION)
+    client.force_login(demo.user("cnaf.commande"))
+    url = reverse("evolutions:decline", args=[cr.pk])
+
+    assert client.post(url, {"reason": ""}).status_code == 200
+    response = client.post(url, {"reason": "Hors du périmètre du contrat."})
+
+    cr = ChangeRequest.objects.get(pk=cr.pk)
+    assert response.status_code == 302
+    assert (cr.status, cr.closing_reason) == (
+        S.DECLINED,
+        "Hors du périmètre du contrat.",
+    )
+    assert cr.process.status == "CANCELED"
+
+
+def test_porteur_edits_a_draft_then_submits_it(demo, client):
+    draft = _ours(demo).get(status=S.DRAFT)
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+
+    edited = client.post(
+        reverse("evolutions:edit", args=[draft.pk]),
+        {
+            "title": "Intitulé revu",
+            "kind": "technique",
+            "data_flows": ["SGR"],
+            "description": "Précisé.",
+            "wished_date": "2027-06-30",
+        },
+    )
+    submitted = client.post(reverse("evolutions:submit", args=[draft.pk]))
+
+    cr = ChangeRequest.objects.get(pk=draft.pk)
+    assert (edited.status_code, submitted.status_code) == (302, 302)
+    assert (cr.title, cr.data_flows, cr.status) == (
+        "Intitulé revu",
+        ["SGR"],
+        S.SUBMITTED,
+    )
+    refused = client.post(
+        reverse("evolutions:edit", args=[draft.pk]),
+        {"title": "Encore", "kind": "technique", "data_flows": ["SGR"],
+         "description": "x"},
+    )  # fmt: skip
+    assert refused.status_code == 200
+    assert "ne peut plus être modifiée" in html.unescape(refused.content.decode())
+    assert ChangeRequest.objects.get(pk=draft.pk).title == "Intitulé revu"
+
+
+def test_client_opens_its_own_process_pages(demo, client):
+    cr = _ours(demo).get(status=S.QUOTE_REVIEW)
+    client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
+
+    for url in (f"/evolution/{cr.process.pk}/", f"/evolution/{cr.process.pk}/chart/"):
+        assert client.get(url).status_code == 200, url
+    archive = client.get("/evolution/archive/")
+    assert archive.status_code == 200
+
+
+def test_administrator_manages_releases_and_deadlines(demo, client):
+    client.force_login(demo.user("cnaf.admin"))
+
+    assert client.get(reverse("admin:evolutions_release_add")).status_code == 200
+    assert client.get(reverse("admin:workflow_stepdeadline_add")).status_code == 200
+    client.force_login(demo.user("cnaf.commande"))
+    assert client.get(reverse("admin:evolutions_release_add")).status_code == 302
