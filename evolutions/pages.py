@@ -84,10 +84,8 @@ def _with_deadlines(tasks):
 
 def _client_organisation(user):
     """The client organisation the user writes needs expressions for, if any."""
-    for membership in access.memberships_of(user):
-        if membership.role == Role.PORTEUR_DEMANDE:
-            return membership.organisation
-    return None
+    organisations = access.organisations_for_role(user, Role.PORTEUR_DEMANDE)
+    return organisations[0] if organisations else None
 
 
 def change_request_create(request):

@@ -2,7 +2,7 @@
 organisation, locks the row, fires one lifecycle transition and records it."""
 
 import hashlib
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -49,12 +49,14 @@ def _locked_with_process(pk: int):
     from evolutions.flows import EvolutionFlow  # the flow imports the services
 
     process = EvolutionProcess.objects.filter(change_request_id=pk).first()
-    with transaction.atomic():
-        if process is None:
-            yield _locked(pk), None
-            return
-        with EvolutionFlow.lock(process.pk):
-            yield _locked(pk), process
+    with ExitStack() as stack:
+        stack.enter_context(transaction.atomic())
+        if process is not None:
+            stack.enter_context(EvolutionFlow.lock(process.pk))
+        change_request = _locked(pk)
+        # Read again under the row lock: a first submission may have just started it.
+        process = EvolutionProcess.objects.filter(change_request_id=pk).first()
+        yield change_request, process
 
 
 def _close_process(process) -> None:
@@ -89,10 +91,10 @@ def _allocate_reference(organisation: Organisation, year: int) -> str:
     return f"EVO-{organisation.code}-{year}-{sequence.last_number:04d}"
 
 
-def _checked_upload(uploaded) -> tuple[object, str]:
-    """A validated upload (raises a French ValidationError) and its safe name."""
+def _validated_name(uploaded) -> str:
+    """The safe name of a validated upload (else a French ValidationError)."""
     validate_upload(uploaded)
-    return uploaded, safe_download_name(uploaded.name)
+    return safe_download_name(uploaded.name)
 
 
 ATTACHING_ROLES = (
@@ -131,7 +133,7 @@ def allowed_actions(user, change_request: ChangeRequest) -> set[str]:
 
 def attachment_add(*, pk: int, by, uploaded) -> Attachment:
     """Join a file to a change request (checked type, size and content)."""
-    uploaded, name = _checked_upload(uploaded)
+    name = _validated_name(uploaded)
     digest = hashlib.sha256()
     for chunk in uploaded.chunks():
         digest.update(chunk)

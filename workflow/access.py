@@ -80,6 +80,11 @@ def is_administrator(user) -> bool:
     return any(m.role == Role.ADMINISTRATEUR for m in memberships_of(user))
 
 
+def organisations_for_role(user, role: str) -> list[Organisation]:
+    """The organisations the user holds `role` for."""
+    return [m.organisation for m in memberships_of(user) if m.role == Role(role)]
+
+
 def scope_to_organisations(
     queryset: QuerySet, user, organisation_field: str = "organisation"
 ) -> QuerySet:
