@@ -288,3 +288,19 @@ def test_bad_quote_is_a_french_form_error(world, client, submitted, data, messag
     assert _status(submitted) == S.QUOTE_PREPARATION
     assert not Quote.objects.exists()
     assert Task.objects.get(pk=task.pk).status != STATUS.DONE
+
+
+def test_nobody_cancels_or_rewinds_a_process_by_hand(world, client, submitted):
+    process = submitted.process
+    task = _open_task(submitted, F.review_submission)
+    client.force_login(world.user("cnaf.admin"))
+
+    cancel = client.post(f"/evolution/{process.pk}/cancel/", {"_cancel_process": "1"})
+    task_cancel = client.post(
+        F.review_submission.reverse("cancel", args=[process.pk, task.pk])
+    )
+
+    assert (cancel.status_code, task_cancel.status_code) == (403, 403)
+    process.refresh_from_db()
+    assert process.status == "NEW"
+    assert _open_task(submitted, F.review_submission).status == STATUS.NEW
