@@ -17,3 +17,16 @@ def flow_lock():
     if engine.endswith("postgresql"):
         return lock.SelectForUpdateLock(nowait=False, attempts=1)
     return lock.no_lock
+
+
+def for_update(queryset):
+    """Lock the rows of `queryset`'s own table only, even with select_related.
+
+    PostgreSQL would otherwise also lock the joined rows (the organisation, the
+    request…), serialising unrelated actions; other backends lock what they can.
+    """
+    from django.db import connection
+
+    if connection.features.has_select_for_update_of:
+        return queryset.select_for_update(of=("self",))
+    return queryset.select_for_update()

@@ -1,0 +1,74 @@
+"""Reads on acceptance testing, always through the access rules; figures are
+computed by the database."""
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from recette.models import (
+    AcceptancePlan,
+    Campaign,
+    CampaignCase,
+    Defect,
+    Execution,
+)
+from workflow import access
+
+R = Execution.Result
+
+
+def plans_visible_to(user) -> QuerySet[AcceptancePlan]:
+    """Acceptance plans of the organisations the user may see."""
+    return access.scope_to_organisations(
+        AcceptancePlan.objects.select_related("change_request", "organisation"), user
+    )
+
+
+def campaigns_visible_to(user) -> QuerySet[Campaign]:
+    """Campaigns of the organisations the user may see."""
+    return access.scope_to_organisations(
+        Campaign.objects.select_related("change_request", "delivery", "organisation"),
+        user,
+    )
+
+
+def defects_visible_to(user) -> QuerySet[Defect]:
+    """Defects of the organisations the user may see."""
+    return access.scope_to_organisations(
+        Defect.objects.select_related("change_request", "fixed_in"), user
+    )
+
+
+def campaign_cases_with_result(campaign: Campaign) -> QuerySet[CampaignCase]:
+    """The campaign's cases, each annotated with its latest result (or to run)."""
+    latest = (
+        Execution.objects.filter(campaign=OuterRef("campaign"), case=OuterRef("case"))
+        .order_by("-executed_at", "-pk")
+        .values("result")[:1]
+    )
+    return (
+        CampaignCase.objects.filter(campaign=campaign)
+        .annotate(result=Coalesce(Subquery(latest), Value(R.TO_RUN)))
+        .select_related("case", "tester")
+        .order_by("case__position")
+    )
+
+
+def latest_results(campaign: Campaign) -> dict[int, str]:
+    """Case id → latest result in the campaign."""
+    return dict(campaign_cases_with_result(campaign).values_list("case_id", "result"))
+
+
+def campaign_figures(campaign: Campaign) -> dict[str, int]:
+    """How many of the campaign's cases stand at each result (one query)."""
+    counts = dict.fromkeys(R.values, 0)
+    rows = (
+        campaign_cases_with_result(campaign)
+        .order_by()
+        .values("result")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        counts[row["result"]] = row["n"]
+    counts["planned"] = sum(counts[value] for value in R.values)
+    counts["run"] = counts["planned"] - counts[R.TO_RUN]
+    return counts

@@ -1,0 +1,568 @@
+"""Writes on acceptance testing: each service checks the actor's role for the
+organisation, locks what it changes, fires the lifecycle transition and records it."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from contacts.models import Role
+from evolutions.models import ChangeRequest
+from recette.models import (
+    AcceptancePlan,
+    Campaign,
+    CampaignCase,
+    Defect,
+    Delivery,
+    Evidence,
+    Execution,
+    Qualification,
+    TestCase,
+    TestStep,
+)
+from recette.selectors import latest_results
+from workflow import access
+from workflow.calendars import working_days_between
+from workflow.locking import for_update
+from workflow.transitions import ActionRefused, fire
+from workflow.uploads import safe_download_name, validate_upload
+
+if TYPE_CHECKING:
+    from recette.importing import ImportPreview
+
+# Who does what (DOMAIN.md, "The acceptance process").
+PLAN_AUTHORS = (Role.PORTEUR_COMMANDE, Role.MOE)
+CLIENT_LEADS = (Role.PORTEUR_DEMANDE,)
+TESTERS = (Role.TESTEUR, Role.PORTEUR_DEMANDE)
+SUPPLIER_FIXERS = (Role.MOE, Role.PORTEUR_COMMANDE)
+
+R = Execution.Result
+
+
+def _required(text: str, message: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(message)
+    return text
+
+
+def margin_days() -> int:
+    """Working days the plan must leave before the release's production date."""
+    return int(getattr(settings, "TANDEM_RECETTE_MARGIN_DAYS", 10))
+
+
+def plan_margin_warning(plan: AcceptancePlan) -> str | None:
+    """Why the schedule eats the margin before production, or None when it does not."""
+    release = plan.change_request.release
+    if release is None or plan.end is None:
+        return None
+    left = working_days_between(plan.end, release.production_date)
+    if left >= margin_days():
+        return None
+    return _(
+        "La recette finit %(left)s jour(s) ouvré(s) avant la mise en production de la "
+        "version %(release)s : la marge demandée est de %(margin)s jours ouvrés."
+    ) % {"left": left, "release": release.number, "margin": margin_days()}
+
+
+def plan_prepare(*, change_request_pk: int, by) -> AcceptancePlan:
+    """The supplier opens the acceptance plan of a manufactured request (idempotent)."""
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.select_for_update().get(
+            pk=change_request_pk
+        )
+        access.require_any_role(by, PLAN_AUTHORS, change_request.organisation)
+        if change_request.status != ChangeRequest.Status.IN_ACCEPTANCE:
+            raise ActionRefused(
+                _("La demande doit être fabriquée avant de préparer sa recette.")
+            )
+        plan, _created = AcceptancePlan.objects.get_or_create(
+            change_request=change_request,
+            defaults={"organisation": change_request.organisation},
+        )
+    return plan
+
+
+def _locked_plan(pk: int) -> AcceptancePlan:
+    return for_update(
+        AcceptancePlan.objects.select_related("organisation", "change_request__release")
+    ).get(pk=pk)
+
+
+def _editable_plan(pk: int, by) -> AcceptancePlan:
+    plan = _locked_plan(pk)
+    access.require_any_role(by, PLAN_AUTHORS, plan.organisation)
+    if plan.is_frozen:
+        raise ActionRefused(
+            _("Le plan de recette est figé (%(state)s) : rouvrez-le pour le modifier.")
+            % {"state": plan.get_status_display()}
+        )
+    return plan
+
+
+def plan_update(
+    *, pk: int, by, workload: Decimal | None, start: date | None, end: date | None
+) -> AcceptancePlan:
+    """The supplier sets the plan's workload and schedule."""
+    errors = {}
+    if workload is not None and workload <= 0:
+        errors["workload"] = _("La charge doit être un nombre de jours positif.")
+    if start and end and end < start:
+        errors["end"] = _("La fin de la recette doit suivre son début.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        plan = _editable_plan(pk, by)
+        plan.workload, plan.start, plan.end = workload, start, end
+        plan.save(update_fields=["workload", "start", "end"])
+    return plan
+
+
+def cases_import(*, pk: int, by, preview: ImportPreview) -> int:
+    """Replace the plan's cases with an error-free import preview; return how many."""
+    if not preview.ok:
+        raise ValidationError(
+            _("Le fichier contient des erreurs : rien n'a été enregistré.")
+        )
+    if not preview.cases:
+        raise ValidationError(_("Le fichier ne contient aucun cas de test."))
+    with transaction.atomic():
+        plan = _editable_plan(pk, by)
+        plan.cases.all().delete()
+        cases = TestCase.objects.bulk_create(
+            TestCase(
+                plan=plan,
+                position=position,
+                reference=row.reference,
+                title=row.title,
+                objective=row.objective,
+                priority=row.priority,
+                preconditions=row.preconditions,
+                section=row.section,
+            )
+            for position, row in enumerate(preview.cases, start=1)
+        )
+        TestStep.objects.bulk_create(
+            TestStep(
+                case=case,
+                number=step.number,
+                action=step.action,
+                expected=step.expected,
+            )
+            for case, row in zip(cases, preview.cases, strict=True)
+            for step in row.steps
+        )
+    return len(cases)
+
+
+def case_add(
+    *,
+    pk: int,
+    by,
+    reference: str,
+    title: str,
+    steps: list[tuple[str, str]],
+    objective: str = "",
+    priority: str = TestCase.Priority.MEDIUM,
+    preconditions: str = "",
+    section: str = "",
+) -> TestCase:
+    """The supplier types a test case in, with its ordered (action, expected) steps."""
+    errors = {}
+    reference, title = (reference or "").strip(), (title or "").strip()
+    if not reference:
+        errors["reference"] = _("La référence du cas est obligatoire.")
+    if not title:
+        errors["title"] = _("L'intitulé du cas est obligatoire.")
+    if priority not in TestCase.Priority.values:
+        errors["priority"] = _("Priorité inconnue.")
+    if not steps or any(not a.strip() or not e.strip() for a, e in steps):
+        errors["steps"] = _(
+            "Chaque étape a besoin d'une action et d'un résultat attendu."
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        plan = _editable_plan(pk, by)
+        if plan.cases.filter(reference=reference).exists():
+            raise ValidationError(
+                {
+                    "reference": _("Un cas porte déjà la référence %(ref)s.")
+                    % {"ref": reference}
+                }
+            )
+        case = TestCase.objects.create(
+            plan=plan,
+            position=plan.cases.count() + 1,
+            reference=reference,
+            title=title,
+            objective=objective,
+            priority=priority,
+            preconditions=preconditions,
+            section=section,
+        )
+        TestStep.objects.bulk_create(
+            TestStep(
+                case=case,
+                number=number,
+                action=action.strip(),
+                expected=expected.strip(),
+            )
+            for number, (action, expected) in enumerate(steps, start=1)
+        )
+    return case
+
+
+def plan_submit(*, pk: int, by) -> AcceptancePlan:
+    """The supplier submits the plan to the client for validation."""
+    with transaction.atomic():
+        plan = _locked_plan(pk)
+        access.require_any_role(by, PLAN_AUTHORS, plan.organisation)
+        missing = []
+        if plan.workload is None or plan.start is None or plan.end is None:
+            missing.append(_("la charge et le planning"))
+        if not plan.cases.exists():
+            missing.append(_("au moins un cas de test"))
+        if missing:
+            raise ValidationError(
+                _("Avant de soumettre le plan, indiquez %(missing)s.")
+                % {"missing": _(" et ").join(str(item) for item in missing)}
+            )
+        fire(plan, "submit", by=by)
+    return plan
+
+
+def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> AcceptancePlan:
+    """The client validates the plan (it is then frozen) or sends it back."""
+    if not validated:
+        comment = _required(
+            comment, _("Expliquez ce qui doit être repris dans le plan.")
+        )
+    with transaction.atomic():
+        plan = _locked_plan(pk)
+        access.require_any_role(by, CLIENT_LEADS, plan.organisation)
+        transition = "validate" if validated else "send_back"
+        fire(plan, transition, by=by, comment=comment, decision_comment=comment)
+    return plan
+
+
+def plan_reopen(*, pk: int, by, reason: str) -> AcceptancePlan:
+    """The supplier changes a validated plan: a new version, to validate again."""
+    reason = _required(reason, _("Indiquez pourquoi le plan validé doit changer."))
+    with transaction.atomic():
+        plan = _locked_plan(pk)
+        access.require_any_role(by, PLAN_AUTHORS, plan.organisation)
+        if plan.change_request.campaigns.filter(status=Campaign.Status.OPEN).exists():
+            raise ActionRefused(
+                _("Une campagne est en cours : fermez-la avant de modifier le plan.")
+            )
+        fire(plan, "reopen", by=by, comment=reason)
+    return plan
+
+
+def _validated_file(uploaded) -> tuple[str, str]:
+    """(safe name, SHA-256) of an upload that passed the upload rules."""
+    validate_upload(uploaded)
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    return safe_download_name(uploaded.name), digest.hexdigest()
+
+
+def qualification_record(
+    *,
+    change_request_pk: int,
+    by,
+    passed: bool,
+    on: date,
+    comment: str = "",
+    report=None,
+) -> Qualification:
+    """The project team records a technical qualification (passed or failed)."""
+    name = _validated_file(report)[0] if report is not None else ""
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.select_for_update().get(
+            pk=change_request_pk
+        )
+        access.require_role(by, Role.MOE, change_request.organisation)
+        qualification = Qualification(
+            change_request=change_request,
+            passed=passed,
+            date=on,
+            comment=comment,
+            report_name=name,
+            recorded_by=by,
+        )
+        if report is not None:
+            qualification.report.save(name, report, save=False)
+        qualification.save()
+    return qualification
+
+
+def _retest_cases(previous: Campaign, fixed: list[Defect]) -> set[int]:
+    """Cases failed or blocked in the previous campaign, plus those behind the
+    defects this delivery claims to fix."""
+    results = latest_results(previous)
+    again = {
+        case for case, result in results.items() if result in (R.FAILED, R.BLOCKED)
+    }
+    again |= set(
+        Execution.objects.filter(defects__in=fixed).values_list("case_id", flat=True)
+    )
+    return again
+
+
+def delivery_record(
+    *,
+    change_request_pk: int,
+    by,
+    on: date,
+    environment: str,
+    release_notes: str = "",
+    fixed_defect_pks: tuple[int, ...] = (),
+) -> Campaign:
+    """The project team delivers a build to recette, which opens a campaign.
+
+    The first campaign runs every case of the validated plan; a re-test campaign
+    runs what failed or was blocked, plus the cases of the defects claimed fixed.
+    """
+    environment = _required(environment, _("Indiquez l'environnement de recette."))
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.select_for_update().get(
+            pk=change_request_pk
+        )
+        organisation = change_request.organisation
+        access.require_role(by, Role.MOE, organisation)
+        plan = AcceptancePlan.objects.filter(change_request=change_request).first()
+        if plan is None or plan.status != AcceptancePlan.Status.VALIDATED:
+            raise ActionRefused(_("Le plan de recette doit d'abord être validé."))
+        last_qualification = change_request.qualifications.last()
+        if last_qualification is None or not last_qualification.passed:
+            raise ActionRefused(
+                _("Aucune livraison en recette sans qualification technique réussie.")
+            )
+        previous = change_request.campaigns.order_by("number").last()
+        if previous is not None and previous.status == Campaign.Status.OPEN:
+            raise ActionRefused(
+                _(
+                    "La campagne %(number)s est en cours : elle doit être close avant "
+                    "une nouvelle livraison."
+                )
+                % {"number": previous.number}
+            )
+        fixed = list(
+            Defect.objects.select_for_update().filter(
+                change_request=change_request, pk__in=fixed_defect_pks
+            )
+        )
+        if len(fixed) != len(set(fixed_defect_pks)):
+            raise ValidationError(
+                _("Une anomalie indiquée n'appartient pas à cette recette.")
+            )
+        delivery = Delivery.objects.create(
+            change_request=change_request,
+            number=change_request.deliveries.count() + 1,
+            date=on,
+            environment=environment,
+            release_notes=release_notes,
+            created_by=by,
+        )
+        delivery.fixed_defects.set(fixed)
+        for defect in fixed:
+            fire(
+                defect,
+                "mark_fixed",
+                by=by,
+                delivery=delivery,
+                comment=_("Corrigée dans la livraison %(n)s") % {"n": delivery.number},
+            )
+        if previous is None:
+            case_ids = set(plan.cases.values_list("pk", flat=True))
+            kind = Campaign.Kind.FIRST
+        else:
+            case_ids = _retest_cases(previous, fixed)
+            kind = Campaign.Kind.RETEST
+        campaign = Campaign.objects.create(
+            change_request=change_request,
+            organisation=organisation,
+            delivery=delivery,
+            number=(previous.number + 1) if previous else 1,
+            kind=kind,
+        )
+        CampaignCase.objects.bulk_create(
+            CampaignCase(campaign=campaign, case_id=case_id)
+            for case_id in sorted(case_ids)
+        )
+    return campaign
+
+
+def _locked_campaign(pk: int) -> Campaign:
+    return for_update(Campaign.objects.select_related("organisation")).get(pk=pk)
+
+
+def campaign_assign(*, pk: int, by, case_pks: list[int], tester) -> int:
+    """The client's request owner assigns cases of a campaign to a tester."""
+    with transaction.atomic():
+        campaign = _locked_campaign(pk)
+        access.require_any_role(by, CLIENT_LEADS, campaign.organisation)
+        access.forget_memberships(tester)
+        if not access.may_act(tester, Role.TESTEUR, campaign.organisation):
+            raise ValidationError(_("Cette personne n'est pas testeur de l'organisme."))
+        return campaign.campaign_cases.filter(case_id__in=case_pks).update(
+            tester=tester
+        )
+
+
+def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
+    """Testers record results; each one adds to the case's history, nothing is lost.
+
+    `results`: dicts with `case` (pk), `result`, and optionally `comment` and
+    `step_results` ({step number: result}).
+    """
+    allowed = set(R.values)
+    for entry in results:
+        if entry.get("result") not in allowed:
+            raise ValidationError(
+                _("Résultat inconnu : « %(value)s ».") % {"value": entry.get("result")}
+            )
+    with transaction.atomic():
+        # Locking the campaign row makes simultaneous saves queue for an instant,
+        # and closing the campaign cannot slip between the check and the save.
+        campaign = _locked_campaign(pk)
+        access.require_any_role(by, TESTERS, campaign.organisation)
+        if campaign.status != Campaign.Status.OPEN:
+            raise ActionRefused(_("La campagne est close : plus aucun résultat."))
+        in_campaign = set(campaign.campaign_cases.values_list("case_id", flat=True))
+        unknown = {entry["case"] for entry in results} - in_campaign
+        if unknown:
+            raise ValidationError(_("Un des cas ne fait pas partie de cette campagne."))
+        return Execution.objects.bulk_create(
+            Execution(
+                campaign=campaign,
+                case_id=entry["case"],
+                result=entry["result"],
+                comment=(entry.get("comment") or "").strip(),
+                step_results=entry.get("step_results") or {},
+                tester=by,
+            )
+            for entry in results
+        )
+
+
+def evidence_add(*, execution_pk: int, by, uploaded) -> Evidence:
+    """Join a file to an execution, under the upload rules."""
+    name, digest = _validated_file(uploaded)
+    with transaction.atomic():
+        execution = Execution.objects.select_related("campaign__organisation").get(
+            pk=execution_pk
+        )
+        access.require_any_role(by, TESTERS, execution.campaign.organisation)
+        evidence = Evidence(
+            execution=execution,
+            original_name=name,
+            size=uploaded.size,
+            sha256=digest,
+            uploaded_by=by,
+        )
+        evidence.file.save(name, uploaded, save=False)
+        evidence.save()
+    return evidence
+
+
+def campaign_close(*, pk: int, by) -> Campaign:
+    """The client closes a campaign once its cases are run."""
+    with transaction.atomic():
+        campaign = _locked_campaign(pk)
+        access.require_any_role(by, CLIENT_LEADS, campaign.organisation)
+        fire(campaign, "close", by=by)
+    return campaign
+
+
+def defect_open(
+    *,
+    change_request_pk: int,
+    by,
+    title: str,
+    severity: str,
+    description: str = "",
+    execution_pks: tuple[int, ...] = (),
+) -> Defect:
+    """A tester raises a defect, usually from a failed execution."""
+    title = _required(title, _("L'intitulé de l'anomalie est obligatoire."))
+    if severity not in Defect.Severity.values:
+        raise ValidationError({"severity": _("Choisissez la gravité de l'anomalie.")})
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.select_for_update().get(
+            pk=change_request_pk
+        )
+        access.require_any_role(by, TESTERS, change_request.organisation)
+        executions = list(
+            Execution.objects.filter(
+                campaign__change_request=change_request, pk__in=execution_pks
+            )
+        )
+        if len(executions) != len(set(execution_pks)):
+            raise ValidationError(
+                _("Une exécution indiquée n'appartient pas à cette recette.")
+            )
+        defect = Defect.objects.create(
+            change_request=change_request,
+            organisation=change_request.organisation,
+            number=change_request.defects.count() + 1,
+            title=title,
+            description=description,
+            severity=severity,
+            opened_by=by,
+        )
+        defect.executions.set(executions)
+    return defect
+
+
+def _locked_defect(pk: int) -> Defect:
+    return for_update(Defect.objects.select_related("organisation")).get(pk=pk)
+
+
+def defect_reject(*, pk: int, by, reason: str) -> Defect:
+    """The supplier rejects a defect (not a defect, or out of scope), with a reason."""
+    reason = _required(reason, _("Le motif du rejet est obligatoire."))
+    with transaction.atomic():
+        defect = _locked_defect(pk)
+        access.require_any_role(by, SUPPLIER_FIXERS, defect.organisation)
+        fire(defect, "reject", by=by, comment=reason, reason=reason)
+    return defect
+
+
+def defect_accept_rejection(*, pk: int, by) -> Defect:
+    """The client accepts the supplier's rejection."""
+    with transaction.atomic():
+        defect = _locked_defect(pk)
+        access.require_any_role(by, CLIENT_LEADS, defect.organisation)
+        fire(defect, "accept_rejection", by=by)
+    return defect
+
+
+def defect_verify(*, pk: int, by) -> Defect:
+    """The client checks that a fixed defect is gone."""
+    with transaction.atomic():
+        defect = _locked_defect(pk)
+        access.require_any_role(by, TESTERS, defect.organisation)
+        fire(defect, "verify", by=by)
+    return defect
+
+
+def defect_reopen(*, pk: int, by, reason: str) -> Defect:
+    """The client reopens a defect whose fix or rejection it does not accept."""
+    reason = _required(reason, _("Indiquez pourquoi l'anomalie est réouverte."))
+    with transaction.atomic():
+        defect = _locked_defect(pk)
+        access.require_any_role(by, TESTERS, defect.organisation)
+        fire(defect, "reopen", by=by, comment=reason)
+    return defect
