@@ -439,13 +439,12 @@ def manufacture_start(*, pk: int, by, comment: str = "") -> ChangeRequest:
 
 
 def manufacture_finish(*, pk: int, by, comment: str = "") -> ChangeRequest:
-    """The project team marks manufacture done, which opens the acceptance process.
+    """The project team marks manufacture done, which opens the acceptance process."""
+    from recette.services import acceptance_start  # recette builds on evolutions
 
-    Hook: the acceptance process (recette, issue 4) will be started here, after
-    commit, from this service.
-    """
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.MOE, change_request.organisation)
         fire(change_request, "finish_manufacture", by=by, comment=comment)
+        acceptance_start(change_request)
     return change_request

@@ -4,8 +4,10 @@ campaigns, executions and defects."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow.fsm import FSMField
+from viewflow.workflow.models import Process
 
 from contacts.models import Organisation
 from evolutions.models import ChangeRequest
@@ -274,8 +276,16 @@ class Campaign(models.Model):
         protected=True,
         enforce_initial=True,
     )
+
+    class Outcome(models.TextChoices):
+        FIXES = "corrections", _("Livraison corrective demandée")
+        REPORT = "bilan", _("Passage au bilan")
+
     opened_at = models.DateTimeField(_("ouverte le"), auto_now_add=True)
     closed_at = models.DateTimeField(_("close le"), null=True, blank=True)
+    outcome = models.CharField(
+        _("suite donnée"), max_length=20, choices=Outcome.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("campagne de tests")
@@ -291,8 +301,9 @@ class Campaign(models.Model):
         return f"{self.change_request.reference} – campagne {self.number}"
 
     @status.transition(source=Status.OPEN, target=Status.CLOSED)
-    def close(self):
-        pass
+    def close(self, *, outcome: str):
+        self.closed_at = timezone.now()
+        self.outcome = outcome
 
 
 class CampaignCase(models.Model):
@@ -502,3 +513,200 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class AcceptanceReport(models.Model):
+    """The client's report ("bilan de recette"): figures, verdict and reserves.
+
+    Frozen on submission, with the figures and the PDF as they were then; a refused
+    go-live reopens it as a new version.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "brouillon", _("En rédaction")
+        SUBMITTED = "soumis", _("Soumis")
+
+    class Verdict(models.TextChoices):
+        FAVORABLE = "favorable", _("Favorable")
+        WITH_RESERVES = "reserves", _("Favorable avec réserves")
+        UNFAVORABLE = "defavorable", _("Défavorable")
+
+    change_request = models.OneToOneField(
+        ChangeRequest,
+        verbose_name=_("demande"),
+        on_delete=models.PROTECT,
+        related_name="acceptance_report",
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisme"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    status = FSMField(
+        _("état"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.DRAFT,
+        protected=True,
+        enforce_initial=True,
+    )
+    verdict = models.CharField(
+        _("avis"), max_length=20, choices=Verdict.choices, blank=True
+    )
+    reserves = models.TextField(_("réserves"), blank=True)
+    reserved_defects = models.ManyToManyField(
+        Defect,
+        verbose_name=_("anomalies en réserve"),
+        blank=True,
+        related_name="reserved_in",
+    )
+    figures = models.JSONField(_("chiffres au moment du dépôt"), default=dict)
+    document = models.FileField(
+        _("bilan (PDF)"),
+        storage=private_storage,
+        upload_to=private_upload_to,
+        blank=True,
+    )
+    document_sha256 = models.CharField(
+        _("empreinte SHA-256 du bilan"), max_length=64, blank=True
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("déposé par"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bilan de recette")
+        verbose_name_plural = _("bilans de recette")
+
+    def __str__(self) -> str:
+        return f"{self.change_request.reference} – bilan v{self.version}"
+
+    @status.transition(source=Status.DRAFT, target=Status.SUBMITTED)
+    def submit(self):
+        pass
+
+    @status.transition(source=Status.SUBMITTED, target=Status.DRAFT)
+    def reopen(self):
+        self.version += 1
+
+
+class GoLiveAgreement(models.Model):
+    """The go-live agreement on one version of the report, signed by both DSIs."""
+
+    class Status(models.TextChoices):
+        PENDING = "en_attente", _("En attente de signature")
+        SIGNED = "signe", _("Signé par les deux DSI")
+        REFUSED = "refuse", _("Refusé")
+
+    class Side(models.TextChoices):
+        CLIENT = "client", _("DSI du Conseil départemental")
+        SUPPLIER = "fournisseur", _("DSI de la CNAF")
+
+    change_request = models.ForeignKey(
+        ChangeRequest,
+        verbose_name=_("demande"),
+        on_delete=models.PROTECT,
+        related_name="go_live_agreements",
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisme"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    report_version = models.PositiveSmallIntegerField(_("version du bilan"))
+    report_sha256 = models.CharField(_("empreinte SHA-256 du bilan"), max_length=64)
+    status = FSMField(
+        _("état"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.PENDING,
+        protected=True,
+        enforce_initial=True,
+    )
+    refusal_reason = models.TextField(_("motif du refus"), blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("accord de mise en production")
+        verbose_name_plural = _("accords de mise en production")
+        ordering = ["change_request", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.change_request.reference} – accord (bilan v{self.report_version})"
+        )
+
+    @status.transition(source=Status.PENDING, target=Status.SIGNED)
+    def complete(self):
+        pass
+
+    @status.transition(source=Status.PENDING, target=Status.REFUSED)
+    def refuse(self, *, reason: str):
+        self.refusal_reason = reason
+
+
+class Signature(models.Model):
+    """One DSI's signature of a go-live agreement."""
+
+    agreement = models.ForeignKey(
+        GoLiveAgreement,
+        verbose_name=_("accord"),
+        on_delete=models.PROTECT,
+        related_name="signatures",
+    )
+    side = models.CharField(
+        _("partie"), max_length=20, choices=GoLiveAgreement.Side.choices
+    )
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signataire"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    signed_at = models.DateTimeField(_("signé le"), auto_now_add=True)
+    report_sha256 = models.CharField(
+        _("empreinte SHA-256 du bilan signé"), max_length=64
+    )
+
+    class Meta:
+        verbose_name = _("signature")
+        verbose_name_plural = _("signatures")
+        ordering = ["agreement", "signed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "side"], name="recette_one_signature_per_side"
+            ),
+            models.UniqueConstraint(
+                fields=["agreement", "signer"], name="recette_one_signature_per_person"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreement} – {self.get_side_display()}"
+
+
+class RecetteProcess(Process):
+    """The running RecetteFlow of one change request."""
+
+    change_request = models.OneToOneField(
+        ChangeRequest,
+        verbose_name=_("demande"),
+        on_delete=models.PROTECT,
+        related_name="recette_process",
+    )
+
+    class Meta:
+        verbose_name = _("processus de recette")
+        verbose_name_plural = _("processus de recette")
+
+    def __str__(self) -> str:
+        return str(self.change_request)

@@ -3,6 +3,7 @@ computed by the database."""
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from recette.models import (
     AcceptancePlan,
@@ -72,3 +73,63 @@ def campaign_figures(campaign: Campaign) -> dict[str, int]:
     counts["planned"] = sum(counts[value] for value in R.values)
     counts["run"] = counts["planned"] - counts[R.TO_RUN]
     return counts
+
+
+def final_results(plan: AcceptancePlan) -> dict[str, int]:
+    """Each case's latest result over all campaigns, counted (one query)."""
+    latest = (
+        Execution.objects.filter(case=OuterRef("pk"))
+        .order_by("-executed_at", "-pk")
+        .values("result")[:1]
+    )
+    counts = dict.fromkeys(R.values, 0)
+    rows = (
+        plan.cases.annotate(result=Coalesce(Subquery(latest), Value(R.TO_RUN)))
+        .order_by()
+        .values("result")
+        .annotate(n=Count("pk"))
+    )
+    for row in rows:
+        counts[row["result"]] = row["n"]
+    counts["planned"] = sum(counts[value] for value in R.values)
+    counts["run"] = counts["planned"] - counts[R.TO_RUN]
+    return counts
+
+
+def report_figures(change_request) -> dict:
+    """The report's figures as plain data (kept frozen in the submitted report)."""
+    plan = change_request.acceptance_plan
+    campaigns = list(change_request.campaigns.select_related("delivery"))
+    defects = (
+        Defect.objects.filter(change_request=change_request)
+        .order_by()
+        .values("severity", "status")
+        .annotate(n=Count("pk"))
+    )
+    opened = [c.opened_at for c in campaigns]
+    closed = [c.closed_at for c in campaigns if c.closed_at]
+    return {
+        "campaigns": [
+            {
+                "number": c.number,
+                "kind": c.kind,
+                "delivery": c.delivery.number,
+                **campaign_figures(c),
+            }
+            for c in campaigns
+        ],
+        "final": final_results(plan),
+        "defects": sorted([d["severity"], d["status"], d["n"]] for d in defects),
+        "deliveries": [
+            [d.number, d.date.isoformat()]
+            for d in change_request.deliveries.order_by("number")
+        ],
+        "planned": [
+            plan.start.isoformat() if plan.start else None,
+            plan.end.isoformat() if plan.end else None,
+        ],
+        "actual": [
+            timezone.localdate(min(opened)).isoformat() if opened else None,
+            timezone.localdate(max(closed)).isoformat() if closed else None,
+        ],
+    }

@@ -10,24 +10,29 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Role
 from evolutions.models import ChangeRequest
 from recette.models import (
     AcceptancePlan,
+    AcceptanceReport,
     Campaign,
     CampaignCase,
     Defect,
     Delivery,
     Evidence,
     Execution,
+    GoLiveAgreement,
     Qualification,
+    Signature,
     TestCase,
     TestStep,
 )
-from recette.selectors import latest_results
+from recette.selectors import latest_results, report_figures
 from workflow import access
 from workflow.calendars import working_days_between
 from workflow.locking import for_update
@@ -70,6 +75,13 @@ def plan_margin_warning(plan: AcceptancePlan) -> str | None:
         "La recette finit %(left)s jour(s) ouvré(s) avant la mise en production de la "
         "version %(release)s : la marge demandée est de %(margin)s jours ouvrés."
     ) % {"left": left, "release": release.number, "margin": margin_days()}
+
+
+def acceptance_start(change_request: ChangeRequest) -> None:
+    """Open the acceptance process of a request whose manufacture is done."""
+    from recette.flows import RecetteFlow  # the flow's views import the services
+
+    RecetteFlow.start.run(change_request=change_request)
 
 
 def plan_prepare(*, change_request_pk: int, by) -> AcceptancePlan:
@@ -133,6 +145,19 @@ def cases_import(*, pk: int, by, preview: ImportPreview) -> int:
         )
     if not preview.cases:
         raise ValidationError(_("Le fichier ne contient aucun cas de test."))
+    too_long = [
+        _("Ligne %(line)s : « %(column)s » dépasse %(limit)s caractères.")
+        % {"line": row.first_line, "column": column, "limit": limit}
+        for row in preview.cases
+        for column, value, limit in (
+            (_("référence"), row.reference, 50),
+            (_("titre"), row.title, 300),
+            (_("section"), row.section, 100),
+        )
+        if len(value) > limit
+    ]
+    if too_long:
+        raise ValidationError(too_long)
     with transaction.atomic():
         plan = _editable_plan(pk, by)
         plan.cases.all().delete()
@@ -477,12 +502,16 @@ def evidence_add(*, execution_pk: int, by, uploaded) -> Evidence:
     return evidence
 
 
-def campaign_close(*, pk: int, by) -> Campaign:
-    """The client closes a campaign once its cases are run."""
+def campaign_close(
+    *, pk: int, by, outcome: str = Campaign.Outcome.REPORT, comment: str = ""
+) -> Campaign:
+    """The client closes a campaign and says what comes next: fixes or the report."""
+    if outcome not in Campaign.Outcome.values:
+        raise ValidationError({"outcome": _("Choisissez la suite de la campagne.")})
     with transaction.atomic():
         campaign = _locked_campaign(pk)
         access.require_any_role(by, CLIENT_LEADS, campaign.organisation)
-        fire(campaign, "close", by=by)
+        fire(campaign, "close", by=by, comment=comment, outcome=outcome)
     return campaign
 
 
@@ -566,3 +595,208 @@ def defect_reopen(*, pk: int, by, reason: str) -> Defect:
         access.require_any_role(by, TESTERS, defect.organisation)
         fire(defect, "reopen", by=by, comment=reason)
     return defect
+
+
+def report_prepare(*, change_request_pk: int, by) -> AcceptanceReport:
+    """The client's request owner starts the acceptance report (idempotent)."""
+    with transaction.atomic():
+        change_request = ChangeRequest.objects.select_for_update().get(
+            pk=change_request_pk
+        )
+        access.require_any_role(by, CLIENT_LEADS, change_request.organisation)
+        if not change_request.campaigns.filter(status=Campaign.Status.CLOSED).exists():
+            raise ActionRefused(
+                _("Le bilan se rédige après au moins une campagne close.")
+            )
+        report, _created = AcceptanceReport.objects.get_or_create(
+            change_request=change_request,
+            defaults={"organisation": change_request.organisation},
+        )
+    return report
+
+
+def _locked_report(pk: int) -> AcceptanceReport:
+    return for_update(
+        AcceptanceReport.objects.select_related("organisation", "change_request")
+    ).get(pk=pk)
+
+
+def report_update(
+    *,
+    pk: int,
+    by,
+    verdict: str,
+    reserves: str = "",
+    reserved_defect_pks: tuple[int, ...] = (),
+) -> AcceptanceReport:
+    """The client writes the verdict and the reserves (the figures are computed)."""
+    if verdict not in AcceptanceReport.Verdict.values:
+        raise ValidationError({"verdict": _("Choisissez l'avis du bilan.")})
+    with transaction.atomic():
+        report = _locked_report(pk)
+        access.require_any_role(by, CLIENT_LEADS, report.organisation)
+        if report.status != AcceptanceReport.Status.DRAFT:
+            raise ActionRefused(_("Le bilan déposé est figé."))
+        defects = list(
+            Defect.objects.filter(
+                change_request=report.change_request, pk__in=reserved_defect_pks
+            )
+        )
+        if len(defects) != len(set(reserved_defect_pks)):
+            raise ValidationError(
+                _("Une anomalie indiquée n'appartient pas à cette recette.")
+            )
+        report.verdict, report.reserves = verdict, reserves.strip()
+        report.save(update_fields=["verdict", "reserves"])
+        report.reserved_defects.set(defects)
+    return report
+
+
+def report_submit(*, pk: int, by) -> GoLiveAgreement:
+    """The client submits the report: figures and PDF are frozen, and the go-live
+    agreement opens for both DSIs' signatures."""
+    from recette.documents import report_pdf  # documents read what services write
+
+    with transaction.atomic():
+        report = _locked_report(pk)
+        access.require_any_role(by, CLIENT_LEADS, report.organisation)
+        change_request = report.change_request
+        if not report.verdict:
+            raise ValidationError({"verdict": _("Choisissez l'avis du bilan.")})
+        if report.verdict == AcceptanceReport.Verdict.WITH_RESERVES and not (
+            report.reserves
+        ):
+            raise ValidationError({"reserves": _("Un avis avec réserves les énonce.")})
+        if change_request.campaigns.filter(status=Campaign.Status.OPEN).exists():
+            raise ActionRefused(_("Une campagne est encore en cours : fermez-la."))
+        report.figures = report_figures(change_request)
+        report.submitted_by, report.submitted_at = by, timezone.now()
+        fire(report, "submit", by=by)
+        content = report_pdf(report)
+        digest = hashlib.sha256(content).hexdigest()
+        report.document.save(
+            f"{change_request.reference}-bilan-v{report.version}.pdf",
+            ContentFile(content),
+            save=False,
+        )
+        report.document_sha256 = digest
+        report.save()
+        return GoLiveAgreement.objects.create(
+            change_request=change_request,
+            organisation=report.organisation,
+            report_version=report.version,
+            report_sha256=digest,
+        )
+
+
+def _signing_side(user, organisation) -> str:
+    """The side a DSI signs for; nobody signs for both."""
+    dsi_roles = (Role.DSI_CLIENT, Role.DSI_FOURNISSEUR)
+    access.require_any_role(user, dsi_roles, organisation)
+    client = access.may_act(user, Role.DSI_CLIENT, organisation)
+    if client and access.may_act(user, Role.DSI_FOURNISSEUR, organisation):
+        raise ActionRefused(
+            _("Une même personne ne peut signer pour les deux parties.")
+        )
+    return GoLiveAgreement.Side.CLIENT if client else GoLiveAgreement.Side.SUPPLIER
+
+
+def _check_password(user, password: str) -> None:
+    if not password or not user.check_password(password):
+        raise ValidationError({"password": _("Mot de passe incorrect.")})
+
+
+def signing_obstacles(agreement: GoLiveAgreement) -> list[str]:
+    """Why the agreement cannot be signed yet (empty: it can)."""
+    report = agreement.change_request.acceptance_report
+    reasons = []
+    if report.verdict == AcceptanceReport.Verdict.UNFAVORABLE:
+        reasons.append(_("Le bilan de recette est défavorable."))
+    unresolved = Defect.objects.filter(
+        change_request=agreement.change_request, status__in=Defect.UNRESOLVED
+    ).order_by("number")
+    blocking = [
+        d.reference for d in unresolved if d.severity == Defect.Severity.BLOCKING
+    ]
+    if blocking:
+        reasons.append(
+            _("Anomalie(s) bloquante(s) non résolue(s) : %(refs)s.")
+            % {"refs": ", ".join(blocking)}
+        )
+    reserved = set(report.reserved_defects.values_list("pk", flat=True))
+    majors = [
+        d.reference
+        for d in unresolved
+        if d.severity == Defect.Severity.MAJOR and d.pk not in reserved
+    ]
+    if majors:
+        reasons.append(
+            _("Anomalie(s) majeure(s) ouverte(s) absente(s) des réserves : %(refs)s.")
+            % {"refs": ", ".join(majors)}
+        )
+    return reasons
+
+
+def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
+    """A DSI signs the go-live agreement (password asked again); with both
+    signatures the change request goes into production."""
+    _check_password(by, password)
+    with transaction.atomic():
+        agreement = for_update(
+            GoLiveAgreement.objects.select_related("organisation", "change_request")
+        ).get(pk=pk)
+        side = _signing_side(by, agreement.organisation)
+        if agreement.status != GoLiveAgreement.Status.PENDING:
+            raise ActionRefused(
+                _("Cet accord n'est plus à signer (%(state)s).")
+                % {"state": agreement.get_status_display()}
+            )
+        obstacles = signing_obstacles(agreement)
+        if obstacles:
+            raise ActionRefused(" ".join(str(reason) for reason in obstacles))
+        signatures = {s.side: s for s in agreement.signatures.select_related("signer")}
+        if side in signatures:
+            raise ActionRefused(
+                _("La %(side)s a déjà signé (%(name)s).")
+                % {
+                    "side": GoLiveAgreement.Side(side).label,
+                    "name": signatures[side].signer.get_full_name(),
+                }
+            )
+        if any(s.signer_id == by.pk for s in signatures.values()):
+            raise ActionRefused(
+                _("Une même personne ne peut signer pour les deux parties.")
+            )
+        Signature.objects.create(
+            agreement=agreement,
+            side=side,
+            signer=by,
+            report_sha256=agreement.report_sha256,
+        )
+        if len(signatures) + 1 == len(GoLiveAgreement.Side.values):
+            fire(agreement, "complete", by=by)
+            change_request = ChangeRequest.objects.select_for_update().get(
+                pk=agreement.change_request_id
+            )
+            fire(
+                change_request,
+                "go_live",
+                by=by,
+                comment=_("Accord de mise en production signé par les deux DSI."),
+            )
+    return agreement
+
+
+def agreement_refuse(*, pk: int, by, password: str, reason: str) -> GoLiveAgreement:
+    """A DSI refuses the go-live, with a reason: the work goes back to fixes."""
+    reason = _required(reason, _("Le motif du refus est obligatoire."))
+    _check_password(by, password)
+    with transaction.atomic():
+        agreement = for_update(
+            GoLiveAgreement.objects.select_related("organisation", "change_request")
+        ).get(pk=pk)
+        _signing_side(by, agreement.organisation)
+        fire(agreement, "refuse", by=by, comment=reason, reason=reason)
+        report = _locked_report(agreement.change_request.acceptance_report.pk)
+        fire(report, "reopen", by=by, comment=reason)
+    return agreement

@@ -1,22 +1,17 @@
-"""Which flow lock to use on the configured database (see ../shared/VIEWFLOW.md)."""
+"""Row locking for flows and services (see ../shared/VIEWFLOW.md)."""
 
-from django.conf import settings
 from viewflow.workflow import lock
 
 
 def flow_lock():
-    """A real row lock on PostgreSQL; on SQLite, IMMEDIATE transactions serialise.
+    """The flow lock: a blocking SELECT ... FOR UPDATE on the process row.
 
-    On PostgreSQL the process row is locked with a blocking SELECT ... FOR UPDATE:
-    a concurrent action waits for the first to commit, then finds the task done and
-    is refused, instead of failing at once on lock contention. SQLite ignores
-    FOR UPDATE; its connections open IMMEDIATE transactions (settings), which take
-    the write lock at the start of the transaction.
+    On PostgreSQL a concurrent action waits for the first to commit, then finds the
+    task done and is refused, instead of failing at once on lock contention.
+    SQLite ignores FOR UPDATE: there, connections open IMMEDIATE transactions
+    (settings), which take the write lock when the transaction starts.
     """
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if engine.endswith("postgresql"):
-        return lock.SelectForUpdateLock(nowait=False, attempts=1)
-    return lock.no_lock
+    return lock.SelectForUpdateLock(nowait=False, attempts=1)
 
 
 def for_update(queryset):

@@ -15,6 +15,7 @@ borrows a few signs from the Symbol font (→ ≥ Ω) and prints a black box for
 would have to be embedded in every file.
 """
 
+import copy
 import html
 import re
 import unicodedata
@@ -116,7 +117,8 @@ class Table:
     rows: tuple[tuple[str, ...], ...]
 
 
-Block = Heading | Field | Text | Table
+# Any reportlab Flowable (a chart, a framed box…) may also be given as is.
+Block = Heading | Field | Text | Table | Flowable
 
 
 def escape_text(value: str) -> str:
@@ -360,6 +362,10 @@ def _story(blocks: list[Block]) -> list[Flowable]:
                 )
             case Table(headers=headers, rows=rows):
                 story.append(_grid(headers, rows, styles))
+            case Flowable():
+                # A fresh copy per layout pass: reportlab marks the flowables it
+                # moves to the next page and refuses to move them twice.
+                story.append(copy.copy(block))
             case _:
                 raise TypeError(f"Bloc de document inconnu : {block!r}")
     if fields:

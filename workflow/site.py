@@ -8,6 +8,7 @@ from contacts import views as contacts_views
 from evolutions import documents as evolutions_documents
 from evolutions import pages as evolutions_pages
 from evolutions.flows import EvolutionFlow
+from recette.flows import RecetteFlow
 from workflow import views
 from workflow.flowviews import ScopedFlowAppViewset
 
@@ -111,6 +112,7 @@ site = TandemSite(
     viewsets=[
         EvolutionsApp(),
         ScopedFlowAppViewset(EvolutionFlow, icon="assignment"),
+        ScopedFlowAppViewset(RecetteFlow, icon="fact_check"),
         DirectoryApp(),
     ]
 )

@@ -1,6 +1,7 @@
 """The acceptance lifecycle through its services: plan, qualification, deliveries,
 campaigns, executions and defects."""
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -349,3 +350,178 @@ def test_defect_lifecycle(people, manufactured):
         services.defect_verify(pk=defect.pk, by=people.testeur)
     with pytest.raises(PermissionDenied):
         services.defect_reject(pk=defect.pk, by=people.testeur_57, reason="x")
+
+
+def _campaign_with_defects(people, change_request):
+    plan = _validated_plan(people, change_request, cases=3)
+    _qualified(people, change_request)
+    campaign = services.delivery_record(
+        change_request_pk=change_request.pk,
+        by=people.moe,
+        on=timezone.localdate(),
+        environment="REC1",
+    )
+    cases = list(plan.cases.order_by("position"))
+    executions = services.executions_record(
+        pk=campaign.pk,
+        by=people.testeur,
+        results=[
+            {"case": cases[0].pk, "result": R.PASSED},
+            {"case": cases[1].pk, "result": R.FAILED},
+            {"case": cases[2].pk, "result": R.FAILED},
+        ],
+    )
+    blocking = services.defect_open(
+        change_request_pk=change_request.pk,
+        by=people.testeur,
+        title="Plantage",
+        severity=Defect.Severity.BLOCKING,
+        execution_pks=(executions[1].pk,),
+    )
+    major = services.defect_open(
+        change_request_pk=change_request.pk,
+        by=people.testeur,
+        title="Calcul faux",
+        severity=Defect.Severity.MAJOR,
+        execution_pks=(executions[2].pk,),
+    )
+    services.campaign_close(pk=campaign.pk, by=people.porteur)
+    return blocking, major
+
+
+def _submitted_report(people, change_request, *, reserved=(), verdict="reserves"):
+    report = services.report_prepare(
+        change_request_pk=change_request.pk, by=people.porteur
+    )
+    services.report_update(
+        pk=report.pk,
+        by=people.porteur,
+        verdict=verdict,
+        reserves="Calcul à corriger",
+        reserved_defect_pks=reserved,
+    )
+    return services.report_submit(pk=report.pk, by=people.porteur)
+
+
+@pytest.fixture
+def dsis(world):
+    class Dsis:
+        client = world.user("cd23.dsi")
+        client_57 = world.user("cd57.dsi")
+        supplier = world.user("cnaf.dsi")
+
+    return Dsis
+
+
+def test_signing_is_refused_while_a_blocking_defect_is_open(people, manufactured, dsis):
+    blocking, major = _campaign_with_defects(people, manufactured)
+    agreement = _submitted_report(people, manufactured, reserved=(major.pk,))
+
+    for dsi in (dsis.client, dsis.supplier):
+        with pytest.raises(ActionRefused, match=f"bloquante.*{blocking.reference}"):
+            services.agreement_sign(pk=agreement.pk, by=dsi, password="tandem-demo")
+    assert not agreement.signatures.exists()
+
+
+def test_open_major_defect_must_be_in_the_reserves(people, manufactured, dsis):
+    blocking, major = _campaign_with_defects(people, manufactured)
+    services.defect_reject(pk=blocking.pk, by=people.moe, reason="Hors périmètre")
+    services.defect_accept_rejection(pk=blocking.pk, by=people.porteur)
+    agreement = _submitted_report(people, manufactured, reserved=())
+
+    with pytest.raises(ActionRefused, match=f"majeure.*{major.reference}"):
+        services.agreement_sign(pk=agreement.pk, by=dsis.client, password="tandem-demo")
+
+
+def test_both_dsis_sign_and_the_request_goes_into_production(
+    people, manufactured, dsis
+):
+    blocking, major = _campaign_with_defects(people, manufactured)
+    services.defect_reject(pk=blocking.pk, by=people.moe, reason="Hors périmètre")
+    services.defect_accept_rejection(pk=blocking.pk, by=people.porteur)
+    agreement = _submitted_report(people, manufactured, reserved=(major.pk,))
+    report = manufactured.acceptance_report.__class__.objects.get(
+        change_request=manufactured
+    )
+    assert report.document_sha256 == agreement.report_sha256
+    assert hashlib.sha256(report.document.read()).hexdigest() == report.document_sha256
+
+    with pytest.raises(ValidationError, match="Mot de passe incorrect"):
+        services.agreement_sign(pk=agreement.pk, by=dsis.supplier, password="faux")
+    with pytest.raises(PermissionDenied):
+        services.agreement_sign(
+            pk=agreement.pk, by=dsis.client_57, password="tandem-demo"
+        )
+    services.agreement_sign(pk=agreement.pk, by=dsis.supplier, password="tandem-demo")
+    with pytest.raises(ActionRefused, match="déjà signé"):
+        services.agreement_sign(
+            pk=agreement.pk, by=dsis.supplier, password="tandem-demo"
+        )
+    services.agreement_sign(pk=agreement.pk, by=dsis.client, password="tandem-demo")
+
+    agreement = agreement.__class__.objects.get(pk=agreement.pk)
+    assert agreement.status == "signe"
+    assert {s.report_sha256 for s in agreement.signatures.all()} == {
+        report.document_sha256
+    }
+    assert ChangeRequest.objects.get(pk=manufactured.pk).status == "en_production"
+
+
+def test_refusal_needs_a_reason_and_reopens_the_report(people, manufactured, dsis):
+    _blocking, major = _campaign_with_defects(people, manufactured)
+    agreement = _submitted_report(people, manufactured, reserved=(major.pk,))
+
+    with pytest.raises(ValidationError, match="motif du refus"):
+        services.agreement_refuse(
+            pk=agreement.pk, by=dsis.client, password="tandem-demo", reason=" "
+        )
+    services.agreement_refuse(
+        pk=agreement.pk,
+        by=dsis.client,
+        password="tandem-demo",
+        reason="Corrigez d'abord le plantage.",
+    )
+
+    report = manufactured.__class__.objects.get(pk=manufactured.pk).acceptance_report
+    assert (report.status, report.version) == ("brouillon", 2)
+    with pytest.raises(ActionRefused, match="plus à signer"):
+        services.agreement_sign(
+            pk=agreement.pk, by=dsis.supplier, password="tandem-demo"
+        )
+
+
+def test_imported_cases_replace_the_plans_cases_with_their_steps(people, manufactured):
+    from recette.importing import parse_cases
+
+    plan = _plan_with_cases(people, manufactured, cases=1)
+    rows = ["référence;titre;priorité;action;résultat attendu"]
+    for case in range(1, 4):
+        rows.append(f"CT-{case};Cas importé {case};haute;Étape 1;Attendu 1")
+        rows.append(";;;Étape 2;Attendu 2")
+    preview = parse_cases("\n".join(rows).encode("cp1252"), filename="plan.csv")
+
+    assert services.cases_import(pk=plan.pk, by=people.moe, preview=preview) == 3
+    cases = list(plan.cases.order_by("position"))
+    assert [c.reference for c in cases] == ["CT-1", "CT-2", "CT-3"]
+    assert [(s.number, s.action) for s in cases[1].steps.all()] == [
+        (1, "Étape 1"),
+        (2, "Étape 2"),
+    ]
+
+
+def test_import_with_errors_saves_nothing(people, manufactured):
+    from recette.importing import parse_cases
+
+    plan = _plan_with_cases(people, manufactured, cases=2)
+    bad = "référence;titre;action;résultat attendu\nCT-1;Cas;;Attendu\n".encode()
+    long = f"référence;titre;action;résultat attendu\n{'X' * 60};Cas;A;B\n".encode()
+
+    with pytest.raises(ValidationError, match="erreurs"):
+        services.cases_import(
+            pk=plan.pk, by=people.moe, preview=parse_cases(bad, filename="a.csv")
+        )
+    with pytest.raises(ValidationError, match="Ligne 2 : « référence » dépasse 50"):
+        services.cases_import(
+            pk=plan.pk, by=people.moe, preview=parse_cases(long, filename="a.csv")
+        )
+    assert plan.cases.count() == 2

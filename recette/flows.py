@@ -1,0 +1,187 @@
+"""RecetteFlow: who acts, and when, during the acceptance of a change request
+(contract §5.1). Started by the end of manufacture; each human task completes by
+calling one service of recette.services, and the Switches route on what it left.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+
+from contacts.models import Organisation, Role
+from recette import views
+from recette.models import AcceptancePlan, Campaign, GoLiveAgreement, RecetteProcess
+from workflow.access import role_permission
+from workflow.flowviews import ScopedFlowMixin
+from workflow.locking import flow_lock
+
+SUMMARY = "{{ process.change_request.reference }} – {{ process.change_request.title }}"
+
+
+def _change_request(activation):
+    return activation.process.change_request
+
+
+def _client(role: Role):
+    return lambda activation: role_permission(
+        role, _change_request(activation).organisation
+    )
+
+
+def _supplier(role: Role):
+    return lambda activation: role_permission(
+        role, Organisation(code=Organisation.SUPPLIER_CODE)
+    )
+
+
+def _order_owner(activation):
+    return _change_request(activation).order_owner
+
+
+def _plan_validated(activation) -> bool:
+    # Read from the database: the request object may hold the plan as it was
+    # before the service just changed it.
+    return AcceptancePlan.objects.filter(
+        change_request=_change_request(activation),
+        status=AcceptancePlan.Status.VALIDATED,
+    ).exists()
+
+
+def _qualified(activation) -> bool:
+    last = _change_request(activation).qualifications.last()
+    return last is not None and last.passed
+
+
+def _fixes_asked(activation) -> bool:
+    last = _change_request(activation).campaigns.order_by("number").last()
+    return last.outcome == Campaign.Outcome.FIXES
+
+
+def _latest_agreement(activation):
+    return _change_request(activation).go_live_agreements.last()
+
+
+def _refused(activation, active_tasks=None) -> bool:
+    return _latest_agreement(activation).status == GoLiveAgreement.Status.REFUSED
+
+
+class RecetteFlow(ScopedFlowMixin, flow.Flow):
+    process_class = RecetteProcess
+    organisation_lookup = "change_request__organisation"
+    process_title = _("Tâches des recettes")
+    process_description = _("Du plan de recette à l'accord de mise en production.")
+    process_summary_template = SUMMARY
+    lock_impl = flow_lock()
+
+    deadlines = {
+        "prepare_plan": 10,
+        "review_plan": 5,
+        "qualify": 10,
+        "deliver": 5,
+        "run_campaign": 15,
+        "write_report": 5,
+        "sign_client": 5,
+        "sign_supplier": 5,
+    }
+
+    start = (
+        flow.StartHandle(this.start_for)
+        .Annotation(title=_("Fabrication terminée"))
+        .Next(this.prepare_plan)
+    )
+    prepare_plan = (
+        flow.View(views.PreparePlanView.as_view())
+        .Annotation(title=_("Préparer le plan de recette"), summary_template=SUMMARY)
+        .Permission(_supplier(Role.PORTEUR_COMMANDE))
+        .Assign(_order_owner)
+        .Next(this.review_plan)
+    )
+    review_plan = (
+        flow.View(views.ReviewPlanView.as_view())
+        .Annotation(title=_("Valider le plan de recette"), summary_template=SUMMARY)
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.after_review_plan)
+    )
+    after_review_plan = (
+        flow.Switch()
+        .Annotation(title=_("Plan validé ?"))
+        .Case(this.qualify, _plan_validated)
+        .Default(this.prepare_plan)
+    )
+    qualify = (
+        flow.View(views.QualifyView.as_view())
+        .Annotation(title=_("Qualifier l'évolution"), summary_template=SUMMARY)
+        .Permission(_supplier(Role.MOE))
+        .Next(this.after_qualify)
+    )
+    after_qualify = (
+        flow.Switch()
+        .Annotation(title=_("Qualification réussie ?"))
+        .Case(this.deliver, _qualified)
+        .Default(this.qualify)
+    )
+    deliver = (
+        flow.View(views.DeliverView.as_view())
+        .Annotation(title=_("Livrer en recette"), summary_template=SUMMARY)
+        .Permission(_supplier(Role.MOE))
+        .Next(this.run_campaign)
+    )
+    run_campaign = (
+        flow.View(views.RunCampaignView.as_view())
+        .Annotation(title=_("Mener la campagne de tests"), summary_template=SUMMARY)
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.after_campaign)
+    )
+    after_campaign = (
+        flow.Switch()
+        .Annotation(title=_("Corrections demandées ?"))
+        .Case(this.deliver, _fixes_asked)
+        .Default(this.write_report)
+    )
+    write_report = (
+        flow.View(views.WriteReportView.as_view())
+        .Annotation(title=_("Rédiger le bilan de recette"), summary_template=SUMMARY)
+        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Next(this.signatures)
+    )
+    signatures = (
+        flow.Split()
+        .Annotation(title=_("Signatures des deux DSI"))
+        .Next(this.sign_client)
+        .Next(this.sign_supplier)
+    )
+    sign_client = (
+        flow.View(views.SignView.as_view())
+        .Annotation(
+            title=_("Signer l'accord (DSI du Conseil départemental)"),
+            summary_template=SUMMARY,
+        )
+        .Permission(_client(Role.DSI_CLIENT))
+        .Next(this.signed)
+    )
+    sign_supplier = (
+        flow.View(views.SignView.as_view())
+        .Annotation(
+            title=_("Signer l'accord (DSI de la CNAF)"), summary_template=SUMMARY
+        )
+        .Permission(_supplier(Role.DSI_FOURNISSEUR))
+        .Next(this.signed)
+    )
+    # A refusal by either DSI ends the signatures at once: the other task is
+    # cancelled and the work goes back to fixes.
+    signed = (
+        flow.Join(continue_on_condition=_refused)
+        .Annotation(title=_("Accord complet ?"))
+        .Next(this.after_signatures)
+    )
+    after_signatures = (
+        flow.Switch()
+        .Annotation(title=_("Accord signé ?"))
+        .Case(this.deliver, _refused)
+        .Default(this.end)
+    )
+    end = flow.End().Annotation(title=_("En production"))
+
+    def start_for(self, activation, change_request):
+        activation.process.change_request = change_request
+        activation.process.artifact = change_request
+        return activation.process

@@ -1,0 +1,130 @@
+"""Forms of the acceptance tasks; they declare only what the actor may enter."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from recette.models import AcceptanceReport, Campaign, Defect
+
+
+def _date_widget():
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PlanForm(forms.Form):
+    workload = forms.DecimalField(
+        label=_("Charge (jours-homme)"), max_digits=7, decimal_places=1
+    )
+    start = forms.DateField(label=_("Début de la recette"), widget=_date_widget())
+    end = forms.DateField(label=_("Fin de la recette"), widget=_date_widget())
+    cases_file = forms.FileField(
+        label=_("Cas de test (CSV ou XLSX)"),
+        required=False,
+        help_text=_(
+            "Colonnes : référence, titre, objectif, priorité, préconditions, section, "
+            "étape, action, résultat attendu. Remplace les cas du plan. Un fichier "
+            "avec des erreurs n'enregistre rien et liste chaque ligne fautive."
+        ),
+    )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.TypedChoiceField(
+        label=_("Décision"),
+        coerce=lambda value: value == "yes",
+        choices=[("yes", _("Valider le plan")), ("no", _("Renvoyer le plan"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class QualificationForm(forms.Form):
+    passed = forms.TypedChoiceField(
+        label=_("Résultat"),
+        coerce=lambda value: value == "yes",
+        choices=[
+            ("yes", _("Qualification réussie")),
+            ("no", _("Qualification échouée")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    on = forms.DateField(label=_("Date"), widget=_date_widget())
+    comment = forms.CharField(
+        label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    report = forms.FileField(label=_("Rapport de qualification"), required=False)
+
+
+class DeliveryForm(forms.Form):
+    on = forms.DateField(label=_("Date de livraison"), widget=_date_widget())
+    environment = forms.CharField(label=_("Environnement"), max_length=100)
+    release_notes = forms.CharField(
+        label=_("Notes de livraison"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    fixed_defects = forms.ModelMultipleChoiceField(
+        label=_("Anomalies corrigées dans cette livraison"),
+        queryset=Defect.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, change_request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fixed_defects"].queryset = Defect.objects.filter(
+            change_request=change_request,
+            status__in=[Defect.Status.OPEN, Defect.Status.REOPENED],
+        )
+
+
+class CampaignCloseForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("Suite de la campagne"),
+        choices=Campaign.Outcome.choices,
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ReportForm(forms.Form):
+    verdict = forms.ChoiceField(
+        label=_("Avis"),
+        choices=AcceptanceReport.Verdict.choices,
+        widget=forms.RadioSelect,
+    )
+    reserves = forms.CharField(
+        label=_("Réserves"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    reserved_defects = forms.ModelMultipleChoiceField(
+        label=_("Anomalies ouvertes mises en réserve"),
+        queryset=Defect.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, change_request, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reserved_defects"].queryset = Defect.objects.filter(
+            change_request=change_request, status__in=Defect.UNRESOLVED
+        )
+
+
+class SignatureForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Décision"),
+        choices=[("sign", _("Signer l'accord")), ("refuse", _("Refuser l'accord"))],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("Motif du refus"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    password = forms.CharField(
+        label=_("Votre mot de passe (confirmation de signature)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )

@@ -1,0 +1,240 @@
+"""RecetteFlow walked through the HTTP test client, each step by the right user."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from evolutions.demo import evolutions_demo_load
+from evolutions.models import ChangeRequest
+from recette import services
+from recette.flows import RecetteFlow
+from recette.models import Campaign, Defect, Execution
+from recette.selectors import latest_results
+
+F = RecetteFlow
+R = Execution.Result
+PASSWORD = "tandem-demo"
+
+
+@pytest.fixture
+def journey(world, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    return ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+
+
+def _open_task(change_request, node):
+    return Task.objects.get(
+        process__recetteprocess__change_request=change_request,
+        flow_task=node,
+        status__in=[STATUS.NEW, STATUS.ASSIGNED],
+    )
+
+
+def _act(client, user, change_request, node, data, expect=302):
+    task = _open_task(change_request, node)
+    client.force_login(user)
+    args = [task.process_id, task.pk]
+    if task.owner_id is None:
+        assert client.post(node.reverse("assign", args=args)).status_code == 302
+    response = client.post(node.reverse("execute", args=args), data)
+    assert response.status_code == expect, response.content.decode()[:3000]
+    return response
+
+
+CASES_CSV = "\n".join(
+    [
+        "référence;titre;priorité;action;résultat attendu",
+        "CT-1;Saisie;haute;Saisir une déclaration;Déclaration enregistrée",
+        ";;;Valider;Accusé de réception",
+        "CT-2;Export;moyenne;Exporter;Fichier produit",
+        "CT-3;Purge;basse;Purger;Rien ne reste",
+        "CT-4;Droits;haute;Se connecter sans droit;Accès refusé",
+    ]
+).encode("cp1252")
+
+
+def test_whole_acceptance_journey_through_http(world, client, journey):
+    cr = journey
+    porteur, testeur = world.user("cd23.porteur"), world.user("cd23.testeur")
+    commande, moe = world.user("cnaf.commande"), world.user("cnaf.moe")
+    today = timezone.localdate()
+    plan_data = {"workload": "4", "start": today.isoformat(), "end": today.isoformat()}
+
+    _act(
+        client,
+        commande,
+        cr,
+        F.prepare_plan,
+        {**plan_data, "cases_file": SimpleUploadedFile("cas.csv", CASES_CSV)},
+    )
+    plan = cr.__class__.objects.get(pk=cr.pk).acceptance_plan
+    assert [c.reference for c in plan.cases.order_by("position")] == [
+        "CT-1",
+        "CT-2",
+        "CT-3",
+        "CT-4",
+    ]
+    _act(client, porteur, cr, F.review_plan, {"decision": "no", "comment": "Un cas KO"})
+    _act(client, commande, cr, F.prepare_plan, plan_data)
+    _act(client, porteur, cr, F.review_plan, {"decision": "yes"})
+    _act(client, moe, cr, F.qualify, {"passed": "yes", "on": today.isoformat()})
+    _act(client, moe, cr, F.deliver, {"on": today.isoformat(), "environment": "REC"})
+
+    first = Campaign.objects.get(change_request=cr, number=1)
+    cases = {c.reference: c for c in plan.cases.all()}
+    executions = services.executions_record(
+        pk=first.pk,
+        by=testeur,
+        results=[
+            {"case": cases["CT-1"].pk, "result": R.PASSED},
+            {"case": cases["CT-2"].pk, "result": R.FAILED, "comment": "Fichier vide"},
+            {"case": cases["CT-3"].pk, "result": R.BLOCKED},
+            {"case": cases["CT-4"].pk, "result": R.PASSED},
+        ],
+    )
+    blocking = services.defect_open(
+        change_request_pk=cr.pk,
+        by=testeur,
+        title="Export vide",
+        severity=Defect.Severity.BLOCKING,
+        execution_pks=(executions[1].pk,),
+    )
+    _act(client, porteur, cr, F.run_campaign, {"outcome": "corrections"})
+    _act(
+        client,
+        moe,
+        cr,
+        F.deliver,
+        {
+            "on": today.isoformat(),
+            "environment": "REC",
+            "fixed_defects": [blocking.pk],
+        },
+    )
+
+    retest = Campaign.objects.get(change_request=cr, number=2)
+    assert set(latest_results(retest)) == {cases["CT-2"].pk, cases["CT-3"].pk}
+    services.executions_record(
+        pk=retest.pk,
+        by=testeur,
+        results=[
+            {"case": cases["CT-2"].pk, "result": R.PASSED},
+            {"case": cases["CT-3"].pk, "result": R.PASSED},
+        ],
+    )
+    services.defect_verify(pk=blocking.pk, by=testeur)
+    _act(client, porteur, cr, F.run_campaign, {"outcome": "bilan"})
+    _act(client, porteur, cr, F.write_report, {"verdict": "favorable"})
+
+    _act(
+        client,
+        world.user("cnaf.dsi"),
+        cr,
+        F.sign_supplier,
+        {"decision": "sign", "password": PASSWORD},
+    )
+    assert ChangeRequest.objects.get(pk=cr.pk).status == "en_recette"
+    _act(
+        client,
+        world.user("cd23.dsi"),
+        cr,
+        F.sign_client,
+        {"decision": "sign", "password": PASSWORD},
+    )
+
+    cr = ChangeRequest.objects.get(pk=cr.pk)
+    assert cr.status == ChangeRequest.Status.IN_PRODUCTION
+    assert cr.recette_process.status == "DONE"
+
+
+def _to_signatures(world, client, cr, *, with_blocking_open: bool):
+    porteur, testeur = world.user("cd23.porteur"), world.user("cd23.testeur")
+    commande, moe = world.user("cnaf.commande"), world.user("cnaf.moe")
+    today = timezone.localdate().isoformat()
+    _act(
+        client,
+        commande,
+        cr,
+        F.prepare_plan,
+        {
+            "workload": "2",
+            "start": today,
+            "end": today,
+            "cases_file": SimpleUploadedFile("cas.csv", CASES_CSV),
+        },
+    )
+    _act(client, porteur, cr, F.review_plan, {"decision": "yes"})
+    _act(client, moe, cr, F.qualify, {"passed": "yes", "on": today})
+    _act(client, moe, cr, F.deliver, {"on": today, "environment": "REC"})
+    campaign = Campaign.objects.get(change_request=cr, number=1)
+    case = cr.acceptance_plan.cases.first()
+    execution = services.executions_record(
+        pk=campaign.pk, by=testeur, results=[{"case": case.pk, "result": R.FAILED}]
+    )[0]
+    if with_blocking_open:
+        services.defect_open(
+            change_request_pk=cr.pk,
+            by=testeur,
+            title="Plantage",
+            severity=Defect.Severity.BLOCKING,
+            execution_pks=(execution.pk,),
+        )
+    _act(client, porteur, cr, F.run_campaign, {"outcome": "bilan"})
+    _act(client, porteur, cr, F.write_report, {"verdict": "favorable"})
+
+
+def test_signature_tasks_refuse_while_a_blocking_defect_is_open(world, client, journey):
+    _to_signatures(world, client, journey, with_blocking_open=True)
+
+    for user, node in (("cnaf.dsi", F.sign_supplier), ("cd23.dsi", F.sign_client)):
+        response = _act(
+            client,
+            world.user(user),
+            journey,
+            node,
+            {"decision": "sign", "password": PASSWORD},
+            expect=409,
+        )
+        assert "bloquante" in response.content.decode()
+    assert ChangeRequest.objects.get(pk=journey.pk).status == "en_recette"
+
+
+def test_other_clients_dsi_gets_404_on_the_signature(world, client, journey):
+    _to_signatures(world, client, journey, with_blocking_open=False)
+    task = _open_task(journey, F.sign_client)
+    client.force_login(world.user("cd57.dsi"))
+
+    for action in ("index", "assign", "execute"):
+        url = F.sign_client.reverse(action, args=[task.process_id, task.pk])
+        assert client.get(url).status_code == 404
+        assert client.post(url).status_code == 404
+
+
+def test_refusal_cancels_the_other_signature_and_goes_back_to_fixes(
+    world, client, journey
+):
+    _to_signatures(world, client, journey, with_blocking_open=False)
+
+    _act(
+        client,
+        world.user("cd23.dsi"),
+        journey,
+        F.sign_client,
+        {"decision": "refuse", "reason": "Pas convaincu", "password": PASSWORD},
+    )
+
+    assert _open_task(journey, F.deliver)
+    assert not Task.objects.filter(
+        process__recetteprocess__change_request=journey,
+        flow_task=F.sign_supplier,
+        status__in=[STATUS.NEW, STATUS.ASSIGNED],
+    ).exists()
+    assert (
+        journey.acceptance_report.__class__.objects.get(change_request=journey).version
+        == 2
+    )
