@@ -1,0 +1,128 @@
+"""Concurrent work on one acceptance, on PostgreSQL: nothing lost, nothing twice."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from evolutions.demo import evolutions_demo_load
+from evolutions.models import ChangeRequest
+from recette import services
+from recette.models import Campaign, Execution, GoLiveAgreement
+from workflow.transitions import history_of
+
+pytestmark = pytest.mark.integration
+R = Execution.Result
+REPETITIONS = 10
+
+
+def _together(*actions):
+    """Run each action in its own thread and connection, released together."""
+    barrier = threading.Barrier(len(actions))
+    outcomes = [None] * len(actions)
+
+    def run(index, action):
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = action()
+        except Exception as exc:  # the outcome is what the test asserts on
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes
+
+
+@pytest.fixture
+def campaign(world):
+    evolutions_demo_load()
+    cr = ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+    moe, porteur = world.user("cnaf.moe"), world.user("cd23.porteur")
+    plan = services.plan_prepare(change_request_pk=cr.pk, by=moe)
+    today = timezone.localdate()
+    services.plan_update(pk=plan.pk, by=moe, workload=1, start=today, end=today)
+    for n in (1, 2):
+        services.case_add(
+            pk=plan.pk, by=moe, reference=f"CT-{n}", title="Cas", steps=[("a", "b")]
+        )
+    services.plan_submit(pk=plan.pk, by=moe)
+    services.plan_decide(pk=plan.pk, by=porteur, validated=True)
+    services.qualification_record(
+        change_request_pk=cr.pk, by=moe, passed=True, on=today
+    )
+    return services.delivery_record(
+        change_request_pk=cr.pk, by=moe, on=today, environment="REC"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_testers_at_once_lose_nothing(world, campaign):
+    first, second = campaign.change_request.acceptance_plan.cases.order_by("position")
+    testeur, porteur = world.user("cd23.testeur"), world.user("cd23.porteur")
+
+    for _ in range(REPETITIONS):
+        outcomes = _together(
+            lambda: services.executions_record(
+                pk=campaign.pk,
+                by=testeur,
+                results=[{"case": first.pk, "result": R.PASSED}],
+            ),
+            lambda: services.executions_record(
+                pk=campaign.pk,
+                by=porteur,
+                results=[{"case": second.pk, "result": R.FAILED}],
+            ),
+            lambda: services.executions_record(
+                pk=campaign.pk,
+                by=porteur,
+                results=[{"case": first.pk, "result": R.BLOCKED}],
+            ),
+        )
+        assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+
+    executions = Execution.objects.filter(campaign=campaign)
+    assert executions.filter(case=first).count() == 2 * REPETITIONS
+    assert executions.filter(case=second).count() == REPETITIONS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_dsis_signing_at_once_complete_the_agreement_once(world, campaign):
+    porteur = world.user("cd23.porteur")
+    case = campaign.change_request.acceptance_plan.cases.first()
+    services.executions_record(
+        pk=campaign.pk, by=porteur, results=[{"case": case.pk, "result": R.PASSED}]
+    )
+    services.campaign_close(pk=campaign.pk, by=porteur)
+    cr = campaign.change_request
+    report = services.report_prepare(change_request_pk=cr.pk, by=porteur)
+    services.report_update(pk=report.pk, by=porteur, verdict="favorable")
+    agreement = services.report_submit(pk=report.pk, by=porteur)
+
+    outcomes = _together(
+        lambda: services.agreement_sign(
+            pk=agreement.pk, by=world.user("cd23.dsi"), password="tandem-demo"
+        ),
+        lambda: services.agreement_sign(
+            pk=agreement.pk, by=world.user("cnaf.dsi"), password="tandem-demo"
+        ),
+    )
+
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    agreement = GoLiveAgreement.objects.get(pk=agreement.pk)
+    assert agreement.status == GoLiveAgreement.Status.SIGNED
+    assert agreement.signatures.count() == 2
+    go_lives = [
+        h
+        for h in history_of(ChangeRequest.objects.get(pk=cr.pk))
+        if h.transition == "go_live"
+    ]
+    assert len(go_lives) == 1
+    assert Campaign.objects.get(pk=campaign.pk).status == "close"
