@@ -8,6 +8,7 @@ from contacts import views as contacts_views
 from evolutions import documents as evolutions_documents
 from evolutions import pages as evolutions_pages
 from evolutions.flows import EvolutionFlow
+from recette import pages as recette_pages
 from recette.flows import RecetteFlow
 from workflow import views
 from workflow.flowviews import ScopedFlowAppViewset
@@ -100,6 +101,39 @@ class EvolutionsApp(Application):
     )
 
 
+class RecettesApp(Application):
+    """Acceptance testing: plans, campaigns and their grid, reports, agreements."""
+
+    title = _("Recettes")
+    icon = "fact_check"
+    app_name = "recettes"
+    menu_template_name = None
+
+    index_path = path("", recette_pages.acceptance_list, name="index")
+    detail_path = path("<int:pk>/", recette_pages.acceptance_detail, name="detail")
+    plan_pdf_path = path(
+        "<int:pk>/cahier-de-recette.pdf", recette_pages.plan_pdf, name="plan_pdf"
+    )
+    report_pdf_path = path(
+        "<int:pk>/bilan.pdf", recette_pages.report_pdf, name="report_pdf"
+    )
+    agreement_pdf_path = path(
+        "<int:pk>/accord.pdf", recette_pages.agreement_pdf, name="agreement_pdf"
+    )
+    grid_path = path("campagnes/<int:pk>/", recette_pages.campaign_grid, name="grid")
+    record_path = path(
+        "campagnes/<int:pk>/resultats/", recette_pages.campaign_record, name="record"
+    )
+    dashboard_path = path(
+        "campagnes/<int:pk>/tableau-de-bord/",
+        recette_pages.campaign_dashboard,
+        name="dashboard",
+    )
+    evidence_path = path(
+        "preuves/<int:pk>/", recette_pages.evidence_download, name="evidence"
+    )
+
+
 class TandemSite(Site):
     title = "Tandem"
     primary_color = "#000091"  # the French State's blue
@@ -111,6 +145,7 @@ class TandemSite(Site):
 site = TandemSite(
     viewsets=[
         EvolutionsApp(),
+        RecettesApp(),
         ScopedFlowAppViewset(EvolutionFlow, icon="assignment"),
         ScopedFlowAppViewset(RecetteFlow, icon="fact_check"),
         DirectoryApp(),

@@ -1,0 +1,239 @@
+"""Pages of the acceptance: overview, campaign grid and dashboard, documents."""
+
+import json
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from evolutions.selectors import change_requests_visible_to
+from recette import documents, services
+from recette.models import Campaign, Defect, Evidence, Execution
+from recette.selectors import (
+    campaign_cases_with_result,
+    campaign_figures,
+    campaigns_visible_to,
+)
+from workflow import access
+from workflow.transitions import ActionRefused
+from workflow.uploads import file_download_response
+
+R = Execution.Result
+# One key per result in the grid (the page lists them).
+RESULT_KEYS = {
+    R.PASSED: "r",
+    R.FAILED: "e",
+    R.BLOCKED: "b",
+    R.NOT_APPLICABLE: "n",
+    R.TO_RUN: "x",
+}
+
+
+def _acceptances_visible_to(user):
+    return change_requests_visible_to(user).filter(acceptance_plan__isnull=False)
+
+
+def acceptance_list(request):
+    requests = (
+        _acceptances_visible_to(request.user)
+        .select_related("acceptance_plan")
+        .annotate(campaign_count=Count("campaigns", distinct=True))
+        .order_by("-pk")
+    )
+    return render(request, "recette/acceptance_list.html", {"requests": requests})
+
+
+def acceptance_detail(request, pk: int):
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    plan = change_request.acceptance_plan
+    context = {
+        "change_request": change_request,
+        "plan": plan,
+        "margin_warning": services.plan_margin_warning(plan),
+        "cases": plan.cases.prefetch_related("steps"),
+        "qualifications": change_request.qualifications.all(),
+        "deliveries": change_request.deliveries.all(),
+        "campaigns": change_request.campaigns.select_related("delivery"),
+        "defects": change_request.defects.select_related("fixed_in"),
+        "report": getattr(change_request, "acceptance_report", None),
+        "agreement": change_request.go_live_agreements.prefetch_related(
+            "signatures__signer"
+        ).last(),
+    }
+    return render(request, "recette/acceptance_detail.html", context)
+
+
+def _visible_campaign(request, pk: int) -> Campaign:
+    return get_object_or_404(campaigns_visible_to(request.user), pk=pk)
+
+
+def campaign_grid(request, pk: int):
+    """The testers' grid: one row per case, results recorded from the keyboard."""
+    campaign = _visible_campaign(request, pk)
+    rows = campaign_cases_with_result(campaign)
+    shown = request.GET.get("filtre", "")
+    if shown == "mes-cas":
+        rows = rows.filter(tester=request.user)
+    elif shown == "a-executer":
+        rows = rows.filter(result=R.TO_RUN)
+    elif shown == "echoues":
+        rows = rows.filter(result=R.FAILED)
+    may_record = campaign.status == Campaign.Status.OPEN and access.may_act_any(
+        request.user, services.TESTERS, campaign.organisation
+    )
+    return render(
+        request,
+        "recette/campaign_grid.html",
+        {
+            "campaign": campaign,
+            "rows": rows,
+            "shown": shown,
+            "may_record": may_record,
+            "results": [
+                (value, label, RESULT_KEYS[value]) for value, label in R.choices
+            ],
+            "figures": campaign_figures(campaign),
+        },
+    )
+
+
+@require_POST
+def campaign_record(request, pk: int):
+    """Save results sent by the grid (JSON); answer with what was saved."""
+    campaign = _visible_campaign(request, pk)
+    try:
+        payload = json.loads(request.body or b"{}")
+        entries = [
+            {
+                "case": int(entry["case"]),
+                "result": str(entry["result"]),
+                "comment": str(entry.get("comment", ""))[:4000],
+            }
+            for entry in payload["results"]
+        ]
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"error": _("Requête illisible.")}, status=400)
+    try:
+        saved = services.executions_record(pk=campaign.pk, by=request.user,
+                                           results=entries)  # fmt: skip
+    except PermissionDenied as refusal:
+        return JsonResponse({"error": str(refusal)}, status=403)
+    except ValidationError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+    except ActionRefused as refusal:
+        return JsonResponse({"error": str(refusal)}, status=409)
+    labels = dict(R.choices)
+    return JsonResponse(
+        {
+            "saved": [
+                {"case": e.case_id, "result": e.result, "label": str(labels[e.result])}
+                for e in saved
+            ],
+            "figures": campaign_figures(campaign),
+        }
+    )
+
+
+def campaign_dashboard(request, pk: int):
+    """Counts by result, by tester and by defect severity, with a chart."""
+    campaign = _visible_campaign(request, pk)
+    figures = campaign_figures(campaign)
+    by_tester = (
+        campaign_cases_with_result(campaign)
+        .order_by()
+        .values("tester__first_name", "tester__last_name", "result")
+        .annotate(n=Count("pk"))
+    )
+    testers: dict[str, dict[str, int]] = {}
+    for row in by_tester:
+        name = " ".join(
+            part
+            for part in (row["tester__first_name"], row["tester__last_name"])
+            if part
+        ) or _("Non attribué")
+        testers.setdefault(name, dict.fromkeys(R.values, 0))[row["result"]] = row["n"]
+    defects = (
+        Defect.objects.filter(executions__campaign=campaign)
+        .order_by()
+        .values("severity")
+        .annotate(n=Count("pk", distinct=True))
+    )
+    severities = dict.fromkeys(Defect.Severity.values, 0)
+    for row in defects:
+        severities[row["severity"]] = row["n"]
+    planned = figures["planned"] or 1
+    bars = [
+        (value, label, figures[value], round(100 * figures[value] / planned))
+        for value, label in R.choices
+    ]
+    return render(
+        request,
+        "recette/campaign_dashboard.html",
+        {
+            "campaign": campaign,
+            "figures": figures,
+            "bars": bars,
+            "testers": sorted(testers.items()),
+            "results": R.choices,
+            "severities": [
+                (label, severities[value]) for value, label in Defect.Severity.choices
+            ],
+        },
+    )
+
+
+def evidence_download(request, pk: int):
+    evidence = get_object_or_404(
+        Evidence.objects.filter(
+            execution__campaign__in=campaigns_visible_to(request.user)
+        ),
+        pk=pk,
+    )
+    return file_download_response(evidence.file, download_name=evidence.original_name)
+
+
+def _pdf(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def plan_pdf(request, pk: int):
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    plan = change_request.acceptance_plan
+    content = documents.plan_pdf(
+        plan, margin_warning=services.plan_margin_warning(plan)
+    )
+    return _pdf(
+        content, f"{change_request.reference}-cahier-de-recette-v{plan.version}.pdf"
+    )
+
+
+def report_pdf(request, pk: int):
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    report = getattr(change_request, "acceptance_report", None)
+    if report is None:
+        raise Http404
+    if report.document:
+        # The submitted report is the very file both DSIs sign.
+        return file_download_response(
+            report.document,
+            download_name=f"{change_request.reference}-bilan-v{report.version}.pdf",
+        )
+    return _pdf(documents.report_pdf(report), f"{change_request.reference}-bilan.pdf")
+
+
+def agreement_pdf(request, pk: int):
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    agreement = change_request.go_live_agreements.last()
+    if agreement is None:
+        raise Http404
+    return _pdf(
+        documents.agreement_pdf(agreement),
+        f"{change_request.reference}-accord-mise-en-production.pdf",
+    )

@@ -1,0 +1,210 @@
+"""Acceptance pages: scoping, the result grid, the dashboard and the documents."""
+
+import io
+import json
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from evolutions.demo import evolutions_demo_load
+from evolutions.models import ChangeRequest
+from recette import services
+from recette.models import Execution
+from recette.selectors import campaign_figures
+
+R = Execution.Result
+
+
+def _campaign(world, cases: int):
+    cr = ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+    moe, porteur = world.user("cnaf.moe"), world.user("cd23.porteur")
+    plan = services.plan_prepare(change_request_pk=cr.pk, by=moe)
+    today = timezone.localdate()
+    services.plan_update(pk=plan.pk, by=moe, workload=3, start=today, end=today)
+    for n in range(1, cases + 1):
+        services.case_add(
+            pk=plan.pk,
+            by=moe,
+            reference=f"CT-{n:03d}",
+            title=f"Cas {n}",
+            steps=[("Agir", "Constater")],
+        )
+    services.plan_submit(pk=plan.pk, by=moe)
+    services.plan_decide(pk=plan.pk, by=porteur, validated=True)
+    services.qualification_record(
+        change_request_pk=cr.pk, by=moe, passed=True, on=today
+    )
+    return services.delivery_record(
+        change_request_pk=cr.pk, by=moe, on=today, environment="REC"
+    )
+
+
+@pytest.fixture
+def campaign(world, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    return _campaign(world, cases=4)
+
+
+def _record(client, campaign, case, result):
+    return client.post(
+        reverse("recettes:record", args=[campaign.pk]),
+        json.dumps({"results": [{"case": case.pk, "result": result}]}),
+        content_type="application/json",
+    )
+
+
+def test_tester_records_results_from_the_grid(world, client, campaign):
+    case = campaign.change_request.acceptance_plan.cases.first()
+    client.force_login(world.user("cd23.testeur"))
+
+    page = client.get(reverse("recettes:grid", args=[campaign.pk]))
+    saved = _record(client, campaign, case, R.FAILED)
+
+    assert page.status_code == 200 and "CT-001" in page.content.decode()
+    assert saved.status_code == 200
+    assert saved.json()["saved"] == [
+        {"case": case.pk, "result": "echoue", "label": "Échoué"}
+    ]
+    assert campaign_figures(campaign)[R.FAILED] == 1
+
+
+def test_grid_refuses_bad_input_with_a_french_json_error(world, client, campaign):
+    case = campaign.change_request.acceptance_plan.cases.first()
+    client.force_login(world.user("cd23.testeur"))
+    url = reverse("recettes:record", args=[campaign.pk])
+
+    unreadable = client.post(url, "pas du json", content_type="application/json")
+    unknown = _record(client, campaign, case, "peut-etre")
+
+    assert unreadable.status_code == 400 and "illisible" in unreadable.json()["error"]
+    assert unknown.status_code == 400 and "inconnu" in unknown.json()["error"]
+    services.campaign_close(pk=campaign.pk, by=world.user("cd23.porteur"))
+    closed = _record(client, campaign, case, R.PASSED)
+    assert closed.status_code == 409 and "close" in closed.json()["error"]
+    assert not Execution.objects.exists()
+
+
+def test_tester_of_another_client_sees_nothing(world, client, campaign):
+    cr = campaign.change_request
+    case = cr.acceptance_plan.cases.first()
+    execution = services.executions_record(
+        pk=campaign.pk,
+        by=world.user("cd23.testeur"),
+        results=[{"case": case.pk, "result": R.FAILED}],
+    )[0]
+    evidence = services.evidence_add(
+        execution_pk=execution.pk,
+        by=world.user("cd23.testeur"),
+        uploaded=SimpleUploadedFile("capture.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32),
+    )
+    client.force_login(world.user("cd57.testeur"))
+
+    assert cr.reference not in client.get(reverse("recettes:index")).content.decode()
+    for name, args in (
+        ("detail", [cr.pk]),
+        ("grid", [campaign.pk]),
+        ("dashboard", [campaign.pk]),
+        ("plan_pdf", [cr.pk]),
+        ("evidence", [evidence.pk]),
+    ):
+        assert client.get(reverse(f"recettes:{name}", args=args)).status_code == 404
+    assert _record(client, campaign, case, R.PASSED).status_code == 404
+
+    client.force_login(world.user("cd23.testeur"))
+    assert (
+        client.get(reverse("recettes:evidence", args=[evidence.pk])).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("name", ["grid", "dashboard"])
+def test_campaign_pages_cost_the_same_with_10_and_300_cases(
+    world, client, settings, tmp_path, name
+):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    client.force_login(world.user("cd23.testeur"))
+    counts = []
+    for size in (10, 300):
+        campaign = _campaign(world, cases=size)
+        cases = list(campaign.change_request.acceptance_plan.cases.all()[:5])
+        services.executions_record(
+            pk=campaign.pk,
+            by=world.user("cd23.testeur"),
+            results=[{"case": c.pk, "result": R.FAILED} for c in cases],
+        )
+        url = reverse(f"recettes:{name}", args=[campaign.pk])
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+        # The second size is built on a fresh acceptance of the same request.
+        _reset(campaign.change_request)
+
+    assert counts[0] == counts[1], counts
+
+
+def _reset(change_request):
+    """Remove the acceptance so another one can be built on the same request."""
+    from recette.models import (
+        AcceptancePlan,
+        Campaign,
+        CampaignCase,
+        Delivery,
+        Qualification,
+    )
+
+    Execution.objects.filter(campaign__change_request=change_request).delete()
+    CampaignCase.objects.filter(campaign__change_request=change_request).delete()
+    Campaign.objects.filter(change_request=change_request).delete()
+    Delivery.objects.filter(change_request=change_request).delete()
+    Qualification.objects.filter(change_request=change_request).delete()
+    AcceptancePlan.objects.filter(change_request=change_request).delete()
+
+
+def test_report_pdf_figures_match_the_database(world, client, campaign):
+    porteur = world.user("cd23.porteur")
+    cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))
+    services.executions_record(
+        pk=campaign.pk,
+        by=world.user("cd23.testeur"),
+        results=[
+            {"case": cases[0].pk, "result": R.PASSED},
+            {"case": cases[1].pk, "result": R.PASSED},
+            {"case": cases[2].pk, "result": R.FAILED},
+        ],
+    )
+    services.campaign_close(pk=campaign.pk, by=porteur)
+    cr = campaign.change_request
+    report = services.report_prepare(change_request_pk=cr.pk, by=porteur)
+    services.report_update(
+        pk=report.pk,
+        by=porteur,
+        verdict="reserves",
+        reserves="Le cas CT-003 reste à revoir.",
+    )
+    services.report_submit(pk=report.pk, by=porteur)
+    client.force_login(world.user("cnaf.dsi"))
+
+    response = client.get(reverse("recettes:report_pdf", args=[cr.pk]))
+
+    content = b"".join(response.streaming_content)
+    text = " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(content)).pages
+    )
+    final = campaign_figures(campaign)
+    row = re.search(r"Résultat final\s+—\s+" + r"\s+".join([r"(\d+)"] * 6), text)
+    assert [int(n) for n in row.groups()] == [
+        final["planned"], final["run"], final[R.PASSED], final[R.FAILED],
+        final[R.BLOCKED], final[R.NOT_APPLICABLE],
+    ]  # fmt: skip
+    assert "Favorable avec réserves" in text
+    assert "CT-003 reste à revoir" in text
