@@ -9,15 +9,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
-from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
 from contacts.models import Organisation
 from evolutions import services
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, Release
+from workflow.demo import complete_open_task
 
 F = EvolutionFlow
 
@@ -108,19 +106,9 @@ def demo_releases(today: date) -> list[Release]:
 
 
 def _complete(change_request: ChangeRequest, node, user, perform) -> None:
-    """Take the open task of `node` as `user`, run `perform`, complete the task."""
-    task = Task.objects.get(
-        process__evolutionprocess__change_request=change_request,
-        flow_task=node,
-        status__in=[STATUS.NEW, STATUS.ASSIGNED],
+    complete_open_task(
+        node, user, perform, evolutionprocess__change_request=change_request
     )
-    with F.lock(task.process_id), transaction.atomic():
-        activation = node.activation_class(task)
-        if task.status == STATUS.NEW:
-            activation.assign(user)
-        activation.start(None)
-        perform()
-        activation.execute()
 
 
 def _walk(change_request, stop: str, people: dict, release: Release) -> None:

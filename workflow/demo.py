@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from contacts.models import ContactPoint, Membership, Organisation, Person, Role
 
@@ -61,6 +63,23 @@ CLIENT_ACCOUNTS = tuple(
     )
 )
 DEMO_ACCOUNTS = SUPPLIER_ACCOUNTS + CLIENT_ACCOUNTS
+
+
+def complete_open_task(node, user, perform, **process_filter) -> None:
+    """Take the open task of `node` as `user`, run `perform`, complete the task,
+    as the task's page would (used to stand demo processes at a given step)."""
+    task = Task.objects.get(
+        flow_task=node,
+        status__in=[STATUS.NEW, STATUS.ASSIGNED],
+        **{f"process__{k}": v for k, v in process_filter.items()},
+    )
+    with node.flow_class.lock(task.process_id), transaction.atomic():
+        activation = node.activation_class(task)
+        if task.status == STATUS.NEW:
+            activation.assign(user)
+        activation.start(None)
+        perform()
+        activation.execute()
 
 
 def demo_data_load() -> list[DemoAccount]:

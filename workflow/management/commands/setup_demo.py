@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.services import reference_data_load
 from evolutions.demo import evolutions_demo_load
+from recette.demo import recette_demo_load
 from workflow.demo import DEMO_PASSWORD, demo_data_load
 
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
         reference_data_load()
         accounts = demo_data_load()
         evolutions_demo_load()
+        recette_demo_load()
         self.stdout.write("")
         self.stdout.write(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD})")
         for account in accounts:
