@@ -96,6 +96,7 @@ def campaign_grid(request, pk: int):
                 (value, label, RESULT_KEYS[value]) for value, label in R.choices
             ],
             "figures": campaign_figures(campaign),
+            "keys_json": json.dumps({key: value for value, key in RESULT_KEYS.items()}),
         },
     )
 

@@ -70,6 +70,14 @@ def test_tester_records_results_from_the_grid(world, client, campaign):
     saved = _record(client, campaign, case, R.FAILED)
 
     assert page.status_code == 200 and "CT-001" in page.content.decode()
+    # The grid's script reads its keys from the page: one letter per result.
+    assert json.loads(page.context["keys_json"]) == {
+        "r": "reussi",
+        "e": "echoue",
+        "b": "bloque",
+        "n": "non_applicable",
+        "x": "a_executer",
+    }
     assert saved.status_code == 200
     assert saved.json()["saved"] == [
         {"case": case.pk, "result": "echoue", "label": "Échoué"}
@@ -203,8 +211,12 @@ def test_report_pdf_figures_match_the_database(world, client, campaign):
     final = campaign_figures(campaign)
     row = re.search(r"Résultat final\s+—\s+" + r"\s+".join([r"(\d+)"] * 6), text)
     assert [int(n) for n in row.groups()] == [
-        final["planned"], final["run"], final[R.PASSED], final[R.FAILED],
-        final[R.BLOCKED], final[R.NOT_APPLICABLE],
-    ]  # fmt: skip
+        final["planned"],
+        final["run"],
+        final[R.PASSED],
+        final[R.FAILED],
+        final[R.BLOCKED],
+        final[R.NOT_APPLICABLE],
+    ]
     assert "Favorable avec réserves" in text
     assert "CT-003 reste à revoir" in text
