@@ -115,6 +115,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Attachments, evidence and documents: never served directly (access-checked views).
+PRIVATE_MEDIA_ROOT = env.env_str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private"))
+TANDEM_MAX_UPLOAD_MB = env.env_int("TANDEM_MAX_UPLOAD_MB", 20, minimum=1)
+TANDEM_RECETTE_MARGIN_DAYS = env.env_int("TANDEM_RECETTE_MARGIN_DAYS", 10)
 
 # E-mail: written to files under var/mail in the embedded mode, SMTP in production.
 EMAIL_BACKEND = env.email_backend("EMAIL_BACKEND", "file" if DEBUG else "smtp")
