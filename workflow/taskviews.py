@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -46,7 +47,9 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
 
     def form_valid(self, form):
         try:
-            self.perform(form)
+            # All or nothing: a refusal half-way leaves no partial write behind.
+            with transaction.atomic():
+                self.perform(form)
         except ValidationError as error:
             for field, errors in _by_field(error, form).items():
                 for message in errors:

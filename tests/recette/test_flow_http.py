@@ -238,3 +238,71 @@ def test_refusal_cancels_the_other_signature_and_goes_back_to_fixes(
         journey.acceptance_report.__class__.objects.get(change_request=journey).version
         == 2
     )
+
+
+def _workbook(rows) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(
+        ["Référence", "Titre", "Priorité", "Étape", "Action", "Résultat attendu"]
+    )
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
+    world, client, journey
+):
+    commande = world.user("cnaf.commande")
+    today = timezone.localdate().isoformat()
+    rows = [
+        [f"CT-{n:03d}", f"Cas {n}", "haute", 1, f"Action {n}", f"Attendu {n}"]
+        for n in range(1, 201)
+    ]
+    bad = [list(row) for row in rows]
+    bad[9][4] = ""  # line 11: no action
+    bad[99][2] = "urgente"  # line 101: unknown priority
+    bad[149][3] = "deux"  # line 151: step is not a number
+    data = {"workload": "3", "start": today, "end": today}
+
+    refused = _act(
+        client,
+        commande,
+        journey,
+        F.prepare_plan,
+        {
+            **data,
+            "cases_file": SimpleUploadedFile("plan.xlsx", _workbook(bad)),
+        },
+        expect=200,
+    )
+
+    page = refused.content.decode()
+    for line in (11, 101, 151):
+        assert f"Ligne {line}," in page
+    assert page.count("Ligne ") == 3
+    plan = ChangeRequest.objects.get(pk=journey.pk).acceptance_plan
+    assert not plan.cases.exists()
+    assert (plan.status, plan.workload) == ("brouillon", None)  # nothing half-saved
+
+    _act(
+        client,
+        commande,
+        journey,
+        F.prepare_plan,
+        {
+            **data,
+            "cases_file": SimpleUploadedFile("plan.xlsx", _workbook(rows)),
+        },
+    )
+    cases = list(plan.cases.order_by("position").prefetch_related("steps"))
+    assert len(cases) == 200
+    assert [c.reference for c in cases[:3]] == ["CT-001", "CT-002", "CT-003"]
+    assert [s.action for s in cases[199].steps.all()] == ["Action 200"]
