@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from recette.models import AcceptanceReport, Campaign, Defect
+from recette.models import AcceptanceReport, Campaign, Defect, Execution
 
 
 def _date_widget():
@@ -128,3 +128,45 @@ class SignatureForm(forms.Form):
         label=_("Votre mot de passe (confirmation de signature)"),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class DefectForm(forms.Form):
+    title = forms.CharField(label=_("Intitulé"), max_length=300)
+    severity = forms.ChoiceField(
+        label=_("Gravité"), choices=Defect.Severity.choices, widget=forms.RadioSelect
+    )
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    executions = forms.ModelMultipleChoiceField(
+        label=_("Exécutions concernées"),
+        queryset=Execution.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, change_request, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["executions"]
+        field.queryset = (
+            Execution.objects.filter(
+                campaign__change_request=change_request,
+                result__in=[Execution.Result.FAILED, Execution.Result.BLOCKED],
+            )
+            .select_related("case", "campaign")
+            .order_by("-executed_at")
+        )
+        field.label_from_instance = lambda e: (
+            f"{e.case.reference} – {e.get_result_display()} "
+            f"({_('campagne')} {e.campaign.number})"
+        )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motif"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(label=_("Preuve (capture, export…)"))

@@ -2,20 +2,22 @@
 
 import json
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from evolutions.selectors import change_requests_visible_to
-from recette import documents, services
+from recette import documents, forms, services
 from recette.models import Campaign, Defect, Evidence, Execution
 from recette.selectors import (
     campaign_cases_with_result,
     campaign_figures,
     campaigns_visible_to,
+    defects_visible_to,
 )
 from workflow import access
 from workflow.transitions import ActionRefused
@@ -118,8 +120,9 @@ def campaign_record(request, pk: int):
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"error": _("Requête illisible.")}, status=400)
     try:
-        saved = services.executions_record(pk=campaign.pk, by=request.user,
-                                           results=entries)  # fmt: skip
+        saved = services.executions_record(
+            pk=campaign.pk, by=request.user, results=entries
+        )
     except PermissionDenied as refusal:
         return JsonResponse({"error": str(refusal)}, status=403)
     except ValidationError as error:
@@ -183,6 +186,95 @@ def campaign_dashboard(request, pk: int):
                 (label, severities[value]) for value, label in Defect.Severity.choices
             ],
         },
+    )
+
+
+def defect_create(request, pk: int):
+    """A tester raises a defect, linked to failed or blocked executions."""
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    form = forms.DefectForm(request.POST or None, change_request=change_request)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.defect_open(
+                change_request_pk=change_request.pk,
+                by=request.user,
+                title=data["title"],
+                severity=data["severity"],
+                description=data["description"],
+                execution_pks=tuple(e.pk for e in data["executions"]),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Anomalie enregistrée."))
+            return redirect("recettes:detail", pk=change_request.pk)
+    return render(
+        request,
+        "recette/defect_form.html",
+        {"form": form, "change_request": change_request},
+    )
+
+
+DEFECT_ACTIONS = {
+    "rejeter": (services.defect_reject, True),
+    "accepter-le-rejet": (services.defect_accept_rejection, False),
+    "verifier": (services.defect_verify, False),
+    "rouvrir": (services.defect_reopen, True),
+}
+
+
+@require_POST
+def defect_action(request, pk: int, action: str):
+    """One move of a defect's lifecycle, by the role the service requires."""
+    defect = get_object_or_404(defects_visible_to(request.user), pk=pk)
+    if action not in DEFECT_ACTIONS:
+        raise Http404
+    service, needs_reason = DEFECT_ACTIONS[action]
+    form = forms.ReasonForm(request.POST)
+    form.is_valid()
+    kwargs = {"reason": form.cleaned_data.get("reason", "")} if needs_reason else {}
+    try:
+        service(pk=defect.pk, by=request.user, **kwargs)
+    except ValidationError as error:
+        return _refused(request, defect, " ".join(error.messages), status=400)
+    except ActionRefused as refusal:
+        return _refused(request, defect, str(refusal))
+    messages.success(request, _("Anomalie mise à jour."))
+    return redirect("recettes:detail", pk=defect.change_request_id)
+
+
+@require_POST
+def evidence_upload(request, pk: int):
+    """Join a file to an execution of a visible campaign."""
+    execution = get_object_or_404(
+        Execution.objects.filter(
+            campaign__in=campaigns_visible_to(request.user)
+        ).select_related("campaign"),
+        pk=pk,
+    )
+    form = forms.EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        reason = " ".join(form.errors.get("file", [_("Choisissez un fichier.")]))
+        return _refused(request, execution, reason, status=400)
+    try:
+        services.evidence_add(
+            execution_pk=execution.pk,
+            by=request.user,
+            uploaded=form.cleaned_data["file"],
+        )
+    except ValidationError as error:
+        return _refused(request, execution, " ".join(error.messages), status=400)
+    messages.success(request, _("Preuve jointe."))
+    return redirect("recettes:grid", pk=execution.campaign_id)
+
+
+def _refused(request, subject, reason: str, status: int = 409):
+    return render(
+        request,
+        "workflow/refused.html",
+        {"reason": reason, "subject": subject},
+        status=status,
     )
 
 

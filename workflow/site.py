@@ -132,6 +132,19 @@ class RecettesApp(Application):
     evidence_path = path(
         "preuves/<int:pk>/", recette_pages.evidence_download, name="evidence"
     )
+    evidence_upload_path = path(
+        "executions/<int:pk>/preuves/",
+        recette_pages.evidence_upload,
+        name="evidence_upload",
+    )
+    defect_create_path = path(
+        "<int:pk>/anomalies/nouvelle/", recette_pages.defect_create, name="defect_new"
+    )
+    defect_action_path = path(
+        "anomalies/<int:pk>/<slug:action>/",
+        recette_pages.defect_action,
+        name="defect_action",
+    )
 
 
 class TandemSite(Site):

@@ -306,3 +306,26 @@ def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
     assert len(cases) == 200
     assert [c.reference for c in cases[:3]] == ["CT-001", "CT-002", "CT-003"]
     assert [s.action for s in cases[199].steps.all()] == ["Action 200"]
+
+
+def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, journey):
+    _to_signatures(world, client, journey, with_blocking_open=False)
+    process = journey.recette_process
+    client.force_login(world.user("cd57.testeur"))
+
+    for url in (
+        "/recette/",
+        "/recette/flows/",
+        "/recette/tasks/",
+        "/recette/inbox/",
+        "/recette/queue/",
+        "/recette/archive/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert journey.reference not in response.content.decode(), url
+    for url in (f"/recette/{process.pk}/", f"/recette/{process.pk}/chart/"):
+        assert client.get(url).status_code == 404, url
+
+    client.force_login(world.user("cd23.testeur"))
+    assert client.get(f"/recette/{process.pk}/").status_code == 200

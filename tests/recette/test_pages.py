@@ -220,3 +220,71 @@ def test_report_pdf_figures_match_the_database(world, client, campaign):
     ]
     assert "Favorable avec réserves" in text
     assert "CT-003 reste à revoir" in text
+
+
+def test_defects_are_raised_and_moved_through_the_pages(world, client, campaign):
+    cr = campaign.change_request
+    case = cr.acceptance_plan.cases.first()
+    failed = services.executions_record(
+        pk=campaign.pk,
+        by=world.user("cd23.testeur"),
+        results=[{"case": case.pk, "result": R.FAILED}],
+    )[0]
+    client.force_login(world.user("cd23.testeur"))
+
+    created = client.post(
+        reverse("recettes:defect_new", args=[cr.pk]),
+        {
+            "title": "Écran blanc",
+            "severity": "majeure",
+            "executions": [failed.pk],
+        },
+    )
+    defect = cr.defects.get()
+    refused = client.post(
+        reverse("recettes:defect_action", args=[defect.pk, "verifier"])
+    )
+    client.force_login(world.user("cnaf.moe"))
+    rejected = client.post(
+        reverse("recettes:defect_action", args=[defect.pk, "rejeter"]),
+        {"reason": "Comportement attendu"},
+    )
+    client.force_login(world.user("cd57.porteur"))
+    foreign = client.post(
+        reverse("recettes:defect_action", args=[defect.pk, "accepter-le-rejet"])
+    )
+
+    assert (created.status_code, refused.status_code) == (302, 409)
+    assert (rejected.status_code, foreign.status_code) == (302, 404)
+    assert list(defect.executions.all()) == [failed]
+    assert cr.defects.get().status == "rejetee"
+
+
+def test_evidence_is_joined_from_the_grid_under_the_upload_rules(
+    world, client, campaign
+):
+    case = campaign.change_request.acceptance_plan.cases.first()
+    execution = services.executions_record(
+        pk=campaign.pk,
+        by=world.user("cd23.testeur"),
+        results=[{"case": case.pk, "result": R.FAILED}],
+    )[0]
+    url = reverse("recettes:evidence_upload", args=[execution.pk])
+    client.force_login(world.user("cd23.testeur"))
+
+    disguised = client.post(url, {"file": SimpleUploadedFile("x.png", b"%PDF-1.4")})
+    joined = client.post(
+        url,
+        {"file": SimpleUploadedFile("capture.png", b"\x89PNG\r\n\x1a\n" + b"0" * 8)},
+    )
+    client.force_login(world.user("cd57.testeur"))
+    foreign = client.post(
+        url, {"file": SimpleUploadedFile("c.png", b"\x89PNG\r\n\x1a\n" + b"0" * 8)}
+    )
+
+    assert (disguised.status_code, joined.status_code, foreign.status_code) == (
+        400,
+        302,
+        404,
+    )
+    assert execution.evidence.count() == 1
