@@ -170,3 +170,32 @@ class ReasonForm(forms.Form):
 
 class EvidenceForm(forms.Form):
     file = forms.FileField(label=_("Preuve (capture, export…)"))
+
+
+class AssignmentForm(forms.Form):
+    tester = forms.ModelChoiceField(label=_("Testeur"), queryset=None)
+    cases = forms.MultipleChoiceField(
+        label=_("Cas à lui confier"), widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, campaign, **kwargs):
+        from django.contrib.auth import get_user_model
+
+        super().__init__(*args, **kwargs)
+        self.fields["tester"].queryset = (
+            get_user_model()
+            .objects.filter(
+                memberships__organisation=campaign.organisation,
+                memberships__role="testeur",
+                is_active=True,
+            )
+            .distinct()
+            .order_by("last_name")
+        )
+        self.fields["tester"].label_from_instance = lambda u: u.get_full_name()
+        self.fields["cases"].choices = [
+            (str(cc.case_id), f"{cc.case.reference} – {cc.case.title}")
+            for cc in campaign.campaign_cases.select_related("case").order_by(
+                "case__position"
+            )
+        ]

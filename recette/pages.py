@@ -269,6 +269,28 @@ def evidence_upload(request, pk: int):
     return redirect("recettes:grid", pk=execution.campaign_id)
 
 
+def campaign_assignment(request, pk: int):
+    """The client's request owner gives cases of a campaign to a tester."""
+    campaign = _visible_campaign(request, pk)
+    form = forms.AssignmentForm(request.POST or None, campaign=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            count = services.campaign_assign(
+                pk=campaign.pk,
+                by=request.user,
+                case_pks=[int(pk) for pk in form.cleaned_data["cases"]],
+                tester=form.cleaned_data["tester"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("%(n)s cas attribué(s).") % {"n": count})
+            return redirect("recettes:grid", pk=campaign.pk)
+    return render(
+        request, "recette/assignment_form.html", {"form": form, "campaign": campaign}
+    )
+
+
 def _refused(request, subject, reason: str, status: int = 409):
     return render(
         request,

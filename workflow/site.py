@@ -124,6 +124,11 @@ class RecettesApp(Application):
     record_path = path(
         "campagnes/<int:pk>/resultats/", recette_pages.campaign_record, name="record"
     )
+    assignment_path = path(
+        "campagnes/<int:pk>/affectation/",
+        recette_pages.campaign_assignment,
+        name="assignment",
+    )
     dashboard_path = path(
         "campagnes/<int:pk>/tableau-de-bord/",
         recette_pages.campaign_dashboard,

@@ -288,3 +288,25 @@ def test_evidence_is_joined_from_the_grid_under_the_upload_rules(
         404,
     )
     assert execution.evidence.count() == 1
+
+
+def test_request_owner_assigns_cases_to_a_tester(world, client, campaign):
+    cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))
+    tester = world.user("cd23.testeur")
+    url = reverse("recettes:assignment", args=[campaign.pk])
+
+    client.force_login(world.user("cd23.testeur"))
+    refused = client.post(url, {"tester": tester.pk, "cases": [cases[0].pk]})
+    client.force_login(world.user("cd23.porteur"))
+    done = client.post(url, {"tester": tester.pk, "cases": [c.pk for c in cases[:2]]})
+
+    assert (refused.status_code, done.status_code) == (403, 302)
+    mine = client.get(
+        reverse("recettes:grid", args=[campaign.pk]), {"filtre": "mes-cas"}
+    )
+    assert len(mine.context["rows"]) == 0  # the owner is not the tester
+    client.force_login(tester)
+    mine = client.get(
+        reverse("recettes:grid", args=[campaign.pk]), {"filtre": "mes-cas"}
+    )
+    assert [r.case_id for r in mine.context["rows"]] == [c.pk for c in cases[:2]]
