@@ -1,7 +1,10 @@
 """RecetteFlow walked through the HTTP test client, each step by the right user."""
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -87,23 +90,24 @@ def test_whole_acceptance_journey_through_http(world, client, journey):
 
     first = Campaign.objects.get(change_request=cr, number=1)
     cases = {c.reference: c for c in plan.cases.all()}
-    executions = services.executions_record(
-        pk=first.pk,
-        by=testeur,
-        results=[
-            {"case": cases["CT-1"].pk, "result": R.PASSED},
-            {"case": cases["CT-2"].pk, "result": R.FAILED, "comment": "Fichier vide"},
-            {"case": cases["CT-3"].pk, "result": R.BLOCKED},
-            {"case": cases["CT-4"].pk, "result": R.PASSED},
-        ],
+    client.force_login(testeur)
+    _grid(
+        client,
+        first,
+        {"CT-1": R.PASSED, "CT-2": R.FAILED, "CT-3": R.BLOCKED, "CT-4": R.PASSED},
+        cases,
     )
-    blocking = services.defect_open(
-        change_request_pk=cr.pk,
-        by=testeur,
-        title="Export vide",
-        severity=Defect.Severity.BLOCKING,
-        execution_pks=(executions[1].pk,),
+    failed = Execution.objects.get(campaign=first, case=cases["CT-2"])
+    response = client.post(
+        reverse("recettes:defect_new", args=[cr.pk]),
+        {
+            "title": "Export vide",
+            "severity": "bloquante",
+            "executions": [failed.pk],
+        },
     )
+    assert response.status_code == 302
+    blocking = Defect.objects.get(change_request=cr)
     _act(client, porteur, cr, F.run_campaign, {"outcome": "corrections"})
     _act(
         client,
@@ -119,15 +123,10 @@ def test_whole_acceptance_journey_through_http(world, client, journey):
 
     retest = Campaign.objects.get(change_request=cr, number=2)
     assert set(latest_results(retest)) == {cases["CT-2"].pk, cases["CT-3"].pk}
-    services.executions_record(
-        pk=retest.pk,
-        by=testeur,
-        results=[
-            {"case": cases["CT-2"].pk, "result": R.PASSED},
-            {"case": cases["CT-3"].pk, "result": R.PASSED},
-        ],
-    )
-    services.defect_verify(pk=blocking.pk, by=testeur)
+    client.force_login(testeur)
+    _grid(client, retest, {"CT-2": R.PASSED, "CT-3": R.PASSED}, cases)
+    verify = reverse("recettes:defect_action", args=[blocking.pk, "verifier"])
+    assert client.post(verify).status_code == 302
     _act(client, porteur, cr, F.run_campaign, {"outcome": "bilan"})
     _act(client, porteur, cr, F.write_report, {"verdict": "favorable"})
 
@@ -150,6 +149,17 @@ def test_whole_acceptance_journey_through_http(world, client, journey):
     cr = ChangeRequest.objects.get(pk=cr.pk)
     assert cr.status == ChangeRequest.Status.IN_PRODUCTION
     assert cr.recette_process.status == "DONE"
+
+
+def _grid(client, campaign, results, cases):
+    """Record results the way the grid's script does, one request per result."""
+    for reference, result in results.items():
+        response = client.post(
+            reverse("recettes:record", args=[campaign.pk]),
+            json.dumps({"results": [{"case": cases[reference].pk, "result": result}]}),
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
 
 
 def _to_signatures(world, client, cr, *, with_blocking_open: bool):
