@@ -59,7 +59,13 @@ def acceptance_detail(request, pk: int):
         "qualifications": change_request.qualifications.all(),
         "deliveries": change_request.deliveries.all(),
         "campaigns": change_request.campaigns.select_related("delivery"),
-        "defects": change_request.defects.select_related("fixed_in"),
+        "defects": [
+            (defect, services.defect_allowed_actions(request.user, defect))
+            for defect in change_request.defects.select_related(
+                "fixed_in", "organisation"
+            )
+        ],
+        "plan_actions": services.plan_allowed_actions(request.user, plan),
         "report": getattr(change_request, "acceptance_report", None),
         "agreement": change_request.go_live_agreements.prefetch_related(
             "signatures__signer"
@@ -267,6 +273,26 @@ def evidence_upload(request, pk: int):
         return _refused(request, execution, " ".join(error.messages), status=400)
     messages.success(request, _("Preuve jointe."))
     return redirect("recettes:grid", pk=execution.campaign_id)
+
+
+@require_POST
+def plan_reopen(request, pk: int):
+    """The supplier reopens a validated plan to change it (a new version)."""
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    form = forms.ReasonForm(request.POST)
+    form.is_valid()
+    try:
+        services.plan_reopen(
+            pk=change_request.acceptance_plan.pk,
+            by=request.user,
+            reason=form.cleaned_data.get("reason", ""),
+        )
+    except ValidationError as error:
+        return _refused(request, change_request, " ".join(error.messages), status=400)
+    except ActionRefused as refusal:
+        return _refused(request, change_request, str(refusal))
+    messages.success(request, _("Plan rouvert : la nouvelle version sera à valider."))
+    return redirect("recettes:detail", pk=change_request.pk)
 
 
 def campaign_assignment(request, pk: int):

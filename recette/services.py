@@ -555,6 +555,37 @@ def defect_open(
     return defect
 
 
+def defect_allowed_actions(user, defect: Defect) -> set[str]:
+    """The moves of a defect the user may make now (the services check again)."""
+    organisation = defect.organisation
+    actions = set()
+    if access.may_act_any(user, SUPPLIER_FIXERS, organisation) and (
+        defect.reject.can_proceed()
+    ):
+        actions.add("rejeter")
+    if access.may_act_any(user, CLIENT_LEADS, organisation) and (
+        defect.accept_rejection.can_proceed()
+    ):
+        actions.add("accepter-le-rejet")
+    if access.may_act_any(user, TESTERS, organisation):
+        if defect.verify.can_proceed():
+            actions.add("verifier")
+        if defect.reopen.can_proceed():
+            actions.add("rouvrir")
+    return actions
+
+
+def plan_allowed_actions(user, plan: AcceptancePlan) -> set[str]:
+    """What the user may do on the plan from its page."""
+    actions = set()
+    if access.may_act_any(user, PLAN_AUTHORS, plan.organisation):
+        if not plan.is_frozen:
+            actions |= {"import", "add_case"}
+        if plan.reopen.can_proceed():
+            actions.add("reopen")
+    return actions
+
+
 def _locked_defect(pk: int) -> Defect:
     return for_update(Defect.objects.select_related("organisation")).get(pk=pk)
 

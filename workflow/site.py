@@ -120,6 +120,9 @@ class RecettesApp(Application):
     agreement_pdf_path = path(
         "<int:pk>/accord.pdf", recette_pages.agreement_pdf, name="agreement_pdf"
     )
+    plan_reopen_path = path(
+        "<int:pk>/plan/rouvrir/", recette_pages.plan_reopen, name="plan_reopen"
+    )
     grid_path = path("campagnes/<int:pk>/", recette_pages.campaign_grid, name="grid")
     record_path = path(
         "campagnes/<int:pk>/resultats/", recette_pages.campaign_record, name="record"

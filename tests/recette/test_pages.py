@@ -310,3 +310,40 @@ def test_request_owner_assigns_cases_to_a_tester(world, client, campaign):
         reverse("recettes:grid", args=[campaign.pk]), {"filtre": "mes-cas"}
     )
     assert [r.case_id for r in mine.context["rows"]] == [c.pk for c in cases[:2]]
+
+
+def test_defect_buttons_follow_role_and_state(world, campaign):
+    cr = campaign.change_request
+    defect = services.defect_open(
+        change_request_pk=cr.pk,
+        by=world.user("cd23.testeur"),
+        title="x",
+        severity="mineure",
+    )
+
+    assert services.defect_allowed_actions(world.user("cnaf.moe"), defect) == {
+        "rejeter"
+    }
+    assert services.defect_allowed_actions(world.user("cd23.testeur"), defect) == set()
+    services.defect_reject(pk=defect.pk, by=world.user("cnaf.moe"), reason="Normal")
+    defect = cr.defects.get()
+    assert services.defect_allowed_actions(world.user("cd23.porteur"), defect) == {
+        "accepter-le-rejet",
+        "rouvrir",
+    }
+    assert services.defect_allowed_actions(world.user("cd57.porteur"), defect) == set()
+
+
+def test_validated_plan_is_reopened_from_its_page(world, client, campaign):
+    cr = campaign.change_request
+    services.campaign_close(pk=campaign.pk, by=world.user("cd23.porteur"))
+    url = reverse("recettes:plan_reopen", args=[cr.pk])
+
+    client.force_login(world.user("cd23.porteur"))
+    assert client.post(url, {"reason": "x"}).status_code == 403
+    client.force_login(world.user("cnaf.moe"))
+    assert client.post(url, {"reason": ""}).status_code == 400
+    assert client.post(url, {"reason": "Nouveau cas"}).status_code == 302
+
+    plan = cr.__class__.objects.get(pk=cr.pk).acceptance_plan
+    assert (plan.status, plan.version) == ("brouillon", 2)
