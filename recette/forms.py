@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from recette.models import AcceptanceReport, Campaign, Defect, Execution
+from recette.models import AcceptanceReport, Campaign, Defect, Execution, TestCase
 
 
 def _date_widget():
@@ -199,3 +199,42 @@ class AssignmentForm(forms.Form):
                 "case__position"
             )
         ]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier des cas de test (CSV ou XLSX)"),
+        help_text=_(
+            "Colonnes : référence, titre, objectif, priorité, préconditions, section, "
+            "étape, action, résultat attendu."
+        ),
+    )
+
+
+class CaseForm(forms.Form):
+    reference = forms.CharField(label=_("Référence"), max_length=50)
+    title = forms.CharField(label=_("Intitulé"), max_length=300)
+    objective = forms.CharField(
+        label=_("Objectif"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    priority = forms.ChoiceField(
+        label=_("Priorité"), choices=TestCase.Priority.choices, initial="moyenne"
+    )
+    preconditions = forms.CharField(
+        label=_("Préconditions"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    section = forms.CharField(
+        label=_("Section du cahier des charges"), required=False, max_length=100
+    )
+
+
+class StepForm(forms.Form):
+    action = forms.CharField(label=_("Action"), required=False, max_length=4000)
+    expected = forms.CharField(
+        label=_("Résultat attendu"), required=False, max_length=4000
+    )
+
+
+StepFormSet = forms.formset_factory(StepForm, extra=6, max_num=50)

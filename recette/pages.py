@@ -1,9 +1,11 @@
 """Pages of the acceptance: overview, campaign grid and dashboard, documents."""
 
 import json
+import secrets
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from evolutions.selectors import change_requests_visible_to
 from recette import documents, forms, services
+from recette.importing import parse_cases
 from recette.models import Campaign, Defect, Evidence, Execution
 from recette.selectors import (
     campaign_cases_with_result,
@@ -21,7 +24,7 @@ from recette.selectors import (
 )
 from workflow import access
 from workflow.transitions import ActionRefused
-from workflow.uploads import file_download_response
+from workflow.uploads import file_download_response, private_storage
 
 R = Execution.Result
 # One key per result in the grid (the page lists them).
@@ -273,6 +276,103 @@ def evidence_upload(request, pk: int):
         return _refused(request, execution, " ".join(error.messages), status=400)
     messages.success(request, _("Preuve jointe."))
     return redirect("recettes:grid", pk=execution.campaign_id)
+
+
+_IMPORTS_KEY = "tandem_case_imports"
+
+
+def _editable_plan_of(request, pk: int):
+    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    plan = change_request.acceptance_plan
+    actions = services.plan_allowed_actions(request.user, plan)
+    if "import" not in actions:
+        if not access.may_act_any(
+            request.user, services.PLAN_AUTHORS, plan.organisation
+        ):
+            raise PermissionDenied(_("Seul le fournisseur écrit le plan de recette."))
+        raise ActionRefused(_("Le plan de recette est figé : rouvrez-le d'abord."))
+    return change_request, plan
+
+
+def cases_import(request, pk: int):
+    """Dry run first: the file is read and every case or bad line is shown; it is
+    saved only when confirmed, and only if it has no error."""
+    try:
+        change_request, plan = _editable_plan_of(request, pk)
+    except ActionRefused as refusal:
+        return _refused(request, None, str(refusal))
+    pending = request.session.get(_IMPORTS_KEY, {})
+    if request.method == "POST" and "confirm" in request.POST:
+        token = request.POST.get("confirm", "")
+        entry = pending.pop(token, None)
+        request.session[_IMPORTS_KEY] = pending
+        if entry is None or entry["plan"] != plan.pk:
+            return _refused(
+                request,
+                change_request,
+                _("Import expiré : envoyez le fichier à nouveau."),
+                status=400,
+            )
+        storage = private_storage()
+        with storage.open(entry["path"], "rb") as stored:
+            preview = parse_cases(stored.read(), filename=entry["name"])
+        storage.delete(entry["path"])
+        try:
+            count = services.cases_import(pk=plan.pk, by=request.user, preview=preview)
+        except ValidationError as error:
+            return _refused(request, change_request, " ".join(error.messages), 400)
+        except ActionRefused as refusal:
+            return _refused(request, change_request, str(refusal))
+        messages.success(request, _("%(n)s cas de test importés.") % {"n": count})
+        return redirect("recettes:detail", pk=change_request.pk)
+
+    form = forms.ImportForm(request.POST or None, request.FILES or None)
+    context = {"form": form, "change_request": change_request, "plan": plan}
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        content = upload.read()
+        preview = parse_cases(content, filename=upload.name)
+        context["preview"] = preview
+        if preview.ok and preview.cases:
+            token = secrets.token_urlsafe(16)
+            path = private_storage().save(
+                f"imports/{token}.{upload.name.rsplit('.', 1)[-1].lower()}",
+                ContentFile(content),
+            )
+            pending[token] = {"path": path, "name": upload.name, "plan": plan.pk}
+            request.session[_IMPORTS_KEY] = pending
+            context["token"] = token
+    return render(request, "recette/cases_import.html", context)
+
+
+def case_create(request, pk: int):
+    """The supplier types a test case in, with its ordered steps."""
+    try:
+        change_request, plan = _editable_plan_of(request, pk)
+    except ActionRefused as refusal:
+        return _refused(request, None, str(refusal))
+    form = forms.CaseForm(request.POST or None)
+    steps = forms.StepFormSet(request.POST or None, prefix="etapes")
+    if request.method == "POST" and form.is_valid() and steps.is_valid():
+        rows = [
+            (step["action"], step["expected"])
+            for step in steps.cleaned_data
+            if step and (step.get("action") or step.get("expected"))
+        ]
+        try:
+            services.case_add(
+                pk=plan.pk, by=request.user, steps=rows, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Cas de test ajouté."))
+            return redirect("recettes:detail", pk=change_request.pk)
+    return render(
+        request,
+        "recette/case_form.html",
+        {"form": form, "steps": steps, "change_request": change_request},
+    )
 
 
 @require_POST

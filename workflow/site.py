@@ -120,6 +120,12 @@ class RecettesApp(Application):
     agreement_pdf_path = path(
         "<int:pk>/accord.pdf", recette_pages.agreement_pdf, name="agreement_pdf"
     )
+    cases_import_path = path(
+        "<int:pk>/plan/import/", recette_pages.cases_import, name="cases_import"
+    )
+    case_create_path = path(
+        "<int:pk>/plan/cas/nouveau/", recette_pages.case_create, name="case_new"
+    )
     plan_reopen_path = path(
         "<int:pk>/plan/rouvrir/", recette_pages.plan_reopen, name="plan_reopen"
     )

@@ -347,3 +347,68 @@ def test_validated_plan_is_reopened_from_its_page(world, client, campaign):
 
     plan = cr.__class__.objects.get(pk=cr.pk).acceptance_plan
     assert (plan.status, plan.version) == ("brouillon", 2)
+
+
+@pytest.fixture
+def draft_plan(world, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    cr = ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+    return services.plan_prepare(change_request_pk=cr.pk, by=world.user("cnaf.moe"))
+
+
+def test_import_preview_lists_bad_lines_then_confirmation_saves(
+    world, client, draft_plan
+):
+    from tests.recette.test_flow_http import _workbook
+
+    rows = [
+        [f"CT-{n:03d}", f"Cas {n}", "haute", 1, f"Action {n}", f"Attendu {n}"]
+        for n in range(1, 201)
+    ]
+    bad = [list(row) for row in rows]
+    bad[9][4], bad[99][2], bad[149][3] = "", "urgente", "deux"
+    url = reverse("recettes:cases_import", args=[draft_plan.change_request_id])
+    client.force_login(world.user("cnaf.moe"))
+
+    checked = client.post(url, {"file": SimpleUploadedFile("p.xlsx", _workbook(bad))})
+    assert checked.context["preview"].bad_lines == [11, 101, 151]
+    assert "token" not in checked.context and not draft_plan.cases.exists()
+
+    previewed = client.post(
+        url, {"file": SimpleUploadedFile("p.xlsx", _workbook(rows))}
+    )
+    assert len(previewed.context["preview"].cases) == 200
+    assert not draft_plan.cases.exists()  # nothing saved before confirmation
+    confirmed = client.post(url, {"confirm": previewed.context["token"]})
+    assert confirmed.status_code == 302
+    assert draft_plan.cases.count() == 200
+    assert client.post(url, {"confirm": previewed.context["token"]}).status_code == 400
+
+
+def test_cases_are_typed_in_by_the_supplier_only(world, client, draft_plan):
+    url = reverse("recettes:case_new", args=[draft_plan.change_request_id])
+    data = {
+        "reference": "CT-9",
+        "title": "Saisie manuelle",
+        "priority": "haute",
+        "etapes-TOTAL_FORMS": "6",
+        "etapes-INITIAL_FORMS": "0",
+        "etapes-0-action": "Ouvrir",
+        "etapes-0-expected": "Écran ouvert",
+        "etapes-1-action": "Valider",
+        "etapes-1-expected": "Message OK",
+    }
+
+    client.force_login(world.user("cd23.porteur"))
+    assert client.post(url, data).status_code == 403
+    client.force_login(world.user("cnaf.moe"))
+    assert client.post(url, data).status_code == 302
+
+    case = draft_plan.cases.get()
+    assert [(s.number, s.action) for s in case.steps.all()] == [
+        (1, "Ouvrir"),
+        (2, "Valider"),
+    ]
