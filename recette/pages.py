@@ -112,6 +112,73 @@ def campaign_grid(request, pk: int):
     )
 
 
+def campaign_case(request, pk: int, case_pk: int):
+    """One case of a campaign: its steps with per-step results, a comment, the
+    execution history and its evidence."""
+    campaign = _visible_campaign(request, pk)
+    row = get_object_or_404(
+        campaign.campaign_cases.select_related("case"), case_id=case_pk
+    )
+    case = row.case
+    steps = list(case.steps.all())
+    choices = [(value, label) for value, label in R.choices if value != R.TO_RUN]
+    errors = []
+    if request.method == "POST":
+        result = request.POST.get("result", "")
+        step_results = {
+            str(step.number): request.POST.get(f"etape-{step.number}", "")
+            for step in steps
+            if request.POST.get(f"etape-{step.number}")
+        }
+        if any(value not in R.values for value in step_results.values()):
+            errors.append(_("Résultat d'étape inconnu."))
+        if not errors:
+            try:
+                services.executions_record(
+                    pk=campaign.pk,
+                    by=request.user,
+                    results=[
+                        {
+                            "case": case.pk,
+                            "result": result,
+                            "comment": request.POST.get("comment", "")[:4000],
+                            "step_results": step_results,
+                        }
+                    ],
+                )
+            except ValidationError as error:
+                errors.extend(error.messages)
+            except ActionRefused as refusal:
+                return _refused(request, campaign, str(refusal))
+            else:
+                messages.success(request, _("Résultat enregistré."))
+                return redirect("recettes:case", pk=campaign.pk, case_pk=case.pk)
+    history = (
+        Execution.objects.filter(
+            campaign__change_request=campaign.change_request, case=case
+        )
+        .select_related("tester", "campaign")
+        .prefetch_related("evidence")
+        .order_by("-executed_at", "-pk")
+    )
+    return render(
+        request,
+        "recette/campaign_case.html",
+        {
+            "campaign": campaign,
+            "case": case,
+            "steps": steps,
+            "choices": choices,
+            "history": history,
+            "errors": errors,
+            "may_record": campaign.status == Campaign.Status.OPEN
+            and access.may_act_any(
+                request.user, services.TESTERS, campaign.organisation
+            ),
+        },
+    )
+
+
 @require_POST
 def campaign_record(request, pk: int):
     """Save results sent by the grid (JSON); answer with what was saved."""

@@ -130,6 +130,11 @@ class RecettesApp(Application):
         "<int:pk>/plan/rouvrir/", recette_pages.plan_reopen, name="plan_reopen"
     )
     grid_path = path("campagnes/<int:pk>/", recette_pages.campaign_grid, name="grid")
+    case_path = path(
+        "campagnes/<int:pk>/cas/<int:case_pk>/",
+        recette_pages.campaign_case,
+        name="case",
+    )
     record_path = path(
         "campagnes/<int:pk>/resultats/", recette_pages.campaign_record, name="record"
     )

@@ -412,3 +412,31 @@ def test_cases_are_typed_in_by_the_supplier_only(world, client, draft_plan):
         (1, "Ouvrir"),
         (2, "Valider"),
     ]
+
+
+def test_case_page_records_step_results_and_keeps_history(world, client, campaign):
+    case = campaign.change_request.acceptance_plan.cases.first()
+    url = reverse("recettes:case", args=[campaign.pk, case.pk])
+    client.force_login(world.user("cd23.testeur"))
+
+    client.post(
+        url,
+        {
+            "result": "echoue",
+            "etape-1": "echoue",
+            "comment": "L'étape 1 plante",
+        },
+    )
+    client.post(url, {"result": "reussi", "etape-1": "reussi"})
+    bad = client.post(url, {"result": "reussi", "etape-1": "n'importe"})
+    page = client.get(url)
+
+    history = list(Execution.objects.filter(case=case).order_by("executed_at", "pk"))
+    assert [(e.result, e.step_results) for e in history] == [
+        ("echoue", {"1": "echoue"}),
+        ("reussi", {"1": "reussi"}),
+    ]
+    assert bad.status_code == 200 and "inconnu" in bad.content.decode()
+    assert len(page.context["history"]) == 2
+    client.force_login(world.user("cd57.testeur"))
+    assert client.get(url).status_code == 404
