@@ -1,12 +1,13 @@
 """Downloads of a change request's files and PDF documents, under the access rules:
 a request the user may not see is a 404, whatever its files."""
 
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from evolutions import pdf
 from evolutions.selectors import change_requests_visible_to
+from workflow.responses import pdf_response
 from workflow.uploads import file_download_response
 
 
@@ -41,14 +42,6 @@ def quote_document(request, pk: int, version: int):
     return file_download_response(quote.document, download_name=quote.document_name)
 
 
-def _pdf_response(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 def _name(user) -> str:
     return (user.get_full_name() or user.get_username()) if user else ""
 
@@ -75,9 +68,7 @@ def needs_expression_pdf(request, pk: int):
         ).strftime("Version du %d/%m/%Y"),
     )
     content = pdf.needs_expression_pdf(data, generated_at=timezone.now())
-    return _pdf_response(
-        content, f"{change_request.reference}-expression-de-besoin.pdf"
-    )
+    return pdf_response(content, f"{change_request.reference}-expression-de-besoin.pdf")
 
 
 def quote_pdf(request, pk: int, version: int):
@@ -99,6 +90,6 @@ def quote_pdf(request, pk: int, version: int):
         decision_comment=quote.decision_comment,
     )
     content = pdf.quote_pdf(data, generated_at=timezone.now())
-    return _pdf_response(
+    return pdf_response(
         content, f"{change_request.reference}-devis-v{quote.version}.pdf"
     )

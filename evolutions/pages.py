@@ -15,6 +15,7 @@ from evolutions import forms, services
 from evolutions.models import Release
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
 from workflow import access, deadlines
+from workflow.responses import refused
 from workflow.transitions import ActionRefused, history_of
 
 PAGE_SIZE = 25
@@ -145,9 +146,11 @@ def change_request_submit(request, pk: int):
     try:
         services.change_request_submit(pk=change_request.pk, by=request.user)
     except ValidationError as error:
-        return _refused(request, change_request, " ".join(error.messages), status=400)
+        return refused(
+            request, " ".join(error.messages), subject=change_request, status=400
+        )
     except ActionRefused as refusal:
-        return _refused(request, change_request, str(refusal))
+        return refused(request, str(refusal), subject=change_request)
     messages.success(request, _("Demande soumise au point de contact de la CNAF."))
     return redirect("evolutions:detail", pk=change_request.pk)
 
@@ -170,7 +173,7 @@ def _closing_view(service, title: str, done: str):
             except ValidationError as error:
                 form.add_error("reason", error)
             except ActionRefused as refusal:
-                return _refused(request, change_request, str(refusal))
+                return refused(request, str(refusal), subject=change_request)
             else:
                 messages.success(request, done)
                 return redirect("evolutions:detail", pk=change_request.pk)
@@ -195,30 +198,23 @@ change_request_decline = _closing_view(
 )
 
 
-def _refused(request, change_request, reason: str, status: int = 409):
-    return render(
-        request,
-        "workflow/refused.html",
-        {"reason": reason, "subject": change_request},
-        status=status,
-    )
-
-
 @require_POST
 def attachment_upload(request, pk: int):
     change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
     form = forms.AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
         reason = " ".join(form.errors.get("file", [_("Choisissez un fichier.")]))
-        return _refused(request, change_request, reason, status=400)
+        return refused(request, reason, subject=change_request, status=400)
     try:
         services.attachment_add(
             pk=change_request.pk, by=request.user, uploaded=form.cleaned_data["file"]
         )
     except ValidationError as error:
-        return _refused(request, change_request, " ".join(error.messages), status=400)
+        return refused(
+            request, " ".join(error.messages), subject=change_request, status=400
+        )
     except ActionRefused as refusal:
-        return _refused(request, change_request, str(refusal))
+        return refused(request, str(refusal), subject=change_request)
     messages.success(request, _("Fichier joint à la demande."))
     return redirect("evolutions:detail", pk=change_request.pk)
 
@@ -229,7 +225,7 @@ def comment_post(request, pk: int):
     form = forms.MessageForm(request.POST)
     if not form.is_valid():
         reason = " ".join(form.errors.get("body", []))
-        return _refused(request, change_request, reason, status=400)
+        return refused(request, reason, subject=change_request, status=400)
     services.comment_add(
         pk=change_request.pk, by=request.user, body=form.cleaned_data["body"]
     )

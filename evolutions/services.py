@@ -24,7 +24,7 @@ from evolutions.models import (
     SpecificationVersion,
 )
 from workflow import access
-from workflow.transitions import ActionRefused, fire
+from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
 
 DRAFT_FIELDS = (
@@ -65,13 +65,6 @@ def _close_process(process) -> None:
 
     if process is not None and process.status not in (PROCESS.DONE, PROCESS.CANCELED):
         EvolutionFlow.instance.cancel(process)
-
-
-def _required(text: str, message: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError(message)
-    return text
 
 
 def _allocate_reference(organisation: Organisation, year: int) -> str:
@@ -159,7 +152,7 @@ def attachment_add(*, pk: int, by, uploaded) -> Attachment:
 
 def comment_add(*, pk: int, by, body: str) -> Comment:
     """Anyone holding a role on the request's organisation writes a message on it."""
-    body = _required(body, _("Le message est vide."))
+    body = required_text(body, _("Le message est vide."))
     change_request = ChangeRequest.objects.select_related("organisation").get(pk=pk)
     access.require_any_role(by, list(Role), change_request.organisation)
     return Comment.objects.create(change_request=change_request, author=by, body=body)
@@ -227,7 +220,7 @@ def change_request_submit(*, pk: int, by, comment: str = "") -> ChangeRequest:
 
 def change_request_request_information(*, pk: int, by, question: str) -> ChangeRequest:
     """The supplier's contact asks the client for more information."""
-    question = _required(question, _("Précisez les informations attendues."))
+    question = required_text(question, _("Précisez les informations attendues."))
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.CONTACT_EVOLUTIONS, change_request.organisation)
@@ -261,7 +254,7 @@ def change_request_acknowledge(*, pk: int, by, order_owner) -> ChangeRequest:
 
 def change_request_decline(*, pk: int, by, reason: str) -> ChangeRequest:
     """The supplier declines the request, with a mandatory reason."""
-    reason = _required(reason, _("Le motif du refus est obligatoire."))
+    reason = required_text(reason, _("Le motif du refus est obligatoire."))
     with _locked_with_process(pk) as (change_request, process):
         access.require_any_role(by, DECLINING_ROLES, change_request.organisation)
         fire(change_request, "decline", by=by, comment=reason, reason=reason)
@@ -271,7 +264,7 @@ def change_request_decline(*, pk: int, by, reason: str) -> ChangeRequest:
 
 def change_request_withdraw(*, pk: int, by, reason: str) -> ChangeRequest:
     """The client withdraws the request before manufacture, with a mandatory reason."""
-    reason = _required(reason, _("Le motif du retrait est obligatoire."))
+    reason = required_text(reason, _("Le motif du retrait est obligatoire."))
     with _locked_with_process(pk) as (change_request, process):
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
         fire(change_request, "withdraw", by=by, comment=reason, reason=reason)
@@ -283,7 +276,9 @@ def specification_issue(
     *, pk: int, by, summary: str, document=None
 ) -> SpecificationVersion:
     """The order owner issues a new version of the specification."""
-    summary = _required(summary, _("Le résumé du cahier des charges est obligatoire."))
+    summary = required_text(
+        summary, _("Le résumé du cahier des charges est obligatoire.")
+    )
     if document is not None:
         validate_upload(document)
     with transaction.atomic():
@@ -304,7 +299,7 @@ def specification_decide(
 ) -> SpecificationVersion:
     """The client validates the latest specification or sends it back with comments."""
     if not validated:
-        comment = _required(
+        comment = required_text(
             comment, _("Expliquez ce qui doit être repris dans le cahier des charges.")
         )
     with transaction.atomic():
@@ -371,7 +366,9 @@ def quote_issue(
 def quote_decide(*, pk: int, by, accepted: bool, comment: str = "") -> Quote:
     """The client accepts the latest quote, or refuses it with a reason."""
     if not accepted:
-        comment = _required(comment, _("Le motif du refus du devis est obligatoire."))
+        comment = required_text(
+            comment, _("Le motif du refus du devis est obligatoire.")
+        )
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
@@ -414,7 +411,7 @@ def release_propose(
 def release_decide(*, pk: int, by, confirmed: bool, comment: str = "") -> ChangeRequest:
     """The client confirms the proposed release, or asks for another one."""
     if not confirmed:
-        comment = _required(
+        comment = required_text(
             comment, _("Indiquez pourquoi une autre version est demandée.")
         )
     with transaction.atomic():

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db.models import Count
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -23,6 +23,7 @@ from recette.selectors import (
     defects_visible_to,
 )
 from workflow import access
+from workflow.responses import pdf_response, refused
 from workflow.transitions import ActionRefused
 from workflow.uploads import file_download_response, private_storage
 
@@ -149,7 +150,7 @@ def campaign_case(request, pk: int, case_pk: int):
             except ValidationError as error:
                 errors.extend(error.messages)
             except ActionRefused as refusal:
-                return _refused(request, campaign, str(refusal))
+                return refused(request, str(refusal), subject=campaign)
             else:
                 messages.success(request, _("Résultat enregistré."))
                 return redirect("recettes:case", pk=campaign.pk, case_pk=case.pk)
@@ -313,9 +314,9 @@ def defect_action(request, pk: int, action: str):
     try:
         service(pk=defect.pk, by=request.user, **kwargs)
     except ValidationError as error:
-        return _refused(request, defect, " ".join(error.messages), status=400)
+        return refused(request, " ".join(error.messages), subject=defect, status=400)
     except ActionRefused as refusal:
-        return _refused(request, defect, str(refusal))
+        return refused(request, str(refusal), subject=defect)
     messages.success(request, _("Anomalie mise à jour."))
     return redirect("recettes:detail", pk=defect.change_request_id)
 
@@ -332,7 +333,7 @@ def evidence_upload(request, pk: int):
     form = forms.EvidenceForm(request.POST, request.FILES)
     if not form.is_valid():
         reason = " ".join(form.errors.get("file", [_("Choisissez un fichier.")]))
-        return _refused(request, execution, reason, status=400)
+        return refused(request, reason, subject=execution, status=400)
     try:
         services.evidence_add(
             execution_pk=execution.pk,
@@ -340,7 +341,7 @@ def evidence_upload(request, pk: int):
             uploaded=form.cleaned_data["file"],
         )
     except ValidationError as error:
-        return _refused(request, execution, " ".join(error.messages), status=400)
+        return refused(request, " ".join(error.messages), subject=execution, status=400)
     messages.success(request, _("Preuve jointe."))
     return redirect("recettes:grid", pk=execution.campaign_id)
 
@@ -367,17 +368,17 @@ def cases_import(request, pk: int):
     try:
         change_request, plan = _editable_plan_of(request, pk)
     except ActionRefused as refusal:
-        return _refused(request, None, str(refusal))
+        return refused(request, str(refusal), subject=None)
     pending = request.session.get(_IMPORTS_KEY, {})
     if request.method == "POST" and "confirm" in request.POST:
         token = request.POST.get("confirm", "")
         entry = pending.pop(token, None)
         request.session[_IMPORTS_KEY] = pending
         if entry is None or entry["plan"] != plan.pk:
-            return _refused(
+            return refused(
                 request,
-                change_request,
                 _("Import expiré : envoyez le fichier à nouveau."),
+                subject=change_request,
                 status=400,
             )
         storage = private_storage()
@@ -387,9 +388,11 @@ def cases_import(request, pk: int):
         try:
             count = services.cases_import(pk=plan.pk, by=request.user, preview=preview)
         except ValidationError as error:
-            return _refused(request, change_request, " ".join(error.messages), 400)
+            return refused(
+                request, " ".join(error.messages), subject=change_request, status=400
+            )
         except ActionRefused as refusal:
-            return _refused(request, change_request, str(refusal))
+            return refused(request, str(refusal), subject=change_request)
         messages.success(request, _("%(n)s cas de test importés.") % {"n": count})
         return redirect("recettes:detail", pk=change_request.pk)
 
@@ -417,7 +420,7 @@ def case_create(request, pk: int):
     try:
         change_request, plan = _editable_plan_of(request, pk)
     except ActionRefused as refusal:
-        return _refused(request, None, str(refusal))
+        return refused(request, str(refusal), subject=None)
     form = forms.CaseForm(request.POST or None)
     steps = forms.StepFormSet(request.POST or None, prefix="etapes")
     if request.method == "POST" and form.is_valid() and steps.is_valid():
@@ -455,9 +458,11 @@ def plan_reopen(request, pk: int):
             reason=form.cleaned_data.get("reason", ""),
         )
     except ValidationError as error:
-        return _refused(request, change_request, " ".join(error.messages), status=400)
+        return refused(
+            request, " ".join(error.messages), subject=change_request, status=400
+        )
     except ActionRefused as refusal:
-        return _refused(request, change_request, str(refusal))
+        return refused(request, str(refusal), subject=change_request)
     messages.success(request, _("Plan rouvert : la nouvelle version sera à valider."))
     return redirect("recettes:detail", pk=change_request.pk)
 
@@ -484,15 +489,6 @@ def campaign_assignment(request, pk: int):
     )
 
 
-def _refused(request, subject, reason: str, status: int = 409):
-    return render(
-        request,
-        "workflow/refused.html",
-        {"reason": reason, "subject": subject},
-        status=status,
-    )
-
-
 def evidence_download(request, pk: int):
     evidence = get_object_or_404(
         Evidence.objects.filter(
@@ -503,21 +499,13 @@ def evidence_download(request, pk: int):
     return file_download_response(evidence.file, download_name=evidence.original_name)
 
 
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 def plan_pdf(request, pk: int):
     change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
     plan = change_request.acceptance_plan
     content = documents.plan_pdf(
         plan, margin_warning=services.plan_margin_warning(plan)
     )
-    return _pdf(
+    return pdf_response(
         content, f"{change_request.reference}-cahier-de-recette-v{plan.version}.pdf"
     )
 
@@ -533,7 +521,9 @@ def report_pdf(request, pk: int):
             report.document,
             download_name=f"{change_request.reference}-bilan-v{report.version}.pdf",
         )
-    return _pdf(documents.report_pdf(report), f"{change_request.reference}-bilan.pdf")
+    return pdf_response(
+        documents.report_pdf(report), f"{change_request.reference}-bilan.pdf"
+    )
 
 
 def agreement_pdf(request, pk: int):
@@ -541,7 +531,7 @@ def agreement_pdf(request, pk: int):
     agreement = change_request.go_live_agreements.last()
     if agreement is None:
         raise Http404
-    return _pdf(
+    return pdf_response(
         documents.agreement_pdf(agreement),
         f"{change_request.reference}-accord-mise-en-production.pdf",
     )

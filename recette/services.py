@@ -36,7 +36,7 @@ from recette.selectors import latest_results, report_figures
 from workflow import access
 from workflow.calendars import working_days_between
 from workflow.locking import for_update
-from workflow.transitions import ActionRefused, fire
+from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
 
 if TYPE_CHECKING:
@@ -49,13 +49,6 @@ TESTERS = (Role.TESTEUR, Role.PORTEUR_DEMANDE)
 SUPPLIER_FIXERS = (Role.MOE, Role.PORTEUR_COMMANDE)
 
 R = Execution.Result
-
-
-def _required(text: str, message: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise ValidationError(message)
-    return text
 
 
 def margin_days() -> int:
@@ -267,7 +260,7 @@ def plan_submit(*, pk: int, by) -> AcceptancePlan:
 def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> AcceptancePlan:
     """The client validates the plan (it is then frozen) or sends it back."""
     if not validated:
-        comment = _required(
+        comment = required_text(
             comment, _("Expliquez ce qui doit être repris dans le plan.")
         )
     with transaction.atomic():
@@ -280,7 +273,7 @@ def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> Acceptanc
 
 def plan_reopen(*, pk: int, by, reason: str) -> AcceptancePlan:
     """The supplier changes a validated plan: a new version, to validate again."""
-    reason = _required(reason, _("Indiquez pourquoi le plan validé doit changer."))
+    reason = required_text(reason, _("Indiquez pourquoi le plan validé doit changer."))
     with transaction.atomic():
         plan = _locked_plan(pk)
         access.require_any_role(by, PLAN_AUTHORS, plan.organisation)
@@ -359,7 +352,7 @@ def delivery_record(
     The first campaign runs every case of the validated plan; a re-test campaign
     runs what failed or was blocked, plus the cases of the defects claimed fixed.
     """
-    environment = _required(environment, _("Indiquez l'environnement de recette."))
+    environment = required_text(environment, _("Indiquez l'environnement de recette."))
     with transaction.atomic():
         change_request = ChangeRequest.objects.select_for_update().get(
             pk=change_request_pk
@@ -525,7 +518,7 @@ def defect_open(
     execution_pks: tuple[int, ...] = (),
 ) -> Defect:
     """A tester raises a defect, usually from a failed execution."""
-    title = _required(title, _("L'intitulé de l'anomalie est obligatoire."))
+    title = required_text(title, _("L'intitulé de l'anomalie est obligatoire."))
     if severity not in Defect.Severity.values:
         raise ValidationError({"severity": _("Choisissez la gravité de l'anomalie.")})
     with transaction.atomic():
@@ -592,7 +585,7 @@ def _locked_defect(pk: int) -> Defect:
 
 def defect_reject(*, pk: int, by, reason: str) -> Defect:
     """The supplier rejects a defect (not a defect, or out of scope), with a reason."""
-    reason = _required(reason, _("Le motif du rejet est obligatoire."))
+    reason = required_text(reason, _("Le motif du rejet est obligatoire."))
     with transaction.atomic():
         defect = _locked_defect(pk)
         access.require_any_role(by, SUPPLIER_FIXERS, defect.organisation)
@@ -620,7 +613,7 @@ def defect_verify(*, pk: int, by) -> Defect:
 
 def defect_reopen(*, pk: int, by, reason: str) -> Defect:
     """The client reopens a defect whose fix or rejection it does not accept."""
-    reason = _required(reason, _("Indiquez pourquoi l'anomalie est réouverte."))
+    reason = required_text(reason, _("Indiquez pourquoi l'anomalie est réouverte."))
     with transaction.atomic():
         defect = _locked_defect(pk)
         access.require_any_role(by, TESTERS, defect.organisation)
@@ -820,7 +813,7 @@ def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
 
 def agreement_refuse(*, pk: int, by, password: str, reason: str) -> GoLiveAgreement:
     """A DSI refuses the go-live, with a reason: the work goes back to fixes."""
-    reason = _required(reason, _("Le motif du refus est obligatoire."))
+    reason = required_text(reason, _("Le motif du refus est obligatoire."))
     _check_password(by, password)
     with transaction.atomic():
         agreement = for_update(

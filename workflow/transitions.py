@@ -1,6 +1,7 @@
 """Firing a lifecycle transition: check it is legal, apply it, record it."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 from viewflow.fsm import TransitionNotAllowed
@@ -13,6 +14,17 @@ class ActionRefused(Exception):
 
     Carries a French message for the user; views answer it with a 409.
     """
+
+
+def required_text(text: str, message: str) -> str:
+    """`text` stripped, or a ValidationError with `message` when it is blank.
+
+    A reason or a comment that the rules make mandatory (a refusal, a withdrawal…).
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError(message)
+    return text
 
 
 def fire(

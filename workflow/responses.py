@@ -1,0 +1,23 @@
+"""Responses shared by the pages of both processes."""
+
+from django.http import HttpResponse
+from django.shortcuts import render
+
+
+def pdf_response(content: bytes, filename: str) -> HttpResponse:
+    """A generated PDF, downloaded (never cached, never sniffed)."""
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def refused(request, reason: str, *, subject=None, status: int = 409):
+    """The page telling why an action was refused; nothing was saved."""
+    return render(
+        request,
+        "workflow/refused.html",
+        {"reason": reason, "subject": subject},
+        status=status,
+    )
