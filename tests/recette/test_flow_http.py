@@ -162,7 +162,7 @@ def _grid(client, campaign, results, cases):
         assert response.status_code == 200, response.content
 
 
-def _to_signatures(world, client, cr, *, with_blocking_open: bool):
+def _to_signatures(world, client, cr, *, with_blocking_open: bool, open_major=False):
     porteur, testeur = world.user("cd23.porteur"), world.user("cd23.testeur")
     commande, moe = world.user("cnaf.commande"), world.user("cnaf.moe")
     today = timezone.localdate().isoformat()
@@ -186,12 +186,12 @@ def _to_signatures(world, client, cr, *, with_blocking_open: bool):
     execution = services.executions_record(
         pk=campaign.pk, by=testeur, results=[{"case": case.pk, "result": R.FAILED}]
     )[0]
-    if with_blocking_open:
+    if with_blocking_open or open_major:
         services.defect_open(
             change_request_pk=cr.pk,
             by=testeur,
             title="Plantage",
-            severity=Defect.Severity.BLOCKING,
+            severity=Defect.Severity.BLOCKING if with_blocking_open else "majeure",
             execution_pks=(execution.pk,),
         )
     _act(client, porteur, cr, F.run_campaign, {"outcome": "bilan"})
@@ -339,3 +339,22 @@ def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, jour
 
     client.force_login(world.user("cd23.testeur"))
     assert client.get(f"/recette/{process.pk}/").status_code == 200
+
+
+def test_signature_tasks_refuse_an_open_major_defect_not_in_the_reserves(
+    world, client, journey
+):
+    _to_signatures(world, client, journey, with_blocking_open=False, open_major=True)
+
+    for user, node in (("cnaf.dsi", F.sign_supplier), ("cd23.dsi", F.sign_client)):
+        response = _act(
+            client,
+            world.user(user),
+            journey,
+            node,
+            {"decision": "sign", "password": PASSWORD},
+            expect=409,
+        )
+        assert "majeure" in response.content.decode()
+        assert "absente(s) des réserves" in response.content.decode()
+    assert ChangeRequest.objects.get(pk=journey.pk).status == "en_recette"
