@@ -12,43 +12,26 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from contacts.models import Organisation, Role
+from contacts.models import Role
 from evolutions import views
 from evolutions.models import ChangeRequest, EvolutionProcess
-from workflow.access import role_permission
+from workflow.flowperms import (
+    SUMMARY,
+    change_request_of,
+    client_role,
+    order_owner,
+    supplier_role,
+)
 from workflow.flowviews import ScopedFlowMixin
 from workflow.locking import flow_lock
 
 S = ChangeRequest.Status
 
 # What inboxes and queues show of a task: the request it is about.
-SUMMARY = "{{ process.change_request.reference }} – {{ process.change_request.title }}"
-
-
-def _change_request(activation) -> ChangeRequest:
-    return activation.process.change_request
-
-
-def _client(role: Role):
-    """Permission of `role` in the change request's own organisation."""
-    return lambda activation: role_permission(
-        role, _change_request(activation).organisation
-    )
-
-
-def _supplier(role: Role):
-    """Permission of `role` at the supplier."""
-    return lambda activation: role_permission(
-        role, Organisation(code=Organisation.SUPPLIER_CODE)
-    )
 
 
 def _status_is(*statuses):
-    return lambda activation: _change_request(activation).status in statuses
-
-
-def _order_owner(activation):
-    return _change_request(activation).order_owner
+    return lambda activation: change_request_of(activation).status in statuses
 
 
 class EvolutionFlow(ScopedFlowMixin, flow.Flow):
@@ -82,7 +65,7 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     review_submission = (
         flow.View(views.ReviewSubmissionView.as_view())
         .Annotation(title=_("Prendre en compte la demande"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.CONTACT_EVOLUTIONS))
+        .Permission(supplier_role(Role.CONTACT_EVOLUTIONS))
         .Next(this.after_review_submission)
     )
     after_review_submission = (
@@ -96,21 +79,21 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
         .Annotation(
             title=_("Compléter l'expression de besoin"), summary_template=SUMMARY
         )
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.review_submission)
     )
 
     write_specification = (
         flow.View(views.WriteSpecificationView.as_view())
         .Annotation(title=_("Rédiger le cahier des charges"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.PORTEUR_COMMANDE))
-        .Assign(_order_owner)
+        .Permission(supplier_role(Role.PORTEUR_COMMANDE))
+        .Assign(order_owner)
         .Next(this.review_specification)
     )
     review_specification = (
         flow.View(views.ReviewSpecificationView.as_view())
         .Annotation(title=_("Valider le cahier des charges"), summary_template=SUMMARY)
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.after_review_specification)
     )
     after_review_specification = (
@@ -123,14 +106,14 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     write_quote = (
         flow.View(views.WriteQuoteView.as_view())
         .Annotation(title=_("Établir le devis"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.PORTEUR_COMMANDE))
-        .Assign(_order_owner)
+        .Permission(supplier_role(Role.PORTEUR_COMMANDE))
+        .Assign(order_owner)
         .Next(this.review_quote)
     )
     review_quote = (
         flow.View(views.ReviewQuoteView.as_view())
         .Annotation(title=_("Accepter ou refuser le devis"), summary_template=SUMMARY)
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.after_review_quote)
     )
     after_review_quote = (
@@ -143,14 +126,14 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     propose_release = (
         flow.View(views.ProposeReleaseView.as_view())
         .Annotation(title=_("Proposer une version"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.PORTEUR_COMMANDE))
-        .Assign(_order_owner)
+        .Permission(supplier_role(Role.PORTEUR_COMMANDE))
+        .Assign(order_owner)
         .Next(this.confirm_release)
     )
     confirm_release = (
         flow.View(views.ConfirmReleaseView.as_view())
         .Annotation(title=_("Confirmer la planification"), summary_template=SUMMARY)
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.after_confirm_release)
     )
     after_confirm_release = (
@@ -163,13 +146,13 @@ class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     start_manufacture = (
         flow.View(views.StartManufactureView.as_view())
         .Annotation(title=_("Lancer la fabrication"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.MOE))
+        .Permission(supplier_role(Role.MOE))
         .Next(this.finish_manufacture)
     )
     finish_manufacture = (
         flow.View(views.FinishManufactureView.as_view())
         .Annotation(title=_("Terminer la fabrication"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.MOE))
+        .Permission(supplier_role(Role.MOE))
         .Next(this.end)
     )
 

@@ -7,57 +7,41 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
 
-from contacts.models import Organisation, Role
+from contacts.models import Role
 from recette import views
 from recette.models import AcceptancePlan, Campaign, GoLiveAgreement, RecetteProcess
-from workflow.access import role_permission
+from workflow.flowperms import (
+    SUMMARY,
+    change_request_of,
+    client_role,
+    order_owner,
+    supplier_role,
+)
 from workflow.flowviews import ScopedFlowMixin
 from workflow.locking import flow_lock
-
-SUMMARY = "{{ process.change_request.reference }} – {{ process.change_request.title }}"
-
-
-def _change_request(activation):
-    return activation.process.change_request
-
-
-def _client(role: Role):
-    return lambda activation: role_permission(
-        role, _change_request(activation).organisation
-    )
-
-
-def _supplier(role: Role):
-    return lambda activation: role_permission(
-        role, Organisation(code=Organisation.SUPPLIER_CODE)
-    )
-
-
-def _order_owner(activation):
-    return _change_request(activation).order_owner
 
 
 def _plan_validated(activation) -> bool:
     # Read from the database: the request object may hold the plan as it was
     # before the service just changed it.
     return AcceptancePlan.objects.filter(
-        change_request=_change_request(activation),
+        change_request=change_request_of(activation),
         status=AcceptancePlan.Status.VALIDATED,
     ).exists()
 
 
 def _qualified(activation) -> bool:
-    last = _change_request(activation).qualifications.last()
+    last = change_request_of(activation).qualifications.last()
     return last is not None and last.passed
 
 
 def _fixes_asked(activation) -> bool:
-    last = _change_request(activation).campaigns.order_by("number").last()
+    last = change_request_of(activation).campaigns.order_by("number").last()
     return last.outcome == Campaign.Outcome.FIXES
 
 
 def _latest_agreement(activation):
-    return _change_request(activation).go_live_agreements.last()
+    return change_request_of(activation).go_live_agreements.last()
 
 
 def _refused(activation, active_tasks=None) -> bool:
@@ -91,14 +75,14 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
     prepare_plan = (
         flow.View(views.PreparePlanView.as_view())
         .Annotation(title=_("Préparer le plan de recette"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.PORTEUR_COMMANDE))
-        .Assign(_order_owner)
+        .Permission(supplier_role(Role.PORTEUR_COMMANDE))
+        .Assign(order_owner)
         .Next(this.review_plan)
     )
     review_plan = (
         flow.View(views.ReviewPlanView.as_view())
         .Annotation(title=_("Valider le plan de recette"), summary_template=SUMMARY)
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.after_review_plan)
     )
     after_review_plan = (
@@ -110,7 +94,7 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
     qualify = (
         flow.View(views.QualifyView.as_view())
         .Annotation(title=_("Qualifier l'évolution"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.MOE))
+        .Permission(supplier_role(Role.MOE))
         .Next(this.after_qualify)
     )
     after_qualify = (
@@ -122,13 +106,13 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
     deliver = (
         flow.View(views.DeliverView.as_view())
         .Annotation(title=_("Livrer en recette"), summary_template=SUMMARY)
-        .Permission(_supplier(Role.MOE))
+        .Permission(supplier_role(Role.MOE))
         .Next(this.run_campaign)
     )
     run_campaign = (
         flow.View(views.RunCampaignView.as_view())
         .Annotation(title=_("Mener la campagne de tests"), summary_template=SUMMARY)
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.after_campaign)
     )
     after_campaign = (
@@ -140,7 +124,7 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
     write_report = (
         flow.View(views.WriteReportView.as_view())
         .Annotation(title=_("Rédiger le bilan de recette"), summary_template=SUMMARY)
-        .Permission(_client(Role.PORTEUR_DEMANDE))
+        .Permission(client_role(Role.PORTEUR_DEMANDE))
         .Next(this.signatures)
     )
     signatures = (
@@ -155,7 +139,7 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
             title=_("Signer l'accord (DSI du Conseil départemental)"),
             summary_template=SUMMARY,
         )
-        .Permission(_client(Role.DSI_CLIENT))
+        .Permission(client_role(Role.DSI_CLIENT))
         .Next(this.signed)
     )
     sign_supplier = (
@@ -163,7 +147,7 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
         .Annotation(
             title=_("Signer l'accord (DSI de la CNAF)"), summary_template=SUMMARY
         )
-        .Permission(_supplier(Role.DSI_FOURNISSEUR))
+        .Permission(supplier_role(Role.DSI_FOURNISSEUR))
         .Next(this.signed)
     )
     # A refusal by either DSI ends the signatures at once: the other task is
