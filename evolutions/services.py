@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.status import PROCESS
 
-from contacts.models import Organisation, Role
+from contacts.models import ContactPoint, Organisation, Role
 from evolutions.models import (
     Attachment,
     ChangeRequest,
@@ -23,7 +23,8 @@ from evolutions.models import (
     Release,
     SpecificationVersion,
 )
-from workflow import access
+from workflow import access, routing
+from workflow.notifications import notify
 from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
 
@@ -208,13 +209,27 @@ def change_request_submit(*, pk: int, by, comment: str = "") -> ChangeRequest:
                 {"data_flows": _("Indiquez au moins un flux concerné.")}
             )
         first_submission = change_request.status == ChangeRequest.Status.DRAFT
-        fire(change_request, "submit", by=by, comment=comment)
+        log = fire(change_request, "submit", by=by, comment=comment)
         change_request.submitted_at = timezone.now()
         change_request.save(update_fields=["submitted_at"])
         if first_submission:
             from evolutions.flows import EvolutionFlow  # the flow imports the services
 
             EvolutionFlow.start.run(change_request=change_request)
+        supplier = routing.supplier()
+        notify(
+            event=f"cr.submitted:{change_request.pk}:{log.pk}",
+            kind="cr_submitted",
+            organisation=change_request.organisation,
+            recipients=[
+                *routing.role_holders(Role.CONTACT_EVOLUTIONS, supplier),
+                *routing.contact_points(
+                    supplier, ContactPoint.Subject.NEEDS_EXPRESSION
+                ),
+            ],
+            context={"cr": change_request},
+            link=change_request.get_absolute_url(),
+        )
     return change_request
 
 

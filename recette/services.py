@@ -12,10 +12,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.models import Role
+from contacts.models import ContactPoint, Role
 from evolutions.models import ChangeRequest
 from recette.models import (
     AcceptancePlan,
@@ -33,9 +34,10 @@ from recette.models import (
     TestStep,
 )
 from recette.selectors import latest_results, report_figures
-from workflow import access
+from workflow import access, routing
 from workflow.calendars import working_days_between
 from workflow.locking import for_update
+from workflow.notifications import notify
 from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
 
@@ -418,6 +420,22 @@ def delivery_record(
         CampaignCase.objects.bulk_create(
             CampaignCase(campaign=campaign, case_id=case_id)
             for case_id in sorted(case_ids)
+        )
+        # Annexe 3: delivery planning goes to the client's DSI and the portal's
+        # webmaster; the testers and the request owner have cases to run.
+        notify(
+            event=f"recette.delivery:{delivery.pk}",
+            kind="delivery_made",
+            organisation=organisation,
+            recipients=[
+                *routing.contact_points(
+                    organisation, ContactPoint.Subject.DELIVERY_PLANNING
+                ),
+                *routing.role_holders(Role.TESTEUR, organisation),
+                *routing.role_holders(Role.PORTEUR_DEMANDE, organisation),
+            ],
+            context={"cr": change_request, "delivery": delivery, "campaign": campaign},
+            link=reverse("recettes:grid", args=[campaign.pk]),
         )
     return campaign
 

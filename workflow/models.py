@@ -94,3 +94,89 @@ class StepDeadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step} : {self.working_days} j"
+
+
+class Notification(models.Model):
+    """One message of one event to one recipient: the outbox.
+
+    Written in the same transaction as the state change that causes it, unique per
+    event and recipient; a Celery task sends it and records every attempt.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "a_envoyer", _("À envoyer")
+        SENDING = "en_cours", _("En cours d'envoi")
+        SENT = "envoye", _("Envoyé")
+        FAILED = "echec", _("Abandonné après plusieurs échecs")
+
+    event = models.CharField(_("événement"), max_length=200)
+    kind = models.CharField(_("type"), max_length=60)
+    organisation = models.ForeignKey(
+        "contacts.Organisation",
+        verbose_name=_("organisme concerné"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    recipient_email = models.EmailField(_("destinataire"))
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("utilisateur destinataire"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    subject = models.CharField(_("objet"), max_length=300)
+    body_text = models.TextField(_("message"))
+    body_html = models.TextField(_("message (HTML)"))
+    link = models.CharField(_("lien"), max_length=300, blank=True)
+    state = models.CharField(
+        _("état"), max_length=20, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+    read_at = models.DateTimeField(_("lu le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "recipient_email"],
+                name="workflow_notification_once_per_event_and_recipient",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            models.Index(fields=["recipient_user", "read_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.recipient_email}"
+
+    @property
+    def message_id(self) -> str:
+        """Stable Message-ID: a re-sent copy is recognisable as the same message."""
+        return f"<tandem-{self.pk}-{self.event.replace(':', '-')}@tandem.invalid>"
+
+
+class DeliveryAttempt(models.Model):
+    """One attempt to send a notification, successful or not."""
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
+    at = models.DateTimeField(_("le"), default=timezone.now)
+    succeeded = models.BooleanField(_("réussie"))
+    error = models.TextField(_("erreur"), blank=True)
+
+    class Meta:
+        verbose_name = _("tentative d'envoi")
+        verbose_name_plural = _("tentatives d'envoi")
+        ordering = ["notification", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} @ {self.at:%Y-%m-%d %H:%M:%S}"

@@ -130,6 +130,8 @@ EMAIL_HOST_PASSWORD = env.env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env.env_str("DEFAULT_FROM_EMAIL", "tandem@localhost")
+# Absolute address of Tandem, for the links in e-mails.
+TANDEM_SITE_URL = env.env_str("TANDEM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery. The embedded default is kombu's filesystem transport: a real worker and
@@ -157,6 +159,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "fire-due-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
     "heartbeat": {"task": "workflow.tasks.heartbeat", "schedule": 60.0},
+    "relay-notifications": {
+        "task": "workflow.tasks.relay_notifications",
+        "schedule": 60.0,
+    },
 }
 
 LOGGING = {

@@ -6,7 +6,8 @@ from celery import shared_task
 from django.utils import timezone
 from viewflow.workflow import timers
 
-from workflow.models import Heartbeat
+from workflow import notifications
+from workflow.models import Heartbeat, Notification
 
 
 @shared_task(name="workflow.tasks.heartbeat")
@@ -27,3 +28,42 @@ def fire_due_timers() -> dict[str, int]:
         "start_timers": timers.fire_due_start_timers(),
         "conditions": timers.fire_due_conditions(),
     }
+
+
+@shared_task(
+    name="workflow.tasks.send_notification",
+    bind=True,
+    max_retries=notifications.MAX_ATTEMPTS,
+)
+def send_notification(self, pk: int) -> str:
+    """Send one notification if this worker can claim it; retry SMTP errors."""
+    if not notifications.claim(pk):
+        return "deja_traitee"
+    try:
+        return notifications.deliver(pk)
+    except notifications.SENDING_ERRORS as error:
+        # Back-off: 30 s, 1 min, 2 min… capped at one hour.
+        countdown = min(30 * 2 ** (self.request.retries or 0), 3600)
+        raise self.retry(exc=error, countdown=countdown) from error
+
+
+@shared_task(name="workflow.tasks.send_event")
+def send_event(event: str) -> int:
+    """Queue the sending of every pending message of an event."""
+    pks = list(
+        Notification.objects.filter(
+            event=event, state=Notification.State.PENDING
+        ).values_list("pk", flat=True)
+    )
+    for pk in pks:
+        send_notification.delay(pk)
+    return len(pks)
+
+
+@shared_task(name="workflow.tasks.relay_notifications")
+def relay_notifications() -> int:
+    """Hand back to the workers what was left unsent (lost message, dead worker)."""
+    pks = list(notifications.due_for_relay())
+    for pk in pks:
+        send_notification.delay(pk)
+    return len(pks)

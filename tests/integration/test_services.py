@@ -30,7 +30,10 @@ def _test_database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_real_celery_worker_runs_a_job_through_redis_into_postgresql():
+def test_real_celery_worker_runs_a_job_through_redis_into_postgresql(monkeypatch):
+    from workflow.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", False)
     queue = f"tandem-test-{uuid.uuid4().hex[:8]}"
     broker = os.environ["CELERY_BROKER_URL"]
     worker = subprocess.Popen(

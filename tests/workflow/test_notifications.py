@@ -1,0 +1,167 @@
+"""The outbox: rows written with the state change, sent once, every attempt kept."""
+
+import contextlib
+import smtplib
+from datetime import timedelta
+from unittest import mock
+
+from celery.exceptions import Retry
+from django.core import mail
+from django.utils import timezone
+
+from contacts.models import Role
+from evolutions import services
+from workflow import notifications
+from workflow.models import DeliveryAttempt, Notification
+from workflow.tasks import relay_notifications, send_event, send_notification
+
+
+def _submit(world, *, title="Besoin"):
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    cr = services.change_request_create(
+        by=porteur,
+        organisation=world.creuse,
+        title=title,
+        kind="technique",
+        data_flows=["DSG"],
+        description="Détail du besoin",
+    )
+    services.change_request_submit(pk=cr.pk, by=porteur)
+    return cr
+
+
+def test_submission_writes_one_row_per_recipient_in_the_same_transaction(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        cr = _submit(world)
+
+    rows = Notification.objects.filter(event__startswith=f"cr.submitted:{cr.pk}:")
+    assert {n.recipient_email for n in rows} == {
+        "cnaf.contact@demo.tandem.invalid",  # the role that must act
+        "flux-pmi.projet@cnaf.fr",  # annexe 3: needs expressions mailbox
+    }
+    assert {n.state for n in rows} == {Notification.State.PENDING}
+    assert rows.get(recipient_user=world.user("cnaf.contact"))
+    assert len(callbacks) >= 1  # sending is queued only after commit
+    assert mail.outbox == []
+
+
+def test_rows_are_unique_per_event_and_recipient(world):
+    cr = _submit(world)
+    row = Notification.objects.filter(kind="cr_submitted").first()
+
+    again = notifications.notify(
+        event=row.event,
+        kind="cr_submitted",
+        organisation=cr.organisation,
+        recipients=[notifications.Recipient(row.recipient_email.upper())],
+        context={"cr": cr},
+    )
+
+    assert again == 0
+    assert Notification.objects.filter(event=row.event).count() == 2
+
+
+def test_sending_marks_sent_records_the_attempt_and_never_sends_twice(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        cr = _submit(world, title="<b>Gras</b> & co")
+
+    assert len(mail.outbox) == 2
+    message = mail.outbox[0]
+    assert cr.reference in message.subject
+    assert "Expression de besoin" in message.subject
+    assert message.alternatives[0][1] == "text/html"
+    assert "&lt;b&gt;Gras&lt;/b&gt;" in message.alternatives[0][0]
+    assert {n.state for n in Notification.objects.all()} == {"envoye"}
+    assert DeliveryAttempt.objects.filter(succeeded=True).count() == 2
+
+    # A duplicated broker message, a late retry, the relay: nothing more is sent.
+    for row in Notification.objects.all():
+        assert send_notification.apply(args=[row.pk]).get() == "deja_traitee"
+    send_event.apply(args=[row.event])
+    relay_notifications.apply()
+    assert len(mail.outbox) == 2
+
+
+def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(world):
+    cr = _submit(world)
+    row = Notification.objects.filter(
+        event__startswith=f"cr.submitted:{cr.pk}:"
+    ).first()
+    real_send = mail.EmailMessage.send
+    failures = iter(
+        [
+            smtplib.SMTPServerDisconnected("coupure"),
+            smtplib.SMTPDataError(451, "plus tard"),
+        ]
+    )
+
+    def flaky(message, *args, **kwargs):
+        error = next(failures, None)
+        if error:
+            raise error
+        return real_send(message, *args, **kwargs)
+
+    with mock.patch.object(mail.EmailMessage, "send", flaky):
+        for _ in range(3):  # the worker's retries, one after the other
+            # The real worker runs the retry after its back-off.
+            with contextlib.suppress(smtplib.SMTPException, Retry):
+                send_notification.apply(args=[row.pk], throw=True)
+
+    row = Notification.objects.get(pk=row.pk)
+    attempts = list(row.delivery_attempts.values_list("succeeded", flat=True))
+    assert attempts == [False, False, True]
+    assert (row.state, row.attempts) == ("envoye", 3)
+    assert [m.to for m in mail.outbox] == [[row.recipient_email]]
+
+
+def test_a_row_held_by_a_live_lease_is_not_sent_by_anyone_else(world):
+    cr = _submit(world)
+    row = Notification.objects.filter(
+        event__startswith=f"cr.submitted:{cr.pk}:"
+    ).first()
+
+    assert notifications.claim(row.pk)
+    assert not notifications.claim(row.pk)
+    assert send_notification.apply(args=[row.pk]).get() == "deja_traitee"
+
+    # The worker died: once its lease is over, the relay hands the row back.
+    Notification.objects.filter(pk=row.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert row.pk in list(notifications.due_for_relay())
+    relay_notifications.apply()
+    assert Notification.objects.get(pk=row.pk).state == "envoye"
+
+
+def test_relay_sends_rows_whose_broker_message_was_lost(world):
+    cr = _submit(world)
+    Notification.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert relay_notifications.apply().get() == 2
+    assert len(mail.outbox) == 2
+    assert cr.reference in mail.outbox[0].subject
+
+
+def test_delivery_message_goes_to_the_clients_dsi_webmaster_and_testers(world):
+    from evolutions.demo import evolutions_demo_load
+    from tests.recette.test_pages import _campaign
+
+    evolutions_demo_load()
+    Notification.objects.all().delete()
+    campaign = _campaign(world, cases=2)
+
+    rows = Notification.objects.filter(kind="delivery_made")
+    assert {n.recipient_email for n in rows} == {
+        "cd23.dsi@demo.tandem.invalid",
+        "webmaster.portail@cd23.demo.tandem.invalid",
+        "cd23.testeur@demo.tandem.invalid",
+        "cd23.porteur@demo.tandem.invalid",
+    }
+    assert {n.organisation.code for n in rows} == {"23"}
+    for row in rows:  # nothing of another client in any message
+        assert "Moselle" not in row.body_text and "EVO-57" not in row.body_text
+        assert campaign.change_request.reference in row.subject

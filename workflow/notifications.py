@@ -1,0 +1,175 @@
+"""The notification outbox: writing messages with the state change, sending them once.
+
+`notify()` is called by services inside their transaction: the rows exist if and
+only if the state change does. Sending happens after commit, in Celery:
+
+- a row is *claimed* by one conditional UPDATE (pending → sending, with a lease);
+  only the worker that claimed it sends it, so two workers, a retry and the relay
+  can never send the same row at the same time;
+- a sent row is never claimed again: a duplicated broker message or a late retry
+  finds nothing to do;
+- a row whose worker died holds an expired lease: the periodic relay hands it to a
+  worker again, as it does rows whose broker message was lost.
+"""
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from workflow.models import DeliveryAttempt, Notification
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+# A pending row this old was not picked up from the broker: the relay sends it.
+RELAY_AFTER = timedelta(minutes=1)
+SENDING_ERRORS = (smtplib.SMTPException, OSError)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    user: object | None = None
+
+
+def notify(
+    *,
+    event: str,
+    kind: str,
+    organisation,
+    recipients,
+    context: dict,
+    link: str = "",
+) -> int:
+    """Write the notification rows of an event (in the caller's transaction).
+
+    Recipients are deduplicated by address; an event already notified to an
+    address is not notified again. Returns how many rows were new.
+    """
+    unique: dict[str, Recipient] = {}
+    for recipient in recipients:
+        email = (recipient.email or "").strip().lower()
+        if email and (email not in unique or unique[email].user is None):
+            unique[email] = Recipient(email, recipient.user)
+    if not unique:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {**context, "link": link, "site_url": settings.TANDEM_SITE_URL}
+        subject = " ".join(
+            render_to_string(f"notifications/{kind}.subject.txt", context).split()
+        )
+        text = render_to_string(f"notifications/{kind}.txt", context)
+        html = render_to_string(f"notifications/{kind}.html", context)
+    already = set(
+        Notification.objects.filter(
+            event=event, recipient_email__in=unique
+        ).values_list("recipient_email", flat=True)
+    )
+    rows = [
+        Notification(
+            event=event,
+            kind=kind,
+            organisation=organisation,
+            recipient_email=email,
+            recipient_user=recipient.user,
+            subject=subject[:300],
+            body_text=text,
+            body_html=html,
+            link=link,
+        )
+        for email, recipient in unique.items()
+        if email not in already
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    transaction.on_commit(lambda: _enqueue(event))
+    return len(rows)
+
+
+def _enqueue(event: str) -> None:
+    """Hand the event's messages to Celery; if the broker is down the relay will."""
+    from workflow.tasks import send_event
+
+    try:
+        send_event.delay(event)
+    except Exception:  # the relay picks the rows up: nothing is lost
+        logger.warning("Notification %s non transmise au broker", event, exc_info=True)
+
+
+def claim(pk: int) -> bool:
+    """Take a row for sending; False if it is sent, failed or held by a live lease."""
+    now = timezone.now()
+    return bool(
+        Notification.objects.filter(pk=pk)
+        .filter(
+            Q(state=Notification.State.PENDING)
+            | Q(state=Notification.State.SENDING, claimed_until__lt=now)
+        )
+        .update(
+            state=Notification.State.SENDING,
+            claimed_until=now + LEASE,
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def deliver(pk: int) -> str:
+    """Send one claimed notification; record the attempt. Returns the new state.
+
+    Raises the sending error after recording it, so that the caller can retry.
+    """
+    notification = Notification.objects.get(pk=pk)
+    message = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body_text,
+        to=[notification.recipient_email],
+        headers={"Message-ID": notification.message_id},
+    )
+    message.attach_alternative(notification.body_html, "text/html")
+    try:
+        message.send()
+    except SENDING_ERRORS as error:
+        give_up = notification.attempts >= MAX_ATTEMPTS
+        with transaction.atomic():
+            DeliveryAttempt.objects.create(
+                notification=notification, succeeded=False, error=repr(error)[:2000]
+            )
+            Notification.objects.filter(pk=pk).update(
+                state=(
+                    Notification.State.FAILED if give_up else Notification.State.PENDING
+                ),
+                claimed_until=None,
+            )
+        raise
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(notification=notification, succeeded=True)
+        Notification.objects.filter(pk=pk).update(
+            state=Notification.State.SENT, sent_at=timezone.now(), claimed_until=None
+        )
+    return Notification.State.SENT
+
+
+def due_for_relay():
+    """Rows a worker should have sent: pending for a while, or with a dead lease."""
+    now = timezone.now()
+    return Notification.objects.filter(
+        Q(state=Notification.State.PENDING, created_at__lt=now - RELAY_AFTER)
+        | Q(state=Notification.State.SENDING, claimed_until__lt=now)
+    ).values_list("pk", flat=True)
+
+
+def unread_count(user) -> int:
+    """In-app notifications the user has not read yet."""
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(
+        recipient_user=user, read_at__isnull=True
+    ).count()
