@@ -1,11 +1,15 @@
 """Log in to a running Tandem with every demo account it printed; check the home page.
 
-Usage: smoke_login.py BASE_URL MAKE_RUN_LOG
+Then submit a needs expression and wait for its e-mail in the embedded mail folder.
+
+Usage: smoke_login.py BASE_URL MAKE_RUN_LOG MAIL_FOLDER
 """
 
 import http.cookiejar
+import pathlib
 import re
 import sys
+import time
 import urllib.parse
 import urllib.request
 
@@ -20,6 +24,73 @@ def printed_accounts(log: str) -> tuple[str, list[str]]:
             break
         usernames.append(line.split()[0])
     return head.group(1), usernames
+
+
+def logged_in(base: str, username: str, password: str):
+    """An opener holding the session of `username`."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/accounts/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    ).encode()
+    opener.open(
+        urllib.request.Request(
+            f"{base}/accounts/login/",
+            data=data,
+            headers={"Referer": f"{base}/accounts/login/"},
+        )
+    )
+    return opener
+
+
+def post_form(opener, base: str, path: str, fields: list[tuple[str, str]]):
+    page = opener.open(f"{base}{path}").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode([*fields, ("csrfmiddlewaretoken", token)]).encode()
+    return opener.open(
+        urllib.request.Request(
+            f"{base}{path}", data=data, headers={"Referer": f"{base}{path}"}
+        )
+    )
+
+
+def submission_reaches_the_mail_folder(base: str, password: str, maildir: str) -> None:
+    """A needs expression submitted over HTTP is mailed by the embedded worker."""
+    opener = logged_in(base, "cd23.porteur", password)
+    title = f"Smoke {time.time_ns()}"
+    created = post_form(
+        opener,
+        base,
+        "/evolutions/nouvelle/",
+        [
+            ("title", title),
+            ("kind", "technique"),
+            ("data_flows", "DSG"),
+            ("description", "Vérification de bout en bout"),
+        ],
+    )
+    detail = created.url
+    reference = re.search(r"EVO-23-\d{4}-\d{4}", created.read().decode()).group(0)
+    submit_path = urllib.parse.urlsplit(detail).path + "soumettre/"
+    page = opener.open(detail).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    opener.open(
+        urllib.request.Request(
+            f"{base}{submit_path}",
+            data=urllib.parse.urlencode({"csrfmiddlewaretoken": token}).encode(),
+            headers={"Referer": detail},
+        )
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for path in pathlib.Path(maildir).glob("*.log"):
+            if reference in path.read_text(errors="replace"):
+                print(f"make run: {reference} submitted, its message is in {path}")
+                return
+        time.sleep(1)
+    raise SystemExit(f"no message for {reference} in {maildir} after 60 s")
 
 
 def check(base: str, username: str, password: str) -> None:
@@ -45,13 +116,14 @@ def check(base: str, username: str, password: str) -> None:
 
 
 def main() -> int:
-    base, log = sys.argv[1], sys.argv[2]
+    base, log, maildir = sys.argv[1], sys.argv[2], sys.argv[3]
     password, usernames = printed_accounts(log)
     assert len(usernames) >= 11, usernames
     for username in usernames:
         check(base, username, password)
         print(f"make run: {username} logged in, home page 200")
     print(f"make run: login page 200 and {len(usernames)} demo accounts OK at {base}")
+    submission_reaches_the_mail_folder(base, password, maildir)
     return 0
 
 

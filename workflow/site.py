@@ -172,6 +172,9 @@ class TandemSite(Site):
     secondary_color = "#e1000f"
 
     index_path = path("", views.home, name="index")
+    notifications_path = path(
+        "notifications/", views.notification_list, name="notifications"
+    )
 
 
 site = TandemSite(

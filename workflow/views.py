@@ -1,10 +1,12 @@
 """Views of the shell shared by both processes."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils import timezone
 
 from workflow import access
-from workflow.models import Heartbeat
+from workflow.models import Heartbeat, Notification
 
 
 @login_required
@@ -28,3 +30,19 @@ def home(request):
             "heartbeat": heartbeat,
         },
     )
+
+
+def notification_list(request):
+    """The user's in-app notifications, newest first; opening the list reads them."""
+    page = Paginator(
+        Notification.objects.filter(recipient_user=request.user).select_related(
+            "organisation"
+        ),
+        25,
+    ).get_page(request.GET.get("page"))
+    unread = [n.pk for n in page if n.read_at is None]
+    response = render(
+        request, "workflow/notifications.html", {"page": page, "unread": unread}
+    )
+    Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+    return response

@@ -165,3 +165,19 @@ def test_delivery_message_goes_to_the_clients_dsi_webmaster_and_testers(world):
     for row in rows:  # nothing of another client in any message
         assert "Moselle" not in row.body_text and "EVO-57" not in row.body_text
         assert campaign.change_request.reference in row.subject
+
+
+def test_in_app_list_shows_only_ones_own_and_counts_unread(world, client):
+    cr = _submit(world)
+    contact = world.user("cnaf.contact")
+
+    client.force_login(contact)
+    home = client.get("/")
+    assert home.context["unread_notifications"] == 1
+    listing = client.get("/notifications/")
+    assert cr.reference in listing.content.decode()
+    assert client.get("/").context["unread_notifications"] == 0
+
+    client.force_login(world.user("cd57.porteur"))
+    other = client.get("/notifications/").content.decode()
+    assert cr.reference not in other
