@@ -23,7 +23,7 @@ from evolutions.models import (
     Release,
     SpecificationVersion,
 )
-from workflow import access, routing
+from workflow import access, events, routing
 from workflow.notifications import notify
 from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
@@ -218,7 +218,7 @@ def change_request_submit(*, pk: int, by, comment: str = "") -> ChangeRequest:
             EvolutionFlow.start.run(change_request=change_request)
         supplier = routing.supplier()
         notify(
-            event=f"cr.submitted:{change_request.pk}:{log.pk}",
+            event=f"cr_submitted:{change_request.pk}:{log.pk}",
             kind="cr_submitted",
             organisation=change_request.organisation,
             recipients=[
@@ -239,7 +239,14 @@ def change_request_request_information(*, pk: int, by, question: str) -> ChangeR
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.CONTACT_EVOLUTIONS, change_request.organisation)
-        fire(change_request, "request_information", by=by, comment=question)
+        log = fire(change_request, "request_information", by=by, comment=question)
+        events.announce(
+            "cr_info_requested",
+            change_request,
+            key=log.pk,
+            comment=question,
+            recipients=events.client(change_request, Role.PORTEUR_DEMANDE),
+        )
     return change_request
 
 
@@ -263,7 +270,16 @@ def change_request_acknowledge(*, pk: int, by, order_owner) -> ChangeRequest:
             raise ValidationError(
                 _("Le porteur de la commande doit avoir ce rôle à la CNAF.")
             )
-        fire(change_request, "acknowledge", by=by, order_owner=order_owner)
+        log = fire(change_request, "acknowledge", by=by, order_owner=order_owner)
+        events.announce(
+            "cr_acknowledged",
+            change_request,
+            key=log.pk,
+            recipients=[
+                *events.client(change_request, Role.PORTEUR_DEMANDE),
+                *events.order_owner(change_request),
+            ],
+        )
     return change_request
 
 
@@ -272,7 +288,14 @@ def change_request_decline(*, pk: int, by, reason: str) -> ChangeRequest:
     reason = required_text(reason, _("Le motif du refus est obligatoire."))
     with _locked_with_process(pk) as (change_request, process):
         access.require_any_role(by, DECLINING_ROLES, change_request.organisation)
-        fire(change_request, "decline", by=by, comment=reason, reason=reason)
+        log = fire(change_request, "decline", by=by, comment=reason, reason=reason)
+        events.announce(
+            "cr_declined",
+            change_request,
+            key=log.pk,
+            comment=reason,
+            recipients=events.client(change_request, Role.PORTEUR_DEMANDE),
+        )
         _close_process(process)
     return change_request
 
@@ -282,7 +305,17 @@ def change_request_withdraw(*, pk: int, by, reason: str) -> ChangeRequest:
     reason = required_text(reason, _("Le motif du retrait est obligatoire."))
     with _locked_with_process(pk) as (change_request, process):
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
-        fire(change_request, "withdraw", by=by, comment=reason, reason=reason)
+        log = fire(change_request, "withdraw", by=by, comment=reason, reason=reason)
+        events.announce(
+            "cr_withdrawn",
+            change_request,
+            key=log.pk,
+            comment=reason,
+            recipients=[
+                *events.order_owner(change_request),
+                *events.supplier(Role.CONTACT_EVOLUTIONS),
+            ],
+        )
         _close_process(process)
     return change_request
 
@@ -299,7 +332,13 @@ def specification_issue(
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
-        fire(change_request, "issue_specification", by=by)
+        log = fire(change_request, "issue_specification", by=by)
+        events.announce(
+            "spec_issued",
+            change_request,
+            key=log.pk,
+            recipients=events.client(change_request, Role.PORTEUR_DEMANDE),
+        )
         version = change_request.specifications.count() + 1
         specification = SpecificationVersion(
             change_request=change_request, version=version, summary=summary, author=by
@@ -323,7 +362,14 @@ def specification_decide(
         transition = (
             "validate_specification" if validated else "send_back_specification"
         )
-        fire(change_request, transition, by=by, comment=comment)
+        log = fire(change_request, transition, by=by, comment=comment)
+        events.announce(
+            "spec_decided",
+            change_request,
+            key=log.pk,
+            comment=comment,
+            recipients=events.order_owner(change_request),
+        )
         specification = change_request.specifications.select_for_update().last()
         specification.decision = (
             SpecificationVersion.Decision.VALIDATED
@@ -364,7 +410,13 @@ def quote_issue(
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
-        fire(change_request, "issue_quote", by=by)
+        log = fire(change_request, "issue_quote", by=by)
+        events.announce(
+            "quote_issued",
+            change_request,
+            key=log.pk,
+            recipients=events.client(change_request, Role.PORTEUR_DEMANDE),
+        )
         quote = Quote(
             change_request=change_request,
             version=change_request.quotes.count() + 1,
@@ -393,11 +445,18 @@ def quote_decide(*, pk: int, by, accepted: bool, comment: str = "") -> Quote:
                 _("Ce devis a expiré le %(date)s : demandez un devis révisé.")
                 % {"date": quote.valid_until.strftime("%d/%m/%Y")}
             )
-        fire(
+        log = fire(
             change_request,
             "accept_quote" if accepted else "refuse_quote",
             by=by,
             comment=comment,
+        )
+        events.announce(
+            "quote_decided",
+            change_request,
+            key=log.pk,
+            comment=comment,
+            recipients=events.order_owner(change_request),
         )
         quote.decision = Quote.Decision.ACCEPTED if accepted else Quote.Decision.REFUSED
         quote.decision_comment = comment
@@ -419,7 +478,16 @@ def release_propose(
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_COMMANDE, change_request.organisation)
-        fire(change_request, "propose_release", by=by, comment=comment, release=release)
+        log = fire(
+            change_request, "propose_release", by=by, comment=comment, release=release
+        )
+        events.announce(
+            "release_proposed",
+            change_request,
+            key=log.pk,
+            comment=comment or str(release),
+            recipients=events.client(change_request, Role.PORTEUR_DEMANDE),
+        )
     return change_request
 
 
@@ -432,11 +500,21 @@ def release_decide(*, pk: int, by, confirmed: bool, comment: str = "") -> Change
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
-        fire(
+        log = fire(
             change_request,
             "confirm_release" if confirmed else "ask_another_release",
             by=by,
             comment=comment,
+        )
+        events.announce(
+            "release_decided",
+            change_request,
+            key=log.pk,
+            comment=comment,
+            recipients=[
+                *events.order_owner(change_request),
+                *events.supplier(Role.MOE),
+            ],
         )
     return change_request
 
@@ -457,6 +535,17 @@ def manufacture_finish(*, pk: int, by, comment: str = "") -> ChangeRequest:
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.MOE, change_request.organisation)
-        fire(change_request, "finish_manufacture", by=by, comment=comment)
+        log = fire(change_request, "finish_manufacture", by=by, comment=comment)
+        events.announce(
+            "manufacture_done",
+            change_request,
+            key=log.pk,
+            comment=comment,
+            recipients=[
+                *events.client(change_request, Role.PORTEUR_DEMANDE),
+                *events.client_contacts(change_request, events.ROLLOUT),
+                *events.order_owner(change_request),
+            ],
+        )
         acceptance_start(change_request)
     return change_request

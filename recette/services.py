@@ -34,7 +34,7 @@ from recette.models import (
     TestStep,
 )
 from recette.selectors import latest_results, report_figures
-from workflow import access, routing
+from workflow import access, events, routing
 from workflow.calendars import working_days_between
 from workflow.locking import for_update
 from workflow.notifications import notify
@@ -70,6 +70,10 @@ def plan_margin_warning(plan: AcceptancePlan) -> str | None:
         "La recette finit %(left)s jour(s) ouvré(s) avant la mise en production de la "
         "version %(release)s : la marge demandée est de %(margin)s jours ouvrés."
     ) % {"left": left, "release": release.number, "margin": margin_days()}
+
+
+def _acceptance_link(change_request) -> str:
+    return reverse("recettes:detail", args=[change_request.pk])
 
 
 def acceptance_start(change_request: ChangeRequest) -> None:
@@ -255,7 +259,14 @@ def plan_submit(*, pk: int, by) -> AcceptancePlan:
                 _("Avant de soumettre le plan, indiquez %(missing)s.")
                 % {"missing": _(" et ").join(str(item) for item in missing)}
             )
-        fire(plan, "submit", by=by)
+        log = fire(plan, "submit", by=by)
+        events.announce(
+            "plan_submitted",
+            plan.change_request,
+            key=log.pk,
+            recipients=events.client(plan.change_request, Role.PORTEUR_DEMANDE),
+            link=_acceptance_link(plan.change_request),
+        )
     return plan
 
 
@@ -269,7 +280,18 @@ def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> Acceptanc
         plan = _locked_plan(pk)
         access.require_any_role(by, CLIENT_LEADS, plan.organisation)
         transition = "validate" if validated else "send_back"
-        fire(plan, transition, by=by, comment=comment, decision_comment=comment)
+        log = fire(plan, transition, by=by, comment=comment, decision_comment=comment)
+        events.announce(
+            "plan_decided",
+            plan.change_request,
+            key=log.pk,
+            comment=comment,
+            recipients=[
+                *events.order_owner(plan.change_request),
+                *events.supplier(Role.MOE),
+            ],
+            link=_acceptance_link(plan.change_request),
+        )
     return plan
 
 
@@ -324,6 +346,17 @@ def qualification_record(
         if report is not None:
             qualification.report.save(name, report, save=False)
         qualification.save()
+        events.announce(
+            "qualification_recorded",
+            change_request,
+            key=qualification.pk,
+            comment=_("Réussie") if passed else _("Échouée"),
+            recipients=[
+                *events.order_owner(change_request),
+                *events.client(change_request, Role.PORTEUR_DEMANDE),
+            ],
+            link=_acceptance_link(change_request),
+        )
     return qualification
 
 
@@ -424,7 +457,7 @@ def delivery_record(
         # Annexe 3: delivery planning goes to the client's DSI and the portal's
         # webmaster; the testers and the request owner have cases to run.
         notify(
-            event=f"recette.delivery:{delivery.pk}",
+            event=f"delivery_made:{change_request.pk}:{delivery.pk}",
             kind="delivery_made",
             organisation=organisation,
             recipients=[
@@ -563,6 +596,19 @@ def defect_open(
             opened_by=by,
         )
         defect.executions.set(executions)
+        events.announce(
+            "defect_opened",
+            change_request,
+            key=defect.pk,
+            comment=(
+                f"{defect.reference} – {defect.title} ({defect.get_severity_display()})"
+            ),
+            recipients=[
+                *events.supplier(Role.MOE),
+                *events.order_owner(change_request),
+            ],
+            link=_acceptance_link(change_request),
+        )
     return defect
 
 
@@ -723,6 +769,18 @@ def report_submit(*, pk: int, by) -> GoLiveAgreement:
         )
         report.document_sha256 = digest
         report.save()
+        events.announce(
+            "report_submitted",
+            change_request,
+            key=f"v{report.version}",
+            comment=report.get_verdict_display(),
+            recipients=[
+                *events.client(change_request, Role.DSI_CLIENT),
+                *events.supplier(Role.DSI_FOURNISSEUR),
+                *events.order_owner(change_request),
+            ],
+            link=_acceptance_link(change_request),
+        )
         return GoLiveAgreement.objects.create(
             change_request=change_request,
             organisation=report.organisation,
@@ -809,11 +867,25 @@ def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
             raise ActionRefused(
                 _("Une même personne ne peut signer pour les deux parties.")
             )
-        Signature.objects.create(
+        signature = Signature.objects.create(
             agreement=agreement,
             side=side,
             signer=by,
             report_sha256=agreement.report_sha256,
+        )
+        change_request = agreement.change_request
+        events.announce(
+            "agreement_signed",
+            change_request,
+            key=signature.pk,
+            comment=f"{signature.get_side_display()} : {by.get_full_name()}",
+            recipients=[
+                *events.client(change_request, Role.DSI_CLIENT),
+                *events.supplier(Role.DSI_FOURNISSEUR),
+                *events.client(change_request, Role.PORTEUR_DEMANDE),
+                *events.order_owner(change_request),
+            ],
+            link=_acceptance_link(change_request),
         )
         if len(signatures) + 1 == len(GoLiveAgreement.Side.values):
             fire(agreement, "complete", by=by)
@@ -825,6 +897,20 @@ def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
                 "go_live",
                 by=by,
                 comment=_("Accord de mise en production signé par les deux DSI."),
+            )
+            # Annexe 3.1: the implementation of an evolution is notified to the
+            # client's DSI and the portal's webmaster.
+            events.announce(
+                "go_live",
+                change_request,
+                key=agreement.pk,
+                recipients=[
+                    *events.client_contacts(change_request, events.ROLLOUT),
+                    *events.client(change_request, Role.PORTEUR_DEMANDE),
+                    *events.supplier(Role.DSI_FOURNISSEUR),
+                    *events.order_owner(change_request),
+                ],
+                link=_acceptance_link(change_request),
             )
     return agreement
 
@@ -838,7 +924,22 @@ def agreement_refuse(*, pk: int, by, password: str, reason: str) -> GoLiveAgreem
             GoLiveAgreement.objects.select_related("organisation", "change_request")
         ).get(pk=pk)
         _signing_side(by, agreement.organisation)
-        fire(agreement, "refuse", by=by, comment=reason, reason=reason)
+        log = fire(agreement, "refuse", by=by, comment=reason, reason=reason)
+        change_request = agreement.change_request
+        events.announce(
+            "agreement_refused",
+            change_request,
+            key=log.pk,
+            comment=reason,
+            recipients=[
+                *events.client(change_request, Role.DSI_CLIENT),
+                *events.supplier(Role.DSI_FOURNISSEUR),
+                *events.client(change_request, Role.PORTEUR_DEMANDE),
+                *events.supplier(Role.MOE),
+                *events.order_owner(change_request),
+            ],
+            link=_acceptance_link(change_request),
+        )
         report = _locked_report(agreement.change_request.acceptance_report.pk)
         fire(report, "reopen", by=by, comment=reason)
     return agreement

@@ -36,7 +36,7 @@ def test_submission_writes_one_row_per_recipient_in_the_same_transaction(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         cr = _submit(world)
 
-    rows = Notification.objects.filter(event__startswith=f"cr.submitted:{cr.pk}:")
+    rows = Notification.objects.filter(event__startswith=f"cr_submitted:{cr.pk}:")
     assert {n.recipient_email for n in rows} == {
         "cnaf.contact@demo.tandem.invalid",  # the role that must act
         "flux-pmi.projet@cnaf.fr",  # annexe 3: needs expressions mailbox
@@ -89,7 +89,7 @@ def test_sending_marks_sent_records_the_attempt_and_never_sends_twice(
 def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(world):
     cr = _submit(world)
     row = Notification.objects.filter(
-        event__startswith=f"cr.submitted:{cr.pk}:"
+        event__startswith=f"cr_submitted:{cr.pk}:"
     ).first()
     real_send = mail.EmailMessage.send
     failures = iter(
@@ -121,7 +121,7 @@ def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(world)
 def test_a_row_held_by_a_live_lease_is_not_sent_by_anyone_else(world):
     cr = _submit(world)
     row = Notification.objects.filter(
-        event__startswith=f"cr.submitted:{cr.pk}:"
+        event__startswith=f"cr_submitted:{cr.pk}:"
     ).first()
 
     assert notifications.claim(row.pk)
