@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from django.conf import settings
 from django.utils import timezone
 
 from contacts.models import Organisation
@@ -42,3 +43,26 @@ def task_due_date(task, configured: dict[str, int] | None = None) -> date | None
 def is_overdue(due: date | None) -> bool:
     """Is a due date already past (today still counts)?"""
     return due is not None and due < timezone.localdate()
+
+
+def reminder_days() -> int:
+    """How many working days before a task is due its reminder goes out."""
+    return int(getattr(settings, "TANDEM_REMINDER_DAYS", 2))
+
+
+def reminder_date(due: date, departement: str | None) -> date:
+    """The working day the reminder of a task due on `due` is sent."""
+    return add_working_days(due, -reminder_days(), departement)
+
+
+def deadline_levels(task, today: date, configured: dict[str, int]) -> list[str]:
+    """Which messages a task deserves today: "rappel" before it is due (from the
+    reminder date), "relance" once it is overdue."""
+    due = task_due_date(task, configured)
+    if due is None:
+        return []
+    if today > due:
+        return ["relance"]
+    if today >= reminder_date(due, acting_departement(task)):
+        return ["rappel"]
+    return []

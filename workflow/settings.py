@@ -120,6 +120,8 @@ MEDIA_ROOT = Path(env.env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 PRIVATE_MEDIA_ROOT = env.env_str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private"))
 TANDEM_MAX_UPLOAD_MB = env.env_int("TANDEM_MAX_UPLOAD_MB", 20, minimum=1)
 TANDEM_RECETTE_MARGIN_DAYS = env.env_int("TANDEM_RECETTE_MARGIN_DAYS", 10)
+# Working days before a task's due date that its reminder goes out.
+TANDEM_REMINDER_DAYS = env.env_int("TANDEM_REMINDER_DAYS", 2)
 
 # E-mail: written to files under var/mail in the embedded mode, SMTP in production.
 EMAIL_BACKEND = env.email_backend("EMAIL_BACKEND", "file" if DEBUG else "smtp")
@@ -160,6 +162,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "fire-due-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
     "heartbeat": {"task": "workflow.tasks.heartbeat", "schedule": 60.0},
+    "deadline-messages": {
+        "task": "workflow.tasks.deadline_messages",
+        "schedule": 3600.0,
+    },
     "relay-notifications": {
         "task": "workflow.tasks.relay_notifications",
         "schedule": 60.0,

@@ -67,3 +67,11 @@ def relay_notifications() -> int:
     for pk in pks:
         send_notification.delay(pk)
     return len(pks)
+
+
+@shared_task(name="workflow.tasks.deadline_messages")
+def deadline_messages() -> int:
+    """Send the day's deadline reminders and escalations (at most once each)."""
+    from workflow.reminders import send_deadline_messages
+
+    return send_deadline_messages()
