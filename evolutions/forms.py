@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Organisation, Role
-from evolutions.models import ChangeRequest, Release
+from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 
 
 class NeedsExpressionForm(forms.Form):
@@ -261,4 +261,27 @@ class AttachmentForm(forms.Form):
 class MessageForm(forms.Form):
     body = forms.CharField(
         label=_("Message"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class AnnouncementForm(forms.Form):
+    release = forms.ModelChoiceField(
+        label=_("Version majeure"), queryset=Release.objects.all()
+    )
+    kind = forms.ChoiceField(label=_("Type"), choices=ReleaseAnnouncement.Kind.choices)
+    title = forms.CharField(label=_("Titre"), max_length=200)
+    changes = forms.CharField(
+        label=_("Ce qui change"), widget=forms.Textarea(attrs={"rows": 5})
+    )
+    schedule = forms.CharField(
+        label=_("Quand"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    client_actions = forms.CharField(
+        label=_("Ce que les clients doivent faire"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Cette annonce part à tous les Conseils départementaux : "
+            "n'y citez aucune demande ni aucun client."
+        ),
     )

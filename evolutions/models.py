@@ -463,3 +463,44 @@ class EvolutionProcess(Process):
 
     def __str__(self) -> str:
         return str(self.change_request)
+
+
+class ReleaseAnnouncement(models.Model):
+    """What a release changes, when, and what the clients must do (contract §6.3).
+
+    Written by the supplier for every client: it never names a client's request.
+    """
+
+    class Kind(models.TextChoices):
+        EVOLUTION = "annonce_evolution", _("Annonce d'évolution applicative")
+        DELIVERY_PLANNING = "planning_livraisons", _("Planning des livraisons")
+
+    release = models.ForeignKey(
+        Release,
+        verbose_name=_("version majeure"),
+        on_delete=models.PROTECT,
+        related_name="announcements",
+    )
+    kind = models.CharField(
+        _("type"), max_length=30, choices=Kind.choices, default=Kind.EVOLUTION
+    )
+    title = models.CharField(_("titre"), max_length=200)
+    changes = models.TextField(_("ce qui change"))
+    schedule = models.TextField(_("quand"))
+    client_actions = models.TextField(_("ce que les clients doivent faire"), blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    published_at = models.DateTimeField(_("publiée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("annonce de version")
+        verbose_name_plural = _("annonces de version")
+        ordering = ["release", "-published_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.release} – {self.title}"

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Role
 from evolutions import forms, services
-from evolutions.models import Release
+from evolutions.models import Release, ReleaseAnnouncement
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
-from workflow import access, deadlines
+from workflow import access, deadlines, routing
 from workflow.responses import refused
 from workflow.transitions import ActionRefused, history_of
 
@@ -234,9 +234,51 @@ def comment_post(request, pk: int):
 
 
 def roadmap(request):
-    """Each release with its dates and the visible requests planned in it."""
+    """Each release with its dates, its published announcements and the visible
+    requests planned in it."""
     planned = change_requests_visible_to(request.user).order_by("reference")
-    releases = Release.objects.prefetch_related(
-        Prefetch("change_requests", queryset=planned, to_attr="visible_requests")
+    may_announce = access.may_act_any(
+        request.user, services.ANNOUNCING_ROLES, routing.supplier()
     )
-    return render(request, "evolutions/roadmap.html", {"releases": releases})
+    announcements = ReleaseAnnouncement.objects.order_by("-published_at", "-pk")
+    if not may_announce:
+        announcements = announcements.filter(published_at__isnull=False)
+    releases = Release.objects.prefetch_related(
+        Prefetch("change_requests", queryset=planned, to_attr="visible_requests"),
+        Prefetch(
+            "announcements", queryset=announcements, to_attr="shown_announcements"
+        ),
+    )
+    return render(
+        request,
+        "evolutions/roadmap.html",
+        {"releases": releases, "may_announce": may_announce},
+    )
+
+
+def announcement_create(request):
+    form = forms.AnnouncementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.announcement_create(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("Annonce enregistrée : relisez-la puis publiez-la.")
+            )
+            return redirect("evolutions:roadmap")
+    elif request.method == "GET":
+        access.require_any_role(
+            request.user, services.ANNOUNCING_ROLES, routing.supplier()
+        )
+    return render(request, "evolutions/announcement_form.html", {"form": form})
+
+
+@require_POST
+def announcement_publish(request, pk: int):
+    written = services.announcement_publish(pk=pk, by=request.user)
+    messages.success(
+        request, _("Annonce publiée : %(n)s message(s) envoyé(s).") % {"n": written}
+    )
+    return redirect("evolutions:roadmap")

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.status import PROCESS
@@ -21,6 +22,7 @@ from evolutions.models import (
     Quote,
     ReferenceSequence,
     Release,
+    ReleaseAnnouncement,
     SpecificationVersion,
 )
 from workflow import access, events, routing
@@ -549,3 +551,61 @@ def manufacture_finish(*, pk: int, by, comment: str = "") -> ChangeRequest:
         )
         acceptance_start(change_request)
     return change_request
+
+
+ANNOUNCING_ROLES = (Role.PORTEUR_COMMANDE, Role.CONTACT_EVOLUTIONS)
+
+
+def announcement_create(
+    *,
+    by,
+    release: Release,
+    kind: str,
+    title: str,
+    changes: str,
+    schedule: str,
+    client_actions: str = "",
+) -> ReleaseAnnouncement:
+    """The supplier drafts an announcement of a release for every client."""
+    access.require_any_role(by, ANNOUNCING_ROLES, routing.supplier())
+    if kind not in ReleaseAnnouncement.Kind.values:
+        raise ValidationError({"kind": _("Type d'annonce inconnu.")})
+    return ReleaseAnnouncement.objects.create(
+        release=release,
+        kind=kind,
+        title=required_text(title, _("Le titre de l'annonce est obligatoire.")),
+        changes=required_text(changes, _("Indiquez ce qui change.")),
+        schedule=required_text(schedule, _("Indiquez quand cela change.")),
+        client_actions=client_actions.strip(),
+        author=by,
+    )
+
+
+def announcement_publish(*, pk: int, by) -> int:
+    """Publish an announcement to the DSI and webmaster of every client (annexe 3).
+
+    Each client gets its own message, about itself only; publishing twice sends
+    nothing more. Returns how many messages were written.
+    """
+    supplier = routing.supplier()
+    access.require_any_role(by, ANNOUNCING_ROLES, supplier)
+    with transaction.atomic():
+        announcement = (
+            ReleaseAnnouncement.objects.select_for_update()
+            .select_related("release")
+            .get(pk=pk)
+        )
+        if announcement.published_at is None:
+            announcement.published_at = timezone.now()
+            announcement.save(update_fields=["published_at"])
+        written = 0
+        for client in Organisation.objects.filter(kind=Organisation.Kind.CLIENT):
+            written += notify(
+                event=f"announcement:{announcement.pk}:{client.code}",
+                kind="announcement",
+                organisation=client,
+                recipients=routing.contact_points(client, announcement.kind),
+                context={"announcement": announcement},
+                link=reverse("evolutions:roadmap"),
+            )
+    return written

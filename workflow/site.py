@@ -66,6 +66,16 @@ class EvolutionsApp(Application):
         "<int:pk>/decliner/", evolutions_pages.change_request_decline, name="decline"
     )
     roadmap_path = path("versions/", evolutions_pages.roadmap, name="roadmap")
+    announcement_path = path(
+        "versions/annonces/nouvelle/",
+        evolutions_pages.announcement_create,
+        name="announcement_new",
+    )
+    announcement_publish_path = path(
+        "versions/annonces/<int:pk>/publier/",
+        evolutions_pages.announcement_publish,
+        name="announcement_publish",
+    )
     comment_path = path(
         "<int:pk>/messages/", evolutions_pages.comment_post, name="comment"
     )
