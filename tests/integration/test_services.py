@@ -18,6 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def real_broker():
+    """Send tasks to the real broker for this test (the suite runs them eagerly)."""
+    from workflow.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield app
+    app.conf.task_always_eager = previous
+
+
 @pytest.mark.django_db
 def test_suite_runs_on_postgresql():
     assert connection.vendor == "postgresql"
@@ -30,10 +41,7 @@ def _test_database_url() -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_real_celery_worker_runs_a_job_through_redis_into_postgresql(monkeypatch):
-    from workflow.celery import app
-
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
+def test_real_celery_worker_runs_a_job_through_redis_into_postgresql(real_broker):
     queue = f"tandem-test-{uuid.uuid4().hex[:8]}"
     broker = os.environ["CELERY_BROKER_URL"]
     worker = subprocess.Popen(
