@@ -10,6 +10,7 @@ from viewflow.fsm import FSMField
 from viewflow.workflow.models import Process
 
 from contacts.models import Organisation
+from workflow.models import StoredFile
 from workflow.uploads import private_storage, private_upload_to
 
 
@@ -415,7 +416,7 @@ class Comment(models.Model):
         return f"{self.change_request.reference} – {self.author}"
 
 
-class Attachment(models.Model):
+class Attachment(StoredFile):
     """A file joined to a change request; stored privately under a random name."""
 
     change_request = models.ForeignKey(
@@ -424,27 +425,10 @@ class Attachment(models.Model):
         on_delete=models.CASCADE,
         related_name="attachments",
     )
-    file = models.FileField(
-        _("fichier"), storage=private_storage, upload_to=private_upload_to
-    )
-    original_name = models.CharField(_("nom d'origine"), max_length=255)
-    size = models.PositiveBigIntegerField(_("taille (octets)"))
-    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("déposé par"),
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
 
-    class Meta:
+    class Meta(StoredFile.Meta):
         verbose_name = _("pièce jointe")
         verbose_name_plural = _("pièces jointes")
-        ordering = ["uploaded_at", "pk"]
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 class EvolutionProcess(Process):

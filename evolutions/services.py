@@ -1,7 +1,6 @@
 """Writes on change requests: each service checks the actor's role for the request's
 organisation, locks the row, fires one lifecycle transition and records it."""
 
-import hashlib
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from decimal import Decimal
@@ -87,12 +86,6 @@ def _allocate_reference(organisation: Organisation, year: int) -> str:
     return f"EVO-{organisation.code}-{year}-{sequence.last_number:04d}"
 
 
-def _validated_name(uploaded) -> str:
-    """The safe name of a validated upload (else a French ValidationError)."""
-    validate_upload(uploaded)
-    return safe_download_name(uploaded.name)
-
-
 ATTACHING_ROLES = (
     Role.PORTEUR_DEMANDE,
     Role.CONTACT_EVOLUTIONS,
@@ -129,11 +122,7 @@ def allowed_actions(user, change_request: ChangeRequest) -> set[str]:
 
 def attachment_add(*, pk: int, by, uploaded) -> Attachment:
     """Join a file to a change request (checked type, size and content)."""
-    name = _validated_name(uploaded)
-    digest = hashlib.sha256()
-    for chunk in uploaded.chunks():
-        digest.update(chunk)
-    uploaded.seek(0)
+    validate_upload(uploaded)  # before taking the lock: reading can be slow
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_any_role(by, ATTACHING_ROLES, change_request.organisation)
@@ -141,14 +130,8 @@ def attachment_add(*, pk: int, by, uploaded) -> Attachment:
             raise ActionRefused(
                 _("La demande est close : on ne peut plus y joindre de fichier.")
             )
-        attachment = Attachment(
-            change_request=change_request,
-            original_name=name,
-            size=uploaded.size,
-            sha256=digest.hexdigest(),
-            uploaded_by=by,
-        )
-        attachment.file.save(name, uploaded, save=False)
+        attachment = Attachment(change_request=change_request)
+        attachment.store(uploaded, by=by)
         attachment.save()
     return attachment
 

@@ -11,6 +11,7 @@ from viewflow.workflow.models import Process
 
 from contacts.models import Organisation
 from evolutions.models import ChangeRequest
+from workflow.models import StoredFile
 from workflow.uploads import private_storage, private_upload_to
 
 
@@ -483,7 +484,7 @@ class Defect(models.Model):
         pass
 
 
-class Evidence(models.Model):
+class Evidence(StoredFile):
     """A file proving an execution's result (screenshot, export…)."""
 
     execution = models.ForeignKey(
@@ -492,27 +493,10 @@ class Evidence(models.Model):
         on_delete=models.CASCADE,
         related_name="evidence",
     )
-    file = models.FileField(
-        _("fichier"), storage=private_storage, upload_to=private_upload_to
-    )
-    original_name = models.CharField(_("nom d'origine"), max_length=255)
-    size = models.PositiveBigIntegerField(_("taille (octets)"))
-    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("déposé par"),
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
 
-    class Meta:
+    class Meta(StoredFile.Meta):
         verbose_name = _("preuve")
         verbose_name_plural = _("preuves")
-        ordering = ["uploaded_at", "pk"]
-
-    def __str__(self) -> str:
-        return self.original_name
 
 
 class AcceptanceReport(models.Model):

@@ -309,16 +309,6 @@ def plan_reopen(*, pk: int, by, reason: str) -> AcceptancePlan:
     return plan
 
 
-def _validated_file(uploaded) -> tuple[str, str]:
-    """(safe name, SHA-256) of an upload that passed the upload rules."""
-    validate_upload(uploaded)
-    digest = hashlib.sha256()
-    for chunk in uploaded.chunks():
-        digest.update(chunk)
-    uploaded.seek(0)
-    return safe_download_name(uploaded.name), digest.hexdigest()
-
-
 def qualification_record(
     *,
     change_request_pk: int,
@@ -329,7 +319,10 @@ def qualification_record(
     report=None,
 ) -> Qualification:
     """The project team records a technical qualification (passed or failed)."""
-    name = _validated_file(report)[0] if report is not None else ""
+    name = ""
+    if report is not None:
+        validate_upload(report)
+        name = safe_download_name(report.name)
     with transaction.atomic():
         change_request = ChangeRequest.objects.select_for_update().get(
             pk=change_request_pk
@@ -528,20 +521,14 @@ def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
 
 def evidence_add(*, execution_pk: int, by, uploaded) -> Evidence:
     """Join a file to an execution, under the upload rules."""
-    name, digest = _validated_file(uploaded)
+    validate_upload(uploaded)
     with transaction.atomic():
         execution = Execution.objects.select_related("campaign__organisation").get(
             pk=execution_pk
         )
         access.require_any_role(by, TESTERS, execution.campaign.organisation)
-        evidence = Evidence(
-            execution=execution,
-            original_name=name,
-            size=uploaded.size,
-            sha256=digest,
-            uploaded_by=by,
-        )
-        evidence.file.save(name, uploaded, save=False)
+        evidence = Evidence(execution=execution)
+        evidence.store(uploaded, by=by)
         evidence.save()
     return evidence
 

@@ -1,11 +1,20 @@
 """Models shared by both processes."""
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from workflow.uploads import (
+    private_storage,
+    private_upload_to,
+    safe_download_name,
+    validate_upload,
+)
 
 
 class Heartbeat(models.Model):
@@ -180,3 +189,43 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_id} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class StoredFile(models.Model):
+    """A file a user joined to something: kept privately under a random name, with
+    its original name, size and SHA-256 (see workflow.uploads.store_upload)."""
+
+    file = models.FileField(
+        _("fichier"), storage=private_storage, upload_to=private_upload_to
+    )
+    original_name = models.CharField(_("nom d'origine"), max_length=255)
+    size = models.PositiveBigIntegerField(_("taille (octets)"))
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("déposé par"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def store(self, uploaded, *, by) -> None:
+        """Check the upload (French ValidationError), then keep it with its name,
+        size and SHA-256 under a random name; the caller saves the row."""
+        validate_upload(uploaded)
+        digest = hashlib.sha256()
+        for chunk in uploaded.chunks():
+            digest.update(chunk)
+        uploaded.seek(0)
+        self.original_name = safe_download_name(uploaded.name)
+        self.size = uploaded.size
+        self.sha256 = digest.hexdigest()
+        self.uploaded_by = by
+        self.file.save(self.original_name, uploaded, save=False)
