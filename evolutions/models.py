@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow.fsm import FSMField
 from viewflow.workflow.models import Process
@@ -261,7 +262,33 @@ class ReferenceSequence(models.Model):
         return f"{self.organisation.code}-{self.year}: {self.last_number}"
 
 
-class SpecificationVersion(models.Model):
+class ClientDecision(models.Model):
+    """A supplier document the client decides on: who decided, when, and why."""
+
+    decision_comment = models.TextField(_("commentaire du client"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("décision prise par"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("décision prise le"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def record_decision(self, decision: str, *, comment: str, by) -> None:
+        """Keep the client's decision on this document and save it."""
+        self.decision = decision
+        self.decision_comment = comment
+        self.decided_by = by
+        self.decided_at = timezone.now()
+        self.save()
+
+
+class SpecificationVersion(ClientDecision):
     """One version of the supplier's specification ("cahier des charges")."""
 
     class Decision(models.TextChoices):
@@ -294,16 +321,6 @@ class SpecificationVersion(models.Model):
         choices=Decision.choices,
         default=Decision.PENDING,
     )
-    decision_comment = models.TextField(_("commentaire du client"), blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("décidée par"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(_("décidée le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("cahier des charges")
@@ -320,7 +337,7 @@ class SpecificationVersion(models.Model):
         return f"{self.change_request.reference} v{self.version}"
 
 
-class Quote(models.Model):
+class Quote(ClientDecision):
     """A supplier quote; a refused quote is followed by a revised one."""
 
     class Decision(models.TextChoices):
@@ -357,16 +374,6 @@ class Quote(models.Model):
         choices=Decision.choices,
         default=Decision.PENDING,
     )
-    decision_comment = models.TextField(_("commentaire du client"), blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("décidé par"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("devis")

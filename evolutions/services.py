@@ -356,15 +356,13 @@ def specification_decide(
             recipients=events.order_owner(change_request),
         )
         specification = change_request.specifications.select_for_update().last()
-        specification.decision = (
+        specification.record_decision(
             SpecificationVersion.Decision.VALIDATED
             if validated
-            else SpecificationVersion.Decision.SENT_BACK
+            else SpecificationVersion.Decision.SENT_BACK,
+            comment=comment,
+            by=by,
         )
-        specification.decision_comment = comment
-        specification.decided_by = by
-        specification.decided_at = timezone.now()
-        specification.save()
     return specification
 
 
@@ -443,11 +441,11 @@ def quote_decide(*, pk: int, by, accepted: bool, comment: str = "") -> Quote:
             comment=comment,
             recipients=events.order_owner(change_request),
         )
-        quote.decision = Quote.Decision.ACCEPTED if accepted else Quote.Decision.REFUSED
-        quote.decision_comment = comment
-        quote.decided_by = by
-        quote.decided_at = timezone.now()
-        quote.save()
+        quote.record_decision(
+            Quote.Decision.ACCEPTED if accepted else Quote.Decision.REFUSED,
+            comment=comment,
+            by=by,
+        )
     return quote
 
 

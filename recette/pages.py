@@ -93,9 +93,7 @@ def campaign_grid(request, pk: int):
         rows = rows.filter(result=R.TO_RUN)
     elif shown == "echoues":
         rows = rows.filter(result=R.FAILED)
-    may_record = campaign.status == Campaign.Status.OPEN and access.may_act_any(
-        request.user, services.TESTERS, campaign.organisation
-    )
+    may_record = services.may_record_results(request.user, campaign)
     return render(
         request,
         "recette/campaign_grid.html",
@@ -172,10 +170,7 @@ def campaign_case(request, pk: int, case_pk: int):
             "choices": choices,
             "history": history,
             "errors": errors,
-            "may_record": campaign.status == Campaign.Status.OPEN
-            and access.may_act_any(
-                request.user, services.TESTERS, campaign.organisation
-            ),
+            "may_record": services.may_record_results(request.user, campaign),
         },
     )
 

@@ -470,6 +470,13 @@ def _locked_campaign(pk: int) -> Campaign:
     return for_update(Campaign.objects.select_related("organisation")).get(pk=pk)
 
 
+def may_record_results(user, campaign: Campaign) -> bool:
+    """May the user record results in the campaign now?"""
+    return campaign.status == Campaign.Status.OPEN and access.may_act_any(
+        user, TESTERS, campaign.organisation
+    )
+
+
 def campaign_assign(*, pk: int, by, case_pks: list[int], tester) -> int:
     """The client's request owner assigns cases of a campaign to a tester."""
     with transaction.atomic():
