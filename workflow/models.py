@@ -144,6 +144,8 @@ class Notification(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # After a failed attempt: not to be sent again before this (the back-off).
+    retry_at = models.DateTimeField(_("nouvel essai le"), null=True, blank=True)
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
     read_at = models.DateTimeField(_("lu le"), null=True, blank=True)

@@ -28,10 +28,7 @@ from workflow.models import DeliveryAttempt, Notification
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
-# A pending row this old was not picked up from the broker: the relay sends it.
-RELAY_AFTER = timedelta(minutes=1)
 SENDING_ERRORS = (smtplib.SMTPException, OSError)
 
 
@@ -104,27 +101,52 @@ def _enqueue(event: str) -> None:
         logger.warning("Notification %s non transmise au broker", event, exc_info=True)
 
 
+def lease() -> timedelta:
+    """How long a claim holds: a worker dead for longer loses its rows."""
+    return timedelta(seconds=settings.TANDEM_NOTIFICATION_LEASE_SECONDS)
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before retrying after an SMTP error: doubled each time, capped at 1 h."""
+    return min(settings.TANDEM_NOTIFICATION_RETRY_SECONDS * 2**retries, 3600)
+
+
 def claim(pk: int) -> bool:
-    """Take a row for sending; False if it is sent, failed or held by a live lease."""
+    """Take a row for sending; False if it is sent, failed, waiting for its retry
+    time or held by a live lease."""
     now = timezone.now()
     return bool(
         Notification.objects.filter(pk=pk)
         .filter(
             Q(state=Notification.State.PENDING)
+            & (Q(retry_at__isnull=True) | Q(retry_at__lte=now))
             | Q(state=Notification.State.SENDING, claimed_until__lt=now)
         )
         .update(
             state=Notification.State.SENDING,
-            claimed_until=now + LEASE,
+            claimed_until=now + lease(),
             attempts=F("attempts") + 1,
         )
     )
 
 
-def deliver(pk: int) -> str:
-    """Send one claimed notification; record the attempt. Returns the new state.
+class SendingFailed(Exception):
+    """The SMTP server refused or could not be reached; the attempt is recorded.
 
-    Raises the sending error after recording it, so that the caller can retry.
+    `retry_in` is the back-off in seconds, or None when the row gave up.
+    """
+
+    def __init__(self, error: Exception, retry_in: int | None):
+        super().__init__(str(error))
+        self.error = error
+        self.retry_in = retry_in
+
+
+def deliver(pk: int) -> str:
+    """Send one claimed notification and record the attempt. Returns the new state.
+
+    On an SMTP error the row goes back to pending with a retry time (or to failed
+    after MAX_ATTEMPTS) and SendingFailed is raised for the caller to retry.
     """
     notification = Notification.objects.get(pk=pk)
     message = EmailMultiAlternatives(
@@ -138,6 +160,7 @@ def deliver(pk: int) -> str:
         message.send()
     except SENDING_ERRORS as error:
         give_up = notification.attempts >= MAX_ATTEMPTS
+        retry_in = None if give_up else retry_delay(notification.attempts - 1)
         with transaction.atomic():
             DeliveryAttempt.objects.create(
                 notification=notification, succeeded=False, error=repr(error)[:2000]
@@ -147,21 +170,32 @@ def deliver(pk: int) -> str:
                     Notification.State.FAILED if give_up else Notification.State.PENDING
                 ),
                 claimed_until=None,
+                retry_at=(
+                    None if give_up else timezone.now() + timedelta(seconds=retry_in)
+                ),
             )
-        raise
+        raise SendingFailed(error, retry_in) from error
     with transaction.atomic():
         DeliveryAttempt.objects.create(notification=notification, succeeded=True)
         Notification.objects.filter(pk=pk).update(
-            state=Notification.State.SENT, sent_at=timezone.now(), claimed_until=None
+            state=Notification.State.SENT,
+            sent_at=timezone.now(),
+            claimed_until=None,
+            retry_at=None,
         )
     return Notification.State.SENT
 
 
 def due_for_relay():
-    """Rows a worker should have sent: pending for a while, or with a dead lease."""
+    """Rows a worker should have sent: pending for over one relay period after
+    their creation or retry time (the broker message was lost), or held by a dead
+    worker's lease."""
     now = timezone.now()
+    late = now - timedelta(seconds=settings.TANDEM_NOTIFICATION_RELAY_SECONDS)
+    pending = Q(state=Notification.State.PENDING)
     return Notification.objects.filter(
-        Q(state=Notification.State.PENDING, created_at__lt=now - RELAY_AFTER)
+        pending & Q(retry_at__isnull=True, created_at__lt=late)
+        | pending & Q(retry_at__lt=late)
         | Q(state=Notification.State.SENDING, claimed_until__lt=now)
     ).values_list("pk", flat=True)
 

@@ -133,6 +133,18 @@ EMAIL_HOST_PASSWORD = env.env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env.env_str("DEFAULT_FROM_EMAIL", "tandem@localhost")
+# Notification outbox (workflow/notifications.py): how long a worker holds a message
+# it is sending before another may take it over, the first retry delay after an SMTP
+# error (doubled at each attempt), and how often the relay hands back unsent messages.
+TANDEM_NOTIFICATION_LEASE_SECONDS = env.env_int(
+    "TANDEM_NOTIFICATION_LEASE_SECONDS", 300, minimum=1
+)
+TANDEM_NOTIFICATION_RETRY_SECONDS = env.env_int(
+    "TANDEM_NOTIFICATION_RETRY_SECONDS", 30, minimum=1
+)
+TANDEM_NOTIFICATION_RELAY_SECONDS = env.env_int(
+    "TANDEM_NOTIFICATION_RELAY_SECONDS", 60, minimum=1
+)
 # Absolute address of Tandem, for the links in e-mails.
 TANDEM_SITE_URL = env.env_str("TANDEM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -154,6 +166,7 @@ _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") el
 CELERY_RESULT_BACKEND = env.env_str("CELERY_RESULT_BACKEND", _default_backend) or None
 CELERY_TASK_IGNORE_RESULT = not CELERY_RESULT_BACKEND
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = env.env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -168,7 +181,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "relay-notifications": {
         "task": "workflow.tasks.relay_notifications",
-        "schedule": 60.0,
+        "schedule": float(TANDEM_NOTIFICATION_RELAY_SECONDS),
     },
 }
 

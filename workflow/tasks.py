@@ -30,21 +30,20 @@ def fire_due_timers() -> dict[str, int]:
     }
 
 
-@shared_task(
-    name="workflow.tasks.send_notification",
-    bind=True,
-    max_retries=notifications.MAX_ATTEMPTS,
-)
+@shared_task(name="workflow.tasks.send_notification", bind=True, max_retries=None)
 def send_notification(self, pk: int) -> str:
-    """Send one notification if this worker can claim it; retry SMTP errors."""
+    """Send one notification if this worker can claim it; retry SMTP errors.
+
+    The row decides when to give up (notifications.MAX_ATTEMPTS), not Celery.
+    """
     if not notifications.claim(pk):
         return "deja_traitee"
     try:
         return notifications.deliver(pk)
-    except notifications.SENDING_ERRORS as error:
-        # Back-off: 30 s, 1 min, 2 min… capped at one hour.
-        countdown = min(30 * 2 ** (self.request.retries or 0), 3600)
-        raise self.retry(exc=error, countdown=countdown) from error
+    except notifications.SendingFailed as failure:
+        if failure.retry_in is None:
+            return Notification.State.FAILED
+        raise self.retry(exc=failure.error, countdown=failure.retry_in) from failure
 
 
 @shared_task(name="workflow.tasks.send_event")

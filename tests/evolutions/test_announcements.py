@@ -22,12 +22,12 @@ def release(db):
     )
 
 
-def _draft(client, release):
+def _draft(client, release, kind="annonce_evolution"):
     return client.post(
         reverse("evolutions:announcement_new"),
         {
             "release": release.pk,
-            "kind": "annonce_evolution",
+            "kind": kind,
             "title": "Nouveau format du flux DSG",
             "changes": "Deux champs s'ajoutent.",
             "schedule": "À la mise en production de la version.",
@@ -77,3 +77,22 @@ def test_clients_read_published_announcements_but_cannot_write_them(
         "Nouveau format du flux DSG"
         in client.get(reverse("evolutions:roadmap")).content.decode()
     )
+
+
+def test_a_delivery_planning_change_is_announced_the_same_way(world, client, release):
+    client.force_login(world.user("cnaf.commande"))
+    _draft(client, release, kind="planning_livraisons")
+    announcement = ReleaseAnnouncement.objects.get()
+    client.post(reverse("evolutions:announcement_publish", args=[announcement.pk]))
+
+    rows = Notification.objects.filter(kind="announcement")
+    assert {n.recipient_email for n in rows} == {
+        "cd23.dsi@demo.tandem.invalid",
+        "webmaster.portail@cd23.demo.tandem.invalid",
+        "cd57.dsi@demo.tandem.invalid",
+        "webmaster.portail@cd57.demo.tandem.invalid",
+    }
+    assert all(n.subject.startswith("[Tandem] Planning des livraisons") for n in rows)
+    client.force_login(world.user("cd23.dsi"))
+    roadmap = client.get(reverse("evolutions:roadmap")).content.decode()
+    assert "Planning des livraisons – Nouveau format du flux DSG" in roadmap

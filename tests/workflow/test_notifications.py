@@ -86,7 +86,10 @@ def test_sending_marks_sent_records_the_attempt_and_never_sends_twice(
     assert len(mail.outbox) == 2
 
 
-def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(world):
+def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(
+    world, settings
+):
+    settings.TANDEM_NOTIFICATION_RETRY_SECONDS = 0  # the back-off has elapsed
     cr = _submit(world)
     row = Notification.objects.filter(
         event__startswith=f"cr_submitted:{cr.pk}:"
@@ -116,6 +119,66 @@ def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(world)
     assert attempts == [False, False, True]
     assert (row.state, row.attempts) == ("envoye", 3)
     assert [m.to for m in mail.outbox] == [[row.recipient_email]]
+
+
+def _failing_send(*args, **kwargs):
+    raise smtplib.SMTPDataError(451, "plus tard")
+
+
+def test_a_failed_row_waits_for_its_back_off_even_from_the_relay(world, settings):
+    settings.TANDEM_NOTIFICATION_RETRY_SECONDS = 30
+    settings.TANDEM_NOTIFICATION_RELAY_SECONDS = 60
+    cr = _submit(world)
+    row = Notification.objects.filter(
+        event__startswith=f"cr_submitted:{cr.pk}:"
+    ).first()
+    Notification.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    Notification.objects.exclude(pk=row.pk).update(state=Notification.State.SENT)
+
+    with mock.patch.object(mail.EmailMessage, "send", _failing_send):
+        assert notifications.claim(row.pk)
+        with contextlib.suppress(notifications.SendingFailed):
+            notifications.deliver(row.pk)
+    row.refresh_from_db()
+    wait = (row.retry_at - timezone.now()).total_seconds()
+    assert row.state == "a_envoyer" and 25 < wait <= 30
+
+    # Neither a duplicated message nor the relay sends it before its retry time.
+    assert not notifications.claim(row.pk)
+    assert list(notifications.due_for_relay()) == []
+    # Its retry message was lost: one relay period after the retry time, the relay.
+    Notification.objects.filter(pk=row.pk).update(
+        retry_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert list(notifications.due_for_relay()) == [row.pk]
+    relay_notifications.apply()
+    assert Notification.objects.get(pk=row.pk).state == "envoye"
+
+
+def test_back_off_doubles_and_the_row_gives_up_after_the_last_attempt(world, settings):
+    settings.TANDEM_NOTIFICATION_RETRY_SECONDS = 30
+    assert [notifications.retry_delay(n) for n in range(9)] == [
+        30, 60, 120, 240, 480, 960, 1920, 3600, 3600
+    ]  # fmt: skip
+    cr = _submit(world)
+    row = Notification.objects.filter(
+        event__startswith=f"cr_submitted:{cr.pk}:"
+    ).first()
+    Notification.objects.filter(pk=row.pk).update(
+        attempts=notifications.MAX_ATTEMPTS - 1
+    )
+
+    with mock.patch.object(mail.EmailMessage, "send", _failing_send):
+        assert send_notification.apply(args=[row.pk]).get() == "echec"
+
+    row.refresh_from_db()
+    assert (row.state, row.attempts, row.retry_at) == (
+        "echec",
+        notifications.MAX_ATTEMPTS,
+        None,
+    )
+    assert not notifications.claim(row.pk)
+    assert row.pk not in list(notifications.due_for_relay())
 
 
 def test_a_row_held_by_a_live_lease_is_not_sent_by_anyone_else(world):
