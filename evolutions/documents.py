@@ -68,7 +68,11 @@ def needs_expression_pdf(request, pk: int):
         ).strftime("Version du %d/%m/%Y"),
     )
     content = pdf.needs_expression_pdf(data, generated_at=timezone.now())
-    return pdf_response(content, f"{change_request.reference}-expression-de-besoin.pdf")
+    return pdf_response(
+        content,
+        f"{change_request.reference}-expression-de-besoin.pdf",
+        subject=change_request,
+    )
 
 
 def quote_pdf(request, pk: int, version: int):
@@ -91,5 +95,7 @@ def quote_pdf(request, pk: int, version: int):
     )
     content = pdf.quote_pdf(data, generated_at=timezone.now())
     return pdf_response(
-        content, f"{change_request.reference}-devis-v{quote.version}.pdf"
+        content,
+        f"{change_request.reference}-devis-v{quote.version}.pdf",
+        subject=change_request,
     )

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -155,13 +156,16 @@ def change_request_submit(request, pk: int):
     return redirect("evolutions:detail", pk=change_request.pk)
 
 
-def _closing_view(service, title: str, done: str):
+def _closing_view(service, title: str, done: str, roles):
     """A page asking for the mandatory reason of a withdrawal or a decline."""
 
     def view(request, pk: int):
         change_request = get_object_or_404(
             change_requests_visible_to(request.user), pk=pk
         )
+        # The form is for the roles the service accepts: the others are refused
+        # at once, not shown a form whose submission the service would refuse.
+        access.require_any_role(request.user, roles, change_request.organisation)
         form = forms.ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -190,17 +194,22 @@ change_request_withdraw = _closing_view(
     services.change_request_withdraw,
     title=_("Retirer la demande"),
     done=_("La demande a été retirée."),
+    roles=(Role.PORTEUR_DEMANDE,),
 )
 change_request_decline = _closing_view(
     services.change_request_decline,
     title=_("Décliner la demande"),
     done=_("La demande a été déclinée ; le client en est informé."),
+    roles=services.DECLINING_ROLES,
 )
 
 
 @require_POST
 def attachment_upload(request, pk: int):
     change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    access.require_any_role(
+        request.user, services.ATTACHING_ROLES, change_request.organisation
+    )
     form = forms.AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
         reason = " ".join(form.errors.get("file", [_("Choisissez un fichier.")]))
@@ -257,6 +266,8 @@ def roadmap(request):
 
 
 def announcement_create(request):
+    # Whatever the method: an invalid POST must not answer a refused user with a form.
+    access.require_any_role(request.user, services.ANNOUNCING_ROLES, routing.supplier())
     form = forms.AnnouncementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -268,16 +279,15 @@ def announcement_create(request):
                 request, _("Annonce enregistrée : relisez-la puis publiez-la.")
             )
             return redirect("evolutions:roadmap")
-    elif request.method == "GET":
-        access.require_any_role(
-            request.user, services.ANNOUNCING_ROLES, routing.supplier()
-        )
     return render(request, "evolutions/announcement_form.html", {"form": form})
 
 
 @require_POST
 def announcement_publish(request, pk: int):
-    written = services.announcement_publish(pk=pk, by=request.user)
+    try:
+        written = services.announcement_publish(pk=pk, by=request.user)
+    except ReleaseAnnouncement.DoesNotExist:
+        raise Http404 from None  # the role is checked first: a 403 stays a 403
     messages.success(
         request, _("Annonce publiée : %(n)s message(s) envoyé(s).") % {"n": written}
     )

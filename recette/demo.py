@@ -13,7 +13,7 @@ from evolutions.models import ChangeRequest
 from recette import services
 from recette.flows import RecetteFlow
 from recette.models import AcceptancePlan, Defect, Execution
-from workflow.demo import DEMO_PASSWORD, complete_open_task
+from workflow.demo import DEMO_PASSWORD, complete_open_task, demo_totp_code
 
 F = RecetteFlow
 R = Execution.Result
@@ -181,7 +181,7 @@ def _signed(change_request, users) -> None:
             node,
             users[username],
             lambda a=agreement, u=users[username]: services.agreement_sign(
-                pk=a.pk, by=u, password=DEMO_PASSWORD
+                pk=a.pk, by=u, password=DEMO_PASSWORD, otp_token=demo_totp_code(u)
             ),
         )
 

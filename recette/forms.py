@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from recette.models import AcceptanceReport, Campaign, Defect, Execution, TestCase
+from workflow.forms import OneTimeCodeField
 
 
 def _date_widget():
@@ -127,6 +128,10 @@ class SignatureForm(forms.Form):
     password = forms.CharField(
         label=_("Votre mot de passe (confirmation de signature)"),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    # Refusing is a signed decision too: both ask for the password and a code.
+    otp_token = OneTimeCodeField(
+        label=_("Code à 6 chiffres de votre application d'authentification")
     )
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from viewflow.fsm import FSMField
 from viewflow.workflow.models import Process
 
@@ -247,7 +248,8 @@ class Campaign(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "ouverte", _("En cours")
-        CLOSED = "close", _("Close")
+        # With a context: Django's French catalogue translates an English "Close".
+        CLOSED = "close", pgettext_lazy("campagne", "Close")
 
     change_request = models.ForeignKey(
         ChangeRequest,
@@ -594,6 +596,11 @@ class GoLiveAgreement(models.Model):
         CLIENT = "client", _("DSI du Conseil départemental")
         SUPPLIER = "fournisseur", _("DSI de la CNAF")
 
+    class SecondFactor(models.TextChoices):
+        """What confirmed a DSI's decision besides the password."""
+
+        TOTP = "totp", _("code TOTP (application d'authentification)")
+
     change_request = models.ForeignKey(
         ChangeRequest,
         verbose_name=_("demande"),
@@ -617,6 +624,13 @@ class GoLiveAgreement(models.Model):
         enforce_initial=True,
     )
     refusal_reason = models.TextField(_("motif du refus"), blank=True)
+    # Blank on refusals recorded before the second factor was required.
+    refusal_second_factor = models.CharField(
+        _("second facteur du refus"),
+        max_length=10,
+        choices=SecondFactor.choices,
+        blank=True,
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
     class Meta:
@@ -659,6 +673,13 @@ class Signature(models.Model):
     signed_at = models.DateTimeField(_("signé le"), auto_now_add=True)
     report_sha256 = models.CharField(
         _("empreinte SHA-256 du bilan signé"), max_length=64
+    )
+    # Blank on signatures recorded before the second factor was required.
+    second_factor = models.CharField(
+        _("second facteur"),
+        max_length=10,
+        choices=GoLiveAgreement.SecondFactor.choices,
+        blank=True,
     )
 
     class Meta:

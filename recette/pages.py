@@ -180,6 +180,11 @@ def campaign_record(request, pk: int):
     """Save results sent by the grid (JSON); answer with what was saved."""
     campaign = _visible_campaign(request, pk)
     try:
+        # Refused before the body is read: a refusal is a 403 whatever is sent.
+        access.require_any_role(request.user, services.TESTERS, campaign.organisation)
+    except PermissionDenied as refusal:
+        return JsonResponse({"error": str(refusal)}, status=403)
+    try:
         payload = json.loads(request.body or b"{}")
         entries = [
             {
@@ -189,7 +194,8 @@ def campaign_record(request, pk: int):
             }
             for entry in payload["results"]
         ]
-    except (ValueError, KeyError, TypeError):
+    # OverflowError: a case given as 1e400 (JSON reads it as infinity).
+    except (ValueError, KeyError, TypeError, OverflowError):
         return JsonResponse({"error": _("Requête illisible.")}, status=400)
     try:
         saved = services.executions_record(
@@ -264,6 +270,7 @@ def campaign_dashboard(request, pk: int):
 def defect_create(request, pk: int):
     """A tester raises a defect, linked to failed or blocked executions."""
     change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    access.require_any_role(request.user, services.TESTERS, change_request.organisation)
     form = forms.DefectForm(request.POST or None, change_request=change_request)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -324,6 +331,9 @@ def evidence_upload(request, pk: int):
             campaign__in=campaigns_visible_to(request.user)
         ).select_related("campaign"),
         pk=pk,
+    )
+    access.require_any_role(
+        request.user, services.TESTERS, execution.campaign.organisation
     )
     form = forms.EvidenceForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -429,7 +439,9 @@ def case_create(request, pk: int):
                 pk=plan.pk, by=request.user, steps=rows, **form.cleaned_data
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            # "steps" is no field of the case form: its error shows above the form.
+            for name, problems in getattr(error, "error_dict", {None: error}).items():
+                form.add_error(name if name in form.fields else None, problems)
         else:
             messages.success(request, _("Cas de test ajouté."))
             return redirect("recettes:detail", pk=change_request.pk)
@@ -465,6 +477,7 @@ def plan_reopen(request, pk: int):
 def campaign_assignment(request, pk: int):
     """The client's request owner gives cases of a campaign to a tester."""
     campaign = _visible_campaign(request, pk)
+    access.require_any_role(request.user, services.CLIENT_LEADS, campaign.organisation)
     form = forms.AssignmentForm(request.POST or None, campaign=campaign)
     if request.method == "POST" and form.is_valid():
         try:
@@ -501,7 +514,9 @@ def plan_pdf(request, pk: int):
         plan, margin_warning=services.plan_margin_warning(plan)
     )
     return pdf_response(
-        content, f"{change_request.reference}-cahier-de-recette-v{plan.version}.pdf"
+        content,
+        f"{change_request.reference}-cahier-de-recette-v{plan.version}.pdf",
+        subject=change_request,
     )
 
 
@@ -517,7 +532,9 @@ def report_pdf(request, pk: int):
             download_name=f"{change_request.reference}-bilan-v{report.version}.pdf",
         )
     return pdf_response(
-        documents.report_pdf(report), f"{change_request.reference}-bilan.pdf"
+        documents.report_pdf(report),
+        f"{change_request.reference}-bilan.pdf",
+        subject=change_request,
     )
 
 
@@ -529,4 +546,5 @@ def agreement_pdf(request, pk: int):
     return pdf_response(
         documents.agreement_pdf(agreement),
         f"{change_request.reference}-accord-mise-en-production.pdf",
+        subject=change_request,
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -34,10 +35,12 @@ from recette.models import (
     TestStep,
 )
 from recette.selectors import latest_results, report_figures
-from workflow import access, events, routing
+from workflow import access, audit, events, routing
 from workflow.calendars import working_days_between
 from workflow.locking import for_update
+from workflow.models import AuditEntry
 from workflow.notifications import notify
+from workflow.second_factor import second_factor_verify
 from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
 
@@ -297,10 +300,12 @@ def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> Acceptanc
 
 def plan_reopen(*, pk: int, by, reason: str) -> AcceptancePlan:
     """The supplier changes a validated plan: a new version, to validate again."""
-    reason = required_text(reason, _("Indiquez pourquoi le plan validé doit changer."))
     with transaction.atomic():
         plan = _locked_plan(pk)
         access.require_any_role(by, PLAN_AUTHORS, plan.organisation)
+        reason = required_text(
+            reason, _("Indiquez pourquoi le plan validé doit changer.")
+        )
         if plan.change_request.campaigns.filter(status=Campaign.Status.OPEN).exists():
             raise ActionRefused(
                 _("Une campagne est en cours : fermez-la avant de modifier le plan.")
@@ -502,6 +507,8 @@ def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
             raise ValidationError(
                 _("Résultat inconnu : « %(value)s ».") % {"value": entry.get("result")}
             )
+        # PostgreSQL stores no NUL character: refused as by any form's text field.
+        ProhibitNullCharactersValidator()(entry.get("comment") or "")
     with transaction.atomic():
         # Locking the campaign row makes simultaneous saves queue for an instant,
         # and closing the campaign cannot slip between the check and the save.
@@ -643,10 +650,10 @@ def _locked_defect(pk: int) -> Defect:
 
 def defect_reject(*, pk: int, by, reason: str) -> Defect:
     """The supplier rejects a defect (not a defect, or out of scope), with a reason."""
-    reason = required_text(reason, _("Le motif du rejet est obligatoire."))
     with transaction.atomic():
         defect = _locked_defect(pk)
         access.require_any_role(by, SUPPLIER_FIXERS, defect.organisation)
+        reason = required_text(reason, _("Le motif du rejet est obligatoire."))
         fire(defect, "reject", by=by, comment=reason, reason=reason)
     return defect
 
@@ -671,10 +678,10 @@ def defect_verify(*, pk: int, by) -> Defect:
 
 def defect_reopen(*, pk: int, by, reason: str) -> Defect:
     """The client reopens a defect whose fix or rejection it does not accept."""
-    reason = required_text(reason, _("Indiquez pourquoi l'anomalie est réouverte."))
     with transaction.atomic():
         defect = _locked_defect(pk)
         access.require_any_role(by, TESTERS, defect.organisation)
+        reason = required_text(reason, _("Indiquez pourquoi l'anomalie est réouverte."))
         fire(defect, "reopen", by=by, comment=reason)
     return defect
 
@@ -800,6 +807,14 @@ def _check_password(user, password: str) -> None:
         raise ValidationError({"password": _("Mot de passe incorrect.")})
 
 
+def _check_second_factor(user, pk: int, code: str) -> None:
+    """The decider's role first (nobody else learns whether they have a device),
+    then a valid, never used code of their confirmed TOTP device, spent here."""
+    agreement = GoLiveAgreement.objects.select_related("organisation").get(pk=pk)
+    _signing_side(user, agreement.organisation)
+    second_factor_verify(user=user, code=code)
+
+
 def signing_obstacles(agreement: GoLiveAgreement) -> list[str]:
     """Why the agreement cannot be signed yet (empty: it can)."""
     report = agreement.change_request.acceptance_report
@@ -831,10 +846,12 @@ def signing_obstacles(agreement: GoLiveAgreement) -> list[str]:
     return reasons
 
 
-def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
-    """A DSI signs the go-live agreement (password asked again); with both
-    signatures the change request goes into production."""
+def agreement_sign(*, pk: int, by, password: str, otp_token: str) -> GoLiveAgreement:
+    """A DSI signs the go-live agreement (password asked again, plus a code of their
+    authenticator app); with both signatures the change request goes into
+    production."""
     _check_password(by, password)
+    _check_second_factor(by, pk, otp_token)
     with transaction.atomic():
         agreement = for_update(
             GoLiveAgreement.objects.select_related("organisation", "change_request")
@@ -866,8 +883,18 @@ def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
             side=side,
             signer=by,
             report_sha256=agreement.report_sha256,
+            second_factor=GoLiveAgreement.SecondFactor.TOTP,
         )
         change_request = agreement.change_request
+        audit.record(
+            AuditEntry.Action.SIGNATURE,
+            by=by,
+            subject=signature,
+            organisation=change_request.organisation.code,
+            side=side,
+            report_sha256=agreement.report_sha256,
+            second_factor=signature.second_factor,
+        )
         events.announce(
             "agreement_signed",
             change_request,
@@ -909,15 +936,21 @@ def agreement_sign(*, pk: int, by, password: str) -> GoLiveAgreement:
     return agreement
 
 
-def agreement_refuse(*, pk: int, by, password: str, reason: str) -> GoLiveAgreement:
-    """A DSI refuses the go-live, with a reason: the work goes back to fixes."""
+def agreement_refuse(
+    *, pk: int, by, password: str, reason: str, otp_token: str
+) -> GoLiveAgreement:
+    """A DSI refuses the go-live, with a reason: the work goes back to fixes.
+
+    A refusal is a signed decision too: password and authenticator code, recorded."""
     reason = required_text(reason, _("Le motif du refus est obligatoire."))
     _check_password(by, password)
+    _check_second_factor(by, pk, otp_token)
     with transaction.atomic():
         agreement = for_update(
             GoLiveAgreement.objects.select_related("organisation", "change_request")
         ).get(pk=pk)
         _signing_side(by, agreement.organisation)
+        agreement.refusal_second_factor = GoLiveAgreement.SecondFactor.TOTP
         log = fire(agreement, "refuse", by=by, comment=reason, reason=reason)
         change_request = agreement.change_request
         events.announce(

@@ -1,6 +1,9 @@
 """Views of the acceptance tasks: each parses its form and calls the services."""
 
+from urllib.parse import urlencode
+
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -8,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from recette import forms, services
 from recette.importing import parse_cases
 from recette.models import Campaign, GoLiveAgreement
+from workflow import second_factor, throttling
 from workflow.taskviews import TaskFormView
 
 
@@ -174,18 +178,50 @@ class SignView(RecetteTaskView):
         agreement = self.agreement()
         kwargs.setdefault("agreement", agreement)
         kwargs.setdefault("obstacles", services.signing_obstacles(agreement))
+        if second_factor.confirmed_device_of(self.request.user) is None:
+            enrol = reverse("second_factor")
+            kwargs.setdefault(
+                "enrol_url", f"{enrol}?{urlencode({'next': self.request.path})}"
+            )
         return super().get_context_data(**kwargs)
+
+    def form_valid(self, form):
+        # Checked before perform()'s all-or-nothing block, whose rollback would drop
+        # the record: a wrong password counts as a failed login (django-axes), and
+        # a locked-out user gets the lockout page from AxesMiddleware.
+        if not throttling.password_confirmed(
+            self.request, form.cleaned_data["password"]
+        ):
+            form.add_error("password", _("Mot de passe incorrect."))
+            return self.form_invalid(form)
+        return super().form_valid(form)
 
     def perform(self, form):
         data = form.cleaned_data
-        if data["decision"] == "sign":
-            services.agreement_sign(
-                pk=self.agreement().pk, by=self.request.user, password=data["password"]
-            )
-        else:
-            services.agreement_refuse(
-                pk=self.agreement().pk,
-                by=self.request.user,
-                password=data["password"],
-                reason=data["reason"],
-            )
+        try:
+            if data["decision"] == "sign":
+                services.agreement_sign(
+                    pk=self.agreement().pk,
+                    by=self.request.user,
+                    password=data["password"],
+                    otp_token=data["otp_token"],
+                )
+            else:
+                services.agreement_refuse(
+                    pk=self.agreement().pk,
+                    by=self.request.user,
+                    password=data["password"],
+                    reason=data["reason"],
+                    otp_token=data["otp_token"],
+                )
+        except second_factor.CodeRejected as rejection:
+            self.failed_code = rejection.failed_attempt
+            raise
+
+    def form_invalid(self, form):
+        if getattr(self, "failed_code", False):
+            # perform()'s rollback dropped the device's failure count: a wrong
+            # code must still slow the next attempts down.
+            self.failed_code = False
+            second_factor.failed_attempt_record(self.request.user)
+        return super().form_invalid(form)

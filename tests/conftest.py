@@ -6,10 +6,26 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import get_resolver
 from django.utils import translation
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contacts.models import Organisation, Role
 from contacts.services import reference_data_load
 from workflow.demo import DEMO_PASSWORD, demo_data_load
+
+
+def totp_code(user, *, confirmed: bool = True) -> str:
+    """A code that the user's TOTP device (confirmed, or the one being enrolled)
+    accepts now and has not seen yet: the current one, or the next step's when the
+    current one was spent (the device tolerates one step), as a user would wait
+    for the next code."""
+    device = TOTPDevice.objects.get(user=user, confirmed=confirmed)
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    now = clock.t()
+    ahead = max(0, device.last_t + 1 - now)
+    assert ahead <= device.tolerance, "every code of this period is spent"
+    clock.drift += ahead
+    return f"{clock.token():0{device.digits}d}"
 
 
 def integration_services_available() -> bool:

@@ -1,5 +1,5 @@
 """Every page a demo user can reach by following links answers without a server
-error, in French and in English."""
+error, in French and in English, under the Content-Security-Policy."""
 
 import re
 from urllib.parse import urljoin, urlsplit
@@ -8,6 +8,7 @@ import pytest
 
 from evolutions.demo import evolutions_demo_load
 from recette.demo import recette_demo_load
+from tests.workflow.test_middleware import csp_nonce, scripts_without_nonce
 from workflow.demo import DEMO_ACCOUNTS
 
 LINK = re.compile(r'href="([^"#]+)"')
@@ -15,7 +16,8 @@ SKIPPED = ("/static/", "/admin/", "/accounts/logout", "/jsi18n/", "/i18n/")
 MAX_PAGES = 150
 
 
-def _crawl(client) -> dict[str, int]:
+def _crawl(client, nonces: dict[str, str]) -> dict[str, int]:
+    """Status of each page reached; `nonces` gets each HTML page's script nonce."""
     seen: dict[str, int] = {}
     queue = ["/"]
     while queue and len(seen) < MAX_PAGES:
@@ -24,9 +26,12 @@ def _crawl(client) -> dict[str, int]:
             continue
         response = client.get(url)
         seen[url] = response.status_code
-        if response.status_code != 200 or "text/html" not in response.get(
-            "Content-Type", ""
-        ):
+        if "text/html" not in response.get("Content-Type", ""):
+            continue
+        nonce = nonces[url] = csp_nonce(response)
+        inline = scripts_without_nonce(response.content.decode(), nonce)
+        assert not inline, (url, inline)
+        if response.status_code != 200:
             continue
         for href in LINK.findall(response.content.decode()):
             target = urljoin(url, href.replace("&amp;", "&"))
@@ -61,9 +66,11 @@ def test_no_page_reachable_by_a_demo_user_fails(
     client.force_login(world.user(username))
     client.cookies["django_language"] = language
 
-    seen = _crawl(client)
+    nonces: dict[str, str] = {}
+    seen = _crawl(client, nonces)
 
     assert len(seen) > 10
+    assert len(set(nonces.values())) == len(nonces) > 10
     errors = {url: code for url, code in seen.items() if code >= 500}
     assert not errors, errors
     assert all(code in (200, 302, 403, 404) for code in seen.values()), seen

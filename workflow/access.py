@@ -49,6 +49,12 @@ _ADMINISTERED_MODELS = {
     "auth": ("user",),
 }
 _ADMIN_ACTIONS = ("view", "add", "change", "delete")
+# They may remove a user's lost authenticator device (the user then enrols again),
+# never add or change one: with the key, they could confirm a signature in a DSI's
+# name. The admin never shows an existing device's key (OTP_ADMIN_HIDE_SENSITIVE_DATA).
+_ADMIN_DEVICE_PERMISSIONS = frozenset(
+    {"otp_totp.view_totpdevice", "otp_totp.delete_totpdevice"}
+)
 
 
 def memberships_of(user) -> tuple[Membership, ...]:
@@ -192,6 +198,7 @@ def _role_permissions(memberships: Iterable[Membership]) -> set[str]:
             for model in models
             for action in _ADMIN_ACTIONS
         }
+        perms |= _ADMIN_DEVICE_PERMISSIONS
     return perms
 
 

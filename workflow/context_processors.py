@@ -9,3 +9,8 @@ def shell(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     return {"unread_notifications": unread_count(user)}
+
+
+def csp_nonce(request) -> dict:
+    """This response's script nonce (set by the Content-Security-Policy middleware)."""
+    return {"csp_nonce": getattr(request, "csp_nonce", "")}

@@ -1,9 +1,12 @@
 """Demo data for `make run`: one account per role, for the supplier and two clients."""
 
+from base64 import b32decode
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django_otp.oath import TOTP, hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -11,6 +14,12 @@ from contacts.models import ContactPoint, Membership, Organisation, Person, Role
 
 DEMO_PASSWORD = "tandem-demo"  # noqa: S105 - demo accounts exist only when DEBUG is on
 DEMO_CLIENTS = ("23", "57")
+# The demo DSIs' authenticator key (base32, printed by `make run`): one entry in an
+# authenticator app serves every demo DSI. Each DSI still has a device of their own,
+# so a code spent by one remains valid for the others.
+DEMO_TOTP_SECRET = "TANDEMDEMOSIGNATUREDSIDEMOTANDEM"  # noqa: S105 - demo only
+DEMO_TOTP_DEVICE_NAME = "Démonstration"
+SIGNING_ROLES = (Role.DSI_CLIENT, Role.DSI_FOURNISSEUR)
 
 # Subjects of annexe 3.1: sent to the client's DSI and to the portal's webmaster.
 CLIENT_NOTIFIED_SUBJECTS = (
@@ -132,6 +141,35 @@ def _create_account(account: DemoAccount, organisation: Organisation) -> None:
     Membership.objects.get_or_create(
         user=user, organisation=organisation, role=account.role
     )
+    # Like the password, only for an account without one: a device enrolled since
+    # (or the demo one) is kept, and a second run adds none.
+    if (
+        account.role in SIGNING_ROLES
+        and not TOTPDevice.objects.filter(user=user).exists()
+    ):
+        TOTPDevice.objects.create(
+            user=user,
+            name=DEMO_TOTP_DEVICE_NAME,
+            key=demo_totp_key(),
+            confirmed=True,
+        )
+
+
+def demo_totp_key() -> str:
+    """The demo secret as django-otp stores it (hexadecimal)."""
+    return b32decode(DEMO_TOTP_SECRET).hex()
+
+
+def demo_totp_code(user) -> str:
+    """A code the user's demo device accepts now: the current one, or the next
+    step's when the current one is already spent (the device tolerates one step).
+
+    Raises TOTPDevice.DoesNotExist when the user's device is not the demo one.
+    """
+    device = TOTPDevice.objects.get(user=user, confirmed=True, key=demo_totp_key())
+    now = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
+    step = min(max(now, device.last_t + 1), now + device.tolerance)
+    return f"{hotp(device.bin_key, step, digits=device.digits):0{device.digits}d}"
 
 
 def _create_client_contact_points(organisation: Organisation) -> None:

@@ -5,6 +5,7 @@ start-up with a message saying which variable to fix.
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -155,3 +156,16 @@ def email_backend(name: str, default: str) -> str:
             f"attendu smtp, console, file, memory ou un chemin Python, reçu {raw!r}",
         )
     return raw
+
+
+def proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Django's SECURE_PROXY_SSL_HEADER from a header name such as X-Forwarded-Proto
+    (which the proxy sets to `https`), or None when unset."""
+    raw = env_str(name)
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", raw):
+        raise ConfigError(
+            name, f"nom d'en-tête HTTP attendu (ex. X-Forwarded-Proto), reçu {raw!r}"
+        )
+    return ("HTTP_" + raw.upper().replace("-", "_"), "https")

@@ -6,7 +6,9 @@ access rules, and every URL naming a process answers 404 when the process belong
 an organisation the user may not see, exactly as if it did not exist.
 """
 
-from django.core.exceptions import PermissionDenied
+import re
+
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import render
@@ -62,14 +64,26 @@ class ScopedFlowMixin:
         return False
 
 
+_TASK_ID = re.compile(r"[0-9]{1,18}")
+
+
 def _scoped_list(view_class, scope: str):
     """A subclass of viewflow's list view whose queryset is scoped."""
 
     def get_queryset(self):
+        # Bulk actions filter on the posted task ids as they come: one that is no
+        # id (a forged POST) would be a server error.
+        if not all(_TASK_ID.fullmatch(pk) for pk in self.request.POST.getlist("pk")):
+            raise BadRequest
         queryset = super(scoped, self).get_queryset()
         return getattr(self.flow_class, scope)(queryset, self.request.user)
 
-    scoped = type(f"Scoped{view_class.__name__}", (view_class,), {})
+    # viewflow hands a view only the arguments it declares: without this one, its
+    # bulk actions would get no flow to scope their tasks with.
+    flow_class = getattr(view_class, "flow_class", None)
+    scoped = type(
+        f"Scoped{view_class.__name__}", (view_class,), {"flow_class": flow_class}
+    )
     scoped.get_queryset = get_queryset
     return scoped
 

@@ -174,6 +174,42 @@ class Notification(models.Model):
         return f"<tandem-{self.pk}-{self.event.replace(':', '-')}@tandem.invalid>"
 
 
+class AuditEntry(models.Model):
+    """One link of the tamper-evident audit journal (workflow.audit).
+
+    Append-only: no foreign keys (a deleted user or object must not touch the
+    journal), the people and objects are copied as text.
+    """
+
+    class Action(models.TextChoices):
+        TRANSITION = "transition", _("Changement d'état")
+        SIGNATURE = "signature", _("Signature")
+        DOCUMENT = "document", _("Document généré")
+        DOWNLOAD = "telechargement", _("Téléchargement")
+        REFUSED = "refus", _("Accès ou action refusés")
+
+    seq = models.PositiveBigIntegerField(_("n°"), unique=True)
+    at = models.DateTimeField(_("le"))
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    actor_id = models.BigIntegerField(_("id utilisateur"), null=True, blank=True)
+    actor = models.CharField(_("utilisateur"), max_length=150, blank=True)
+    organisation = models.CharField(_("organisme"), max_length=10, blank=True)
+    subject_type = models.CharField(_("type d'objet"), max_length=100, blank=True)
+    subject_id = models.CharField(_("id objet"), max_length=40, blank=True)
+    detail = models.JSONField(_("détail"), default=dict)
+    prev_hash = models.CharField(_("empreinte précédente"), max_length=64)
+    hash = models.CharField(_("empreinte"), max_length=64)
+
+    class Meta:
+        verbose_name = _("entrée du journal d'audit")
+        verbose_name_plural = _("journal d'audit")
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.action} {self.actor}"
+
+
 class DeliveryAttempt(models.Model):
     """One attempt to send a notification, successful or not."""
 

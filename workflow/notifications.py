@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q
+from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -36,6 +37,13 @@ SENDING_ERRORS = (smtplib.SMTPException, OSError)
 class Recipient:
     email: str
     user: object | None = None
+
+
+def _render_plain(name: str, context: dict) -> str:
+    """A plain-text template, not HTML-escaped: a subject or a text body shows
+    « l'accord » and what users typed (`<b>` included) as they wrote it."""
+    template = engines["django"].engine.get_template(name)
+    return template.render(Context(context, autoescape=False))
 
 
 def notify(
@@ -62,9 +70,9 @@ def notify(
     with translation.override(settings.LANGUAGE_CODE):
         context = {**context, "link": link, "site_url": settings.TANDEM_SITE_URL}
         subject = " ".join(
-            render_to_string(f"notifications/{kind}.subject.txt", context).split()
+            _render_plain(f"notifications/{kind}.subject.txt", context).split()
         )
-        text = render_to_string(f"notifications/{kind}.txt", context)
+        text = _render_plain(f"notifications/{kind}.txt", context)
         html = render_to_string(f"notifications/{kind}.html", context)
     already = set(
         Notification.objects.filter(

@@ -1,12 +1,21 @@
 """Responses shared by the pages of both processes."""
 
+import hashlib
+
 from django.http import HttpResponse
 from django.shortcuts import render
 
 
-def pdf_response(content: bytes, filename: str) -> HttpResponse:
-    """A generated PDF, downloaded (never cached, never sniffed)."""
+def pdf_response(content: bytes, filename: str, *, subject=None) -> HttpResponse:
+    """A generated PDF, downloaded (never cached, never sniffed), and journalled
+    (workflow.middleware.AuditMiddleware) with its SHA-256."""
     response = HttpResponse(content, content_type="application/pdf")
+    response.audit = {
+        "action": "document",
+        "subject": subject,
+        "filename": filename,
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

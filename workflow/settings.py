@@ -4,6 +4,7 @@ With no variable set, Tandem runs in its embedded mode: SQLite under var/, Celer
 broker kept in files under var/, e-mail written to files under var/.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,10 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEV_SECRET_KEY
 
+# Key of the audit journal's hash chain (workflow/audit.py). Keep it apart from the
+# database and never change it: entries sealed under another key no longer verify.
+TANDEM_AUDIT_KEY = env.env_str("TANDEM_AUDIT_KEY") or f"audit:{SECRET_KEY}"
+
 ALLOWED_HOSTS = env.env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else []
 )
@@ -36,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_filters",
     "viewflow",
     "viewflow.workflow",
@@ -43,10 +49,14 @@ INSTALLED_APPS = [
     "contacts.apps.ContactsConfig",
     "evolutions.apps.EvolutionsConfig",
     "recette.apps.RecetteConfig",
+    # TOTP second factor of the go-live signatures (workflow/second_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "workflow.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "workflow.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,10 +64,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless marked @login_not_required (login, i18n).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Journals documents, downloads and refusals (workflow/audit.py).
+    "workflow.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "viewflow.middleware.SiteMiddleware",
     "viewflow.middleware.HotwireTurboMiddleware",
+    # Last, as django-axes asks: turns a refused (throttled) login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "workflow.urls"
@@ -74,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "workflow.context_processors.shell",
+                "workflow.context_processors.csp_nonce",
             ],
         },
     },
@@ -88,22 +103,43 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + address before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     # Role permissions come from memberships (user × organisation × role).
     "workflow.access.MembershipBackend",
 ]
+_VALIDATION = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": f"django.contrib.auth.password_validation.{name}"}
-    for name in (
-        "UserAttributeSimilarityValidator",
-        "MinimumLengthValidator",
-        "CommonPasswordValidator",
-        "NumericPasswordValidator",
-    )
+    {"NAME": f"{_VALIDATION}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATION}.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": f"{_VALIDATION}.CommonPasswordValidator"},
+    {"NAME": f"{_VALIDATION}.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes): after TANDEM_LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is refused for
+# TANDEM_LOGIN_LOCKOUT_MINUTES after the last of them; other users and other
+# addresses are not affected. A wrong password asked again to sign counts too
+# (workflow/throttling.py).
+AXES_FAILURE_LIMIT = env.env_int("TANDEM_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=env.env_int("TANDEM_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked out are refused unchecked and do not extend the lockout, so
+# the page can say when to retry.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "workflow.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "workflow.throttling.client_ip"
+AXES_VERBOSE = False  # no banner at each start; failures and lockouts are still logged
+# Reverse proxies in front of Tandem that append to X-Forwarded-For (0: none, the
+# client's address is REMOTE_ADDR).
+TANDEM_PROXY_COUNT = env.env_int("TANDEM_PROXY_COUNT", 0)
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("Français")), ("en", _("Anglais"))]
@@ -122,6 +158,10 @@ TANDEM_MAX_UPLOAD_MB = env.env_int("TANDEM_MAX_UPLOAD_MB", 20, minimum=1)
 TANDEM_RECETTE_MARGIN_DAYS = env.env_int("TANDEM_RECETTE_MARGIN_DAYS", 10)
 # Working days before a task's due date that its reminder goes out.
 TANDEM_REMINDER_DAYS = env.env_int("TANDEM_REMINDER_DAYS", 2)
+# Name shown by authenticator apps next to the account (otpauth:// URI).
+OTP_TOTP_ISSUER = "Tandem"
+# The admin never shows an existing device's key or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # E-mail: written to files under var/mail in the embedded mode, SMTP in production.
 EMAIL_BACKEND = env.email_backend("EMAIL_BACKEND", "file" if DEBUG else "smtp")
@@ -192,8 +232,32 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
 }
 
+# Sessions end after TANDEM_SESSION_IDLE_MINUTES without a request (each request
+# pushes the expiry back) and when the browser closes.
+SESSION_COOKIE_AGE = env.env_int("TANDEM_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# DEBUG=0 is the production switch (README, "Production"): HTTPS only. The cookies
+# are Secure and named __Host- (bound to this host, path /); in development over
+# plain http they keep Django's names, as browsers refuse an insecure __Host- cookie.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = not DEBUG
+if not DEBUG:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+# Behind a proxy that terminates TLS: SECURE_PROXY_SSL_HEADER names the header it
+# sets to "https" (X-Forwarded-Proto), or SECURE_SSL_REDIRECT=0 if it redirects
+# http to https itself.
+SECURE_PROXY_SSL_HEADER = env.proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = env.env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+if not DEBUG and not SECURE_SSL_REDIRECT:
+    SILENCED_SYSTEM_CHECKS = ["security.W008"]

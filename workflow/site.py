@@ -185,6 +185,11 @@ class TandemSite(Site):
     notifications_path = path(
         "notifications/", views.notification_list, name="notifications"
     )
+    second_factor_path = path(
+        "compte/double-authentification/",
+        views.second_factor_page,
+        name="second_factor",
+    )
 
 
 site = TandemSite(

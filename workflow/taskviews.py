@@ -59,7 +59,13 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
             return render(
                 self.request,
                 "workflow/refused.html",
-                {"reason": str(refusal), "subject": self.subject()},
+                {
+                    "reason": str(refusal),
+                    "subject": self.subject(),
+                    # Where the user can lift the obstacle (e.g. enrol a device).
+                    "link": getattr(refusal, "link", None),
+                    "link_label": getattr(refusal, "link_label", ""),
+                },
                 status=409,
             )
         self.request.activation.execute()

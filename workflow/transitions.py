@@ -6,7 +6,8 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 from viewflow.fsm import TransitionNotAllowed
 
-from workflow.models import TransitionLog
+from workflow import audit
+from workflow.models import AuditEntry, TransitionLog
 
 
 class ActionRefused(Exception):
@@ -54,13 +55,23 @@ def fire(
             % {"state": dict(label).get(source, source)}
         ) from None
     obj.save()
+    target = getattr(obj, state_field)
+    audit.record(
+        AuditEntry.Action.TRANSITION,
+        by=by,
+        subject=obj,
+        transition=transition_name,
+        source=source,
+        target=target,
+        comment=comment,
+    )
     return TransitionLog.objects.create(
         content_type=ContentType.objects.get_for_model(obj),
         object_id=obj.pk,
         organisation_id=obj.organisation_id,
         transition=transition_name,
         source=source,
-        target=getattr(obj, state_field),
+        target=target,
         by=by,
         comment=comment,
     )

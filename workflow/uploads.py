@@ -458,7 +458,7 @@ def safe_download_name(original_name: str) -> str:
     """Return the user's file name cleaned for a Content-Disposition header."""
     name = unicodedata.normalize("NFC", original_name or "")
     name = _PATH_SEPARATORS.split(name)[-1]
-    name = " ".join("".join(map(_clean_char, name)).split()).strip(" .")
+    name = " ".join("".join(map(_clean_char, name)).split()).rstrip(" .")
     if not name:
         return _FALLBACK_DOWNLOAD_NAME
     stem, dot, extension = name.rpartition(".")
@@ -466,7 +466,9 @@ def safe_download_name(original_name: str) -> str:
     if not dot or len(suffix.encode()) > _MAX_KEPT_EXTENSION_BYTES:
         stem, suffix = name, ""
     budget = _MAX_DOWNLOAD_NAME_BYTES - len(suffix.encode())
-    stem = stem.encode()[:budget].decode("utf-8", "ignore").rstrip(" .")
+    # Leading dots go from the stem only: ".pdf" keeps the extension it was
+    # validated (and is stored) with, as "fichier.pdf".
+    stem = stem.encode()[:budget].decode("utf-8", "ignore").strip(" .")
     return f"{stem}{suffix}" if stem else f"{_FALLBACK_DOWNLOAD_NAME}{suffix}"
 
 
@@ -489,4 +491,11 @@ def file_download_response(
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     patch_cache_control(response, private=True, no_store=True)
+    # Journalled by workflow.middleware.AuditMiddleware.
+    response.audit = {
+        "action": "telechargement",
+        "subject": getattr(file_field_file, "instance", None),
+        "filename": filename,
+        "sha256": getattr(getattr(file_field_file, "instance", None), "sha256", None),
+    }
     return response

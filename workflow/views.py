@@ -1,12 +1,24 @@
 """Views of the shell shared by both processes."""
 
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.shortcuts import render
-from django.utils import timezone
+from urllib.parse import urlencode
 
-from workflow import access
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from workflow import access, second_factor
+from workflow.forms import SecondFactorCodeForm
 from workflow.models import Heartbeat, Notification
+from workflow.responses import refused
+from workflow.transitions import ActionRefused
 
 
 @login_required
@@ -46,3 +58,71 @@ def notification_list(request):
     )
     Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
     return response
+
+
+def _safe_next(request) -> str:
+    """Where to go back after enrolling (the signature task), if it is ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+@never_cache  # a pending device's secret is on the page
+@require_http_methods(["GET", "POST"])
+def second_factor_page(request):
+    """The user's own authenticator app: enrol and confirm it, replace it (with a
+    code of the current one) or cancel an enrolment. No device id ever comes from
+    the request: a user only reaches their own devices."""
+    user, next_url = request.user, _safe_next(request)
+    here = reverse("second_factor")
+    if next_url:
+        here = f"{here}?{urlencode({'next': next_url})}"
+    forms = {"confirm": SecondFactorCodeForm(), "start": SecondFactorCodeForm()}
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "cancel":
+            second_factor.enrolment_cancel(user=user)
+            return redirect(here)
+        if action not in forms:
+            return refused(request, _("Action inconnue."), status=400)
+        needs_code = action == "confirm" or (
+            second_factor.confirmed_device_of(user) is not None
+        )
+        form = forms[action] = SecondFactorCodeForm(request.POST)
+        if form.is_valid() or not needs_code:
+            code = form.cleaned_data.get("code", "") if needs_code else ""
+            try:
+                if action == "start":
+                    second_factor.enrolment_start(user=user, current_code=code)
+                    return redirect(here)
+                second_factor.enrolment_confirm(user=user, code=code)
+            except ValidationError as error:
+                form.add_error("code", error.messages)
+            except ActionRefused as refusal:
+                return refused(request, str(refusal))
+            else:
+                messages.success(
+                    request, _("Votre application d'authentification est enregistrée.")
+                )
+                return redirect(next_url or here)
+        status = 400
+    confirmed = second_factor.confirmed_device_of(user)
+    pending = second_factor.pending_device_of(user)
+    return render(
+        request,
+        "workflow/second_factor.html",
+        {
+            "confirmed": confirmed,
+            "pending": pending,
+            "qr_svg": second_factor.device_qr_svg(pending) if pending else "",
+            "secret": second_factor.device_secret(pending) if pending else "",
+            "confirm_form": forms["confirm"],
+            "replace_form": forms["start"],
+            "next_url": next_url,
+        },
+        status=status,
+    )

@@ -21,6 +21,33 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
+THREADS = 8
+REPETITIONS = 20
+
+
+def race(action, threads: int = THREADS) -> list:
+    """Run `action` in `threads` threads, each on its own database connection,
+    released together by a barrier; return each outcome (result or exception)."""
+    barrier = threading.Barrier(threads)
+    outcomes: list = [None] * threads
+
+    def run(index):
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = action()
+        except Exception as exc:  # the outcome is what the tests assert on
+            outcomes[index] = exc
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    return outcomes
+
+
 def wait_until(predicate, *, timeout: float, what: str):
     """Poll `predicate` until it is true; fail naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
 from recette import services
 from recette.models import Campaign, Execution, GoLiveAgreement
+from tests.conftest import totp_code
 from workflow.transitions import history_of
 
 pytestmark = pytest.mark.integration
@@ -106,12 +107,21 @@ def test_both_dsis_signing_at_once_complete_the_agreement_once(world, campaign):
     services.report_update(pk=report.pk, by=porteur, verdict="favorable")
     agreement = services.report_submit(pk=report.pk, by=porteur)
 
+    # Each DSI confirms with a code of their own device (demo accounts have one).
+    client_dsi, supplier_dsi = world.user("cd23.dsi"), world.user("cnaf.dsi")
+    client_code, supplier_code = totp_code(client_dsi), totp_code(supplier_dsi)
     outcomes = _together(
         lambda: services.agreement_sign(
-            pk=agreement.pk, by=world.user("cd23.dsi"), password="tandem-demo"
+            pk=agreement.pk,
+            by=client_dsi,
+            password="tandem-demo",
+            otp_token=client_code,
         ),
         lambda: services.agreement_sign(
-            pk=agreement.pk, by=world.user("cnaf.dsi"), password="tandem-demo"
+            pk=agreement.pk,
+            by=supplier_dsi,
+            password="tandem-demo",
+            otp_token=supplier_code,
         ),
     )
 
@@ -119,6 +129,7 @@ def test_both_dsis_signing_at_once_complete_the_agreement_once(world, campaign):
     agreement = GoLiveAgreement.objects.get(pk=agreement.pk)
     assert agreement.status == GoLiveAgreement.Status.SIGNED
     assert agreement.signatures.count() == 2
+    assert set(agreement.signatures.values_list("second_factor", flat=True)) == {"totp"}
     go_lives = [
         h
         for h in history_of(ChangeRequest.objects.get(pk=cr.pk))

@@ -15,6 +15,7 @@ from recette import services
 from recette.flows import RecetteFlow
 from recette.models import Campaign, Defect, Execution
 from recette.selectors import latest_results
+from tests.conftest import totp_code
 
 F = RecetteFlow
 R = Execution.Result
@@ -36,6 +37,16 @@ def _open_task(change_request, node):
         flow_task=node,
         status__in=[STATUS.NEW, STATUS.ASSIGNED],
     )
+
+
+def _signing(user, decision="sign", **data) -> dict:
+    """The signature form as the DSI fills it: password and a fresh TOTP code."""
+    return {
+        "decision": decision,
+        "password": PASSWORD,
+        "otp_token": totp_code(user),
+        **data,
+    }
 
 
 def _act(client, user, change_request, node, data, expect=302):
@@ -135,7 +146,7 @@ def test_whole_acceptance_journey_through_http(world, client, journey):
         world.user("cnaf.dsi"),
         cr,
         F.sign_supplier,
-        {"decision": "sign", "password": PASSWORD},
+        _signing(world.user("cnaf.dsi")),
     )
     assert ChangeRequest.objects.get(pk=cr.pk).status == "en_recette"
     _act(
@@ -143,7 +154,7 @@ def test_whole_acceptance_journey_through_http(world, client, journey):
         world.user("cd23.dsi"),
         cr,
         F.sign_client,
-        {"decision": "sign", "password": PASSWORD},
+        _signing(world.user("cd23.dsi")),
     )
 
     cr = ChangeRequest.objects.get(pk=cr.pk)
@@ -207,7 +218,7 @@ def test_signature_tasks_refuse_while_a_blocking_defect_is_open(world, client, j
             world.user(user),
             journey,
             node,
-            {"decision": "sign", "password": PASSWORD},
+            _signing(world.user(user)),
             expect=409,
         )
         assert "bloquante" in response.content.decode()
@@ -235,7 +246,7 @@ def test_refusal_cancels_the_other_signature_and_goes_back_to_fixes(
         world.user("cd23.dsi"),
         journey,
         F.sign_client,
-        {"decision": "refuse", "reason": "Pas convaincu", "password": PASSWORD},
+        _signing(world.user("cd23.dsi"), decision="refuse", reason="Pas convaincu"),
     )
 
     assert _open_task(journey, F.deliver)
@@ -352,9 +363,36 @@ def test_signature_tasks_refuse_an_open_major_defect_not_in_the_reserves(
             world.user(user),
             journey,
             node,
-            {"decision": "sign", "password": PASSWORD},
+            _signing(world.user(user)),
             expect=409,
         )
         assert "majeure" in response.content.decode()
         assert "absente(s) des réserves" in response.content.decode()
     assert ChangeRequest.objects.get(pk=journey.pk).status == "en_recette"
+
+
+def test_wrong_signature_passwords_count_as_failed_logins(world, client, journey):
+    _to_signatures(world, client, journey, with_blocking_open=False)
+    task = _open_task(journey, F.sign_client)
+    client.force_login(world.user("cd23.dsi"))
+    args = [task.process_id, task.pk]
+    assert client.post(F.sign_client.reverse("assign", args=args)).status_code == 302
+    execute = F.sign_client.reverse("execute", args=args)
+    # A well-formed code: the password is checked first, before the second factor.
+    wrong = {"decision": "sign", "password": "mauvais", "otp_token": "123456"}
+
+    for _attempt in range(4):
+        response = client.post(execute, wrong)
+        assert response.status_code == 200
+        assert "Mot de passe incorrect." in response.content.decode()
+    locked = client.post(execute, wrong)
+    right = client.post(execute, {**wrong, "password": PASSWORD})
+
+    assert locked.status_code == right.status_code == 429
+    assert "la connexion est bloquée pendant 15 minutes" in right.content.decode()
+    assert not journey.go_live_agreements.last().signatures.exists()
+    client.logout()
+    login = client.post(
+        reverse("login"), {"username": "cd23.dsi", "password": PASSWORD}
+    )
+    assert login.status_code == 429

@@ -14,6 +14,7 @@ from evolutions.models import ChangeRequest
 from recette import services
 from recette.models import AcceptancePlan, Campaign, Defect, Execution
 from recette.selectors import campaign_figures, latest_results
+from tests.conftest import totp_code
 from workflow.transitions import ActionRefused, history_of
 
 R = Execution.Result
@@ -419,7 +420,12 @@ def test_signing_is_refused_while_a_blocking_defect_is_open(people, manufactured
 
     for dsi in (dsis.client, dsis.supplier):
         with pytest.raises(ActionRefused, match=f"bloquante.*{blocking.reference}"):
-            services.agreement_sign(pk=agreement.pk, by=dsi, password="tandem-demo")
+            services.agreement_sign(
+                pk=agreement.pk,
+                by=dsi,
+                password="tandem-demo",
+                otp_token=totp_code(dsi),
+            )
     assert not agreement.signatures.exists()
 
 
@@ -430,7 +436,12 @@ def test_open_major_defect_must_be_in_the_reserves(people, manufactured, dsis):
     agreement = _submitted_report(people, manufactured, reserved=())
 
     with pytest.raises(ActionRefused, match=f"majeure.*{major.reference}"):
-        services.agreement_sign(pk=agreement.pk, by=dsis.client, password="tandem-demo")
+        services.agreement_sign(
+            pk=agreement.pk,
+            by=dsis.client,
+            password="tandem-demo",
+            otp_token=totp_code(dsis.client),
+        )
 
 
 def test_both_dsis_sign_and_the_request_goes_into_production(
@@ -447,23 +458,45 @@ def test_both_dsis_sign_and_the_request_goes_into_production(
     assert hashlib.sha256(report.document.read()).hexdigest() == report.document_sha256
 
     with pytest.raises(ValidationError, match="Mot de passe incorrect"):
-        services.agreement_sign(pk=agreement.pk, by=dsis.supplier, password="faux")
+        services.agreement_sign(
+            pk=agreement.pk,
+            by=dsis.supplier,
+            password="faux",
+            otp_token=totp_code(dsis.supplier),
+        )
     with pytest.raises(PermissionDenied):
         services.agreement_sign(
-            pk=agreement.pk, by=dsis.client_57, password="tandem-demo"
+            pk=agreement.pk,
+            by=dsis.client_57,
+            password="tandem-demo",
+            otp_token=totp_code(dsis.client_57),
         )
-    services.agreement_sign(pk=agreement.pk, by=dsis.supplier, password="tandem-demo")
+    services.agreement_sign(
+        pk=agreement.pk,
+        by=dsis.supplier,
+        password="tandem-demo",
+        otp_token=totp_code(dsis.supplier),
+    )
     with pytest.raises(ActionRefused, match="déjà signé"):
         services.agreement_sign(
-            pk=agreement.pk, by=dsis.supplier, password="tandem-demo"
+            pk=agreement.pk,
+            by=dsis.supplier,
+            password="tandem-demo",
+            otp_token=totp_code(dsis.supplier),
         )
-    services.agreement_sign(pk=agreement.pk, by=dsis.client, password="tandem-demo")
+    services.agreement_sign(
+        pk=agreement.pk,
+        by=dsis.client,
+        password="tandem-demo",
+        otp_token=totp_code(dsis.client),
+    )
 
     agreement = agreement.__class__.objects.get(pk=agreement.pk)
     assert agreement.status == "signe"
     assert {s.report_sha256 for s in agreement.signatures.all()} == {
         report.document_sha256
     }
+    assert {s.second_factor for s in agreement.signatures.all()} == {"totp"}
     assert ChangeRequest.objects.get(pk=manufactured.pk).status == "en_production"
 
 
@@ -473,20 +506,30 @@ def test_refusal_needs_a_reason_and_reopens_the_report(people, manufactured, dsi
 
     with pytest.raises(ValidationError, match="motif du refus"):
         services.agreement_refuse(
-            pk=agreement.pk, by=dsis.client, password="tandem-demo", reason=" "
+            pk=agreement.pk,
+            by=dsis.client,
+            password="tandem-demo",
+            reason=" ",
+            otp_token=totp_code(dsis.client),
         )
     services.agreement_refuse(
         pk=agreement.pk,
         by=dsis.client,
         password="tandem-demo",
         reason="Corrigez d'abord le plantage.",
+        otp_token=totp_code(dsis.client),
     )
 
     report = manufactured.__class__.objects.get(pk=manufactured.pk).acceptance_report
     assert (report.status, report.version) == ("brouillon", 2)
+    refused = agreement.__class__.objects.get(pk=agreement.pk)
+    assert refused.refusal_second_factor == "totp"
     with pytest.raises(ActionRefused, match="plus à signer"):
         services.agreement_sign(
-            pk=agreement.pk, by=dsis.supplier, password="tandem-demo"
+            pk=agreement.pk,
+            by=dsis.supplier,
+            password="tandem-demo",
+            otp_token=totp_code(dsis.supplier),
         )
 
 

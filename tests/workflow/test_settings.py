@@ -1,9 +1,14 @@
+import json
 import os
+import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 
 from workflow import env
 
@@ -111,3 +116,190 @@ def test_make_run_fails_at_once_on_a_bad_database_url(tmp_path):
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stdout + result.stderr
     assert "Starting development server" not in result.stdout + result.stderr
+
+
+def _production(tmp_path, *args, **environ):
+    """manage.py under DEBUG=0, the production switch, with nothing else to reach."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}
+        and not k.startswith("SECURE_")
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "tandem.example.fr",
+            "TANDEM_VAR_DIR": str(tmp_path),
+            **environ,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_switch_passes_the_deployment_checklist(tmp_path):
+    result = _production(tmp_path, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)" in result.stdout
+    assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_behind_a_redirecting_proxy_the_ssl_redirect_may_be_switched_off(tmp_path):
+    result = _production(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECURE_SSL_REDIRECT="0",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+PRODUCTION_PROBE = """
+import json
+from django.conf import settings
+from django.test import Client
+client = Client(HTTP_HOST="tandem.example.fr")
+plain = client.get("/accounts/login/")
+proxied = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
+cookie = proxied.cookies[settings.CSRF_COOKIE_NAME]
+print(json.dumps({
+    "plain": [plain.status_code, plain.get("Location")],
+    "proxied": proxied.status_code,
+    "hsts": proxied.get("Strict-Transport-Security"),
+    "csp": proxied.get("Content-Security-Policy"),
+    "frame": proxied.get("X-Frame-Options"),
+    "csrf": [settings.CSRF_COOKIE_NAME, cookie["secure"], cookie["path"],
+             cookie["domain"], cookie["httponly"]],
+    "session": [settings.SESSION_COOKIE_NAME, settings.SESSION_COOKIE_SECURE,
+                settings.SESSION_COOKIE_PATH, settings.SESSION_COOKIE_DOMAIN],
+}))
+"""
+
+
+def test_production_is_https_only_with_host_bound_secure_cookies(tmp_path):
+    result = _production(
+        tmp_path,
+        "shell",
+        "--no-imports",
+        "-c",
+        PRODUCTION_PROBE,
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
+
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["plain"] == [301, "https://tandem.example.fr/accounts/login/"]
+    assert seen["proxied"] == 200
+    assert seen["hsts"] == "max-age=31536000; includeSubDomains; preload"
+    assert "frame-ancestors 'none'" in seen["csp"]
+    assert seen["frame"] == "DENY"
+    assert seen["csrf"] == ["__Host-csrftoken", True, "/", "", True]
+    assert seen["session"] == ["__Host-sessionid", True, "/", None]
+
+
+def test_development_defaults_work_over_plain_http(world, client, settings):
+    assert settings.SESSION_COOKIE_NAME == "sessionid"
+    assert settings.CSRF_COOKIE_NAME == "csrftoken"
+
+    page = client.get(reverse("login"))
+    response = client.post(
+        reverse("login"), {"username": "cd23.porteur", "password": world.password}
+    )
+
+    assert page.status_code == 200
+    assert "Strict-Transport-Security" not in page
+    assert not page.cookies["csrftoken"]["secure"]
+    assert response.status_code == 302
+    assert response.url == "/"
+    assert not response.cookies["sessionid"]["secure"]
+    assert client.get("/").status_code == 200
+
+
+def test_proxy_ssl_header_is_read_from_a_header_name(monkeypatch):
+    monkeypatch.setenv("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    assert env.proxy_ssl_header("SECURE_PROXY_SSL_HEADER") == (
+        "HTTP_X_FORWARDED_PROTO",
+        "https",
+    )
+
+    monkeypatch.setenv("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto: https")
+    with pytest.raises(env.ConfigError, match=r"^SECURE_PROXY_SSL_HEADER : "):
+        env.proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+
+
+def test_idle_session_is_sent_back_to_login(world, client, settings, monkeypatch):
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
+    client.force_login(world.user("cd23.porteur"))
+    start, idle = timezone.now(), timedelta(seconds=settings.SESSION_COOKIE_AGE)
+
+    # Each request pushes the expiry back: active for twice the idle time, still in.
+    monkeypatch.setattr(timezone, "now", lambda: start + idle - timedelta(minutes=1))
+    assert client.get("/").status_code == 200
+    monkeypatch.setattr(
+        timezone, "now", lambda: start + 2 * idle - timedelta(minutes=2)
+    )
+    assert client.get("/").status_code == 200
+    monkeypatch.setattr(timezone, "now", lambda: start + 3 * idle)
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(
+    ("weak", "reason"),
+    [
+        ("tandem-demo", "Il doit contenir au minimum 12 caractères"),
+        ("123456789012", "Ce mot de passe est entièrement numérique"),
+        ("password1234", "Ce mot de passe est trop courant"),
+        ("cd23.porteur!", "Le mot de passe est trop semblable"),
+    ],
+)
+def test_weak_new_password_is_refused_in_french(world, client, weak, reason):
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": world.password,
+            "new_password1": weak,
+            "new_password2": weak,
+        },
+    )
+
+    assert response.status_code == 200
+    assert reason in response.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(world.password)
+
+
+def test_strong_new_password_is_accepted(world, client):
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": world.password,
+            "new_password1": "Réglisse-Tempête-42",
+            "new_password2": "Réglisse-Tempête-42",
+        },
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("Réglisse-Tempête-42")

@@ -4,7 +4,12 @@ from django.core.management.base import BaseCommand, CommandError
 from contacts.services import reference_data_load
 from evolutions.demo import evolutions_demo_load
 from recette.demo import recette_demo_load
-from workflow.demo import DEMO_PASSWORD, demo_data_load
+from workflow.demo import (
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    SIGNING_ROLES,
+    demo_data_load,
+)
 
 
 class Command(BaseCommand):
@@ -30,4 +35,17 @@ class Command(BaseCommand):
                 f"  {account.username:<16} {account.organisation_code:<5} "
                 f"{account.role.label}"
             )
+        self.stdout.write("")
+        signers = ", ".join(a.username for a in accounts if a.role in SIGNING_ROLES)
+        self.stdout.write(
+            f"Signature de l'accord de mise en production ({signers}) : mot de passe "
+            "et code à 6 chiffres d'une application d'authentification (TOTP)."
+        )
+        self.stdout.write(
+            "  clé à y saisir (basée sur le temps, 6 chiffres, 30 s) : "
+            f"{DEMO_TOTP_SECRET}"
+        )
+        self.stdout.write(
+            "  ou, sans application : .venv/bin/python manage.py demo_totp cnaf.dsi"
+        )
         self.stdout.write("")

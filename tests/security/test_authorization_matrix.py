@@ -1,0 +1,580 @@
+"""The authorization matrix: every URL pattern Django resolves × every kind of user.
+
+Each pattern of the URLconf (ours, viewflow's, the Django admin's, the auth and
+i18n views) must be covered by a row of TABLE or by a rule; a pattern covered by
+neither fails the test by name, so that no page ships without its expectations.
+URLs point at objects of client A (Conseil départemental 23); client B (57) must
+get 404 there, exactly as for an object that does not exist: a 200, a redirect
+other than to a login page, or a 403 that reveals the object, is a leak.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from viewflow.workflow.models import Process
+from viewflow.workflow.status import STATUS
+
+from contacts.models import Membership, SupportHours
+from evolutions.flows import EvolutionFlow
+from evolutions.models import ChangeRequest, Release
+from recette.flows import RecetteFlow
+from tests.security import dataset
+from tests.security.matrix import (
+    ADMIN_LOGIN,
+    LOGIN,
+    REDIRECT,
+    Cell,
+    Pattern,
+    Row,
+    run_matrix,
+    table,
+    url_patterns,
+)
+from workflow.models import AuditEntry, Heartbeat, StepDeadline
+
+ANONYMOUS = "anonymous"
+CLIENT_A = ("cd23.porteur", "cd23.testeur", "cd23.dsi")
+CLIENT_B = ("cd57.porteur", "cd57.testeur", "cd57.dsi")
+SUPPLIER = ("cnaf.contact", "cnaf.commande", "cnaf.moe", "cnaf.dsi", "cnaf.admin")
+USERS = (ANONYMOUS, *CLIENT_A, *CLIENT_B, *SUPPLIER)
+LOGGED_IN = USERS[1:]
+SEES_A = CLIENT_A + SUPPLIER  # supplier users see every client's data
+
+A_PORTEUR, A_TESTEUR, A_DSI = CLIENT_A
+CONTACT, COMMANDE, MOE, SUPPLIER_DSI, ADMINISTRATOR = SUPPLIER  # the admin: staff
+
+
+# --- Shapes of expectations ------------------------------------------------------
+
+
+def everyone(outcome=200, *, anonymous=LOGIN):
+    """A page without object: the same for every logged-in user."""
+    return {ANONYMOUS: anonymous, **dict.fromkeys(LOGGED_IN, outcome)}
+
+
+def only(allowed, ok=200, *, refused=403):
+    """A page without object, for some users only."""
+    return {ANONYMOUS: LOGIN} | {u: ok if u in allowed else refused for u in LOGGED_IN}
+
+
+def on_a(ok=200, *, allowed=SEES_A, refused=403, hidden=()):
+    """A page about an object of client A: `allowed` users get `ok`, the other users
+    who see client A's data get `refused`, `hidden` users and client B get 404."""
+    expect = {ANONYMOUS: LOGIN} | dict.fromkeys(CLIENT_B, 404)
+    for user in SEES_A:
+        if user in hidden:
+            expect[user] = 404
+        else:
+            expect[user] = ok if user in allowed else refused
+    return expect
+
+
+# --- The table: one row per named pattern of our own pages -------------------------
+
+
+def _pk(attribute):
+    return lambda a: {"pk": getattr(a, attribute).pk}
+
+
+TABLE: dict[str, Row] = {
+    # Authentication (viewflow's AuthViewset over django.contrib.auth).
+    "login": Row(everyone(200, anonymous=200)),
+    "logout": Row(everyone(405)),  # POST only; a POST would end the session
+    "password_change": Row(everyone(200)),
+    "password_change_done": Row(everyone(200)),
+    "password_reset": Row(everyone(200, anonymous=200)),
+    "password_reset_done": Row(everyone(200, anonymous=200)),
+    "password_reset_confirm": Row(
+        everyone(200, anonymous=200),  # a wrong token: "invalid link" page
+        kwargs=lambda a: {
+            "uidb64": urlsafe_base64_encode(
+                force_bytes(get_user_model().objects.get(username=A_PORTEUR).pk)
+            ),
+            "token": "lien-invalide",
+        },
+        of_client_a=False,
+    ),
+    "password_reset_complete": Row(everyone(200, anonymous=200)),
+    "set_language": Row(everyone(REDIRECT)),
+    "javascript-catalog": Row(everyone(200, anonymous=200)),
+    # The shell.
+    "index": Row(everyone(200)),
+    "notifications": Row(everyone(200)),
+    # Enrolment of one's own authenticator app (TOTP): every account, its own.
+    "second_factor": Row(everyone(200)),
+    # Change requests.
+    "evolutions:index": Row(everyone(200)),
+    "evolutions:create": Row(only({A_PORTEUR, "cd57.porteur"})),
+    "evolutions:detail": Row(on_a(), kwargs=_pk("in_study")),
+    "evolutions:edit": Row(on_a(allowed={A_PORTEUR}), kwargs=_pk("info_requested")),
+    "evolutions:submit": Row(
+        on_a(405, allowed={A_PORTEUR}, hidden=SUPPLIER),  # a draft: client's only
+        kwargs=_pk("draft"),
+        post_only=True,
+    ),
+    "evolutions:withdraw": Row(on_a(allowed={A_PORTEUR}), kwargs=_pk("in_study")),
+    "evolutions:decline": Row(
+        on_a(allowed={CONTACT, COMMANDE}), kwargs=_pk("in_study")
+    ),
+    "evolutions:roadmap": Row(everyone(200)),
+    "evolutions:announcement_new": Row(only({CONTACT, COMMANDE})),
+    "evolutions:announcement_publish": Row(
+        only({CONTACT, COMMANDE}, 405),
+        kwargs=lambda a: {"pk": a.announcement_pk},
+        post_only=True,
+        of_client_a=False,  # announcements go to every client
+    ),
+    "evolutions:comment": Row(on_a(405), kwargs=_pk("in_study"), post_only=True),
+    "evolutions:attach": Row(
+        on_a(405, allowed={A_PORTEUR, CONTACT, COMMANDE, MOE}),
+        kwargs=_pk("in_study"),
+        post_only=True,
+    ),
+    "evolutions:attachment": Row(
+        on_a(),
+        kwargs=lambda a: {"pk": a.in_study.pk, "attachment_pk": a.attachment_pk},
+    ),
+    "evolutions:specification_document": Row(
+        on_a(), kwargs=lambda a: {"pk": a.signed.pk, "version": 1}
+    ),
+    "evolutions:quote_document": Row(
+        on_a(), kwargs=lambda a: {"pk": a.signed.pk, "version": 1}
+    ),
+    "evolutions:needs_expression_pdf": Row(on_a(), kwargs=_pk("in_study")),
+    "evolutions:quote_pdf": Row(
+        on_a(), kwargs=lambda a: {"pk": a.signed.pk, "version": 1}
+    ),
+    # Acceptance.
+    "recettes:index": Row(everyone(200)),
+    "recettes:detail": Row(on_a(), kwargs=_pk("in_acceptance")),
+    "recettes:plan_pdf": Row(on_a(), kwargs=_pk("in_acceptance")),
+    "recettes:report_pdf": Row(on_a(), kwargs=_pk("signed")),
+    "recettes:agreement_pdf": Row(on_a(), kwargs=_pk("signed")),
+    "recettes:cases_import": Row(
+        on_a(allowed={COMMANDE, MOE}), kwargs=_pk("plan_in_preparation")
+    ),
+    "recettes:case_new": Row(
+        on_a(allowed={COMMANDE, MOE}), kwargs=_pk("plan_in_preparation")
+    ),
+    "recettes:plan_reopen": Row(
+        on_a(405, allowed={COMMANDE, MOE}),
+        kwargs=_pk("in_acceptance"),  # its plan is validated
+        post_only=True,
+    ),
+    "recettes:grid": Row(on_a(), kwargs=_pk("campaign")),
+    "recettes:case": Row(
+        on_a(), kwargs=lambda a: {"pk": a.campaign.pk, "case_pk": a.case.pk}
+    ),
+    "recettes:record": Row(
+        on_a(405, allowed={A_PORTEUR, A_TESTEUR}),
+        kwargs=_pk("campaign"),
+        post_only=True,
+    ),
+    "recettes:assignment": Row(on_a(allowed={A_PORTEUR}), kwargs=_pk("campaign")),
+    "recettes:dashboard": Row(on_a(), kwargs=_pk("campaign")),
+    "recettes:evidence": Row(on_a(), kwargs=lambda a: {"pk": a.evidence_pk}),
+    "recettes:evidence_upload": Row(
+        on_a(405, allowed={A_PORTEUR, A_TESTEUR}),
+        kwargs=_pk("execution"),
+        post_only=True,
+    ),
+    "recettes:defect_new": Row(
+        on_a(allowed={A_PORTEUR, A_TESTEUR}), kwargs=_pk("in_acceptance")
+    ),
+    "recettes:defect_action": Row(
+        on_a(405, allowed={COMMANDE, MOE}),
+        kwargs=lambda a: {"pk": a.defect.pk, "action": "rejeter"},
+        post_only=True,
+    ),
+    # Directory.
+    "annuaire:index": Row(everyone(200)),
+    "annuaire:organisation": Row(on_a(), kwargs=lambda a: {"code": dataset.CODE}),
+    "annuaire:person": Row(on_a(), kwargs=_pk("person")),
+    "annuaire:contact_point": Row(on_a(), kwargs=_pk("contact_point")),
+}
+
+
+# --- Rule: viewflow's pages of both flows -----------------------------------------
+
+FLOWS = {"evolution": EvolutionFlow, "recette": RecetteFlow}
+
+# Who acts on each human task of client A (one demo account per role).
+NODE_OWNERS = {
+    "evolution": {
+        "review_submission": CONTACT,
+        "complete_information": A_PORTEUR,
+        "write_specification": COMMANDE,
+        "review_specification": A_PORTEUR,
+        "write_quote": COMMANDE,
+        "review_quote": A_PORTEUR,
+        "propose_release": COMMANDE,
+        "confirm_release": A_PORTEUR,
+        "start_manufacture": MOE,
+        "finish_manufacture": MOE,
+    },
+    "recette": {
+        "prepare_plan": COMMANDE,
+        "review_plan": A_PORTEUR,
+        "qualify": MOE,
+        "deliver": MOE,
+        "run_campaign": A_PORTEUR,
+        "write_report": A_PORTEUR,
+        "sign_client": A_DSI,
+        "sign_supplier": SUPPLIER_DSI,
+    },
+}
+# Nodes nobody acts on: their pages show them, nobody rewinds or cancels them.
+SYSTEM_NODES = {
+    "evolution": {
+        "start",
+        "after_review_submission",
+        "after_review_specification",
+        "after_review_quote",
+        "after_confirm_release",
+        "end",
+    },
+    "recette": {
+        "start",
+        "after_review_plan",
+        "after_qualify",
+        "after_campaign",
+        "signatures",
+        "signed",
+        "after_signatures",
+        "end",
+    },
+}
+FLOW_PAGES = {
+    # Lists and charts: anyone holding a role; each list is scoped.
+    **dict.fromkeys(
+        ("index", "process_list", "task_list", "chart", "inbox", "queue", "archive"),
+        everyone(200),
+    ),
+    # Bulk assignment: without tasks chosen (POST), back to the list.
+    "tasks_assign": everyone(REDIRECT),
+    "tasks_unassign": everyone(REDIRECT),
+    "process_detail": on_a(),
+    "process_chart": on_a(),
+    "process_cancel": on_a(403, allowed=()),  # actions go through the services
+}
+
+
+def _task(flow_class, node: str, *, open_: bool):
+    def pick(a):
+        task = a.tasks(flow_class, node).first()
+        assert task is not None, f"pas de tâche {node} pour le client A"
+        if open_:
+            assert task.status in (STATUS.NEW, STATUS.ASSIGNED), (node, task.status)
+        return task
+
+    return pick
+
+
+def _put(pick, owner: str | None):
+    """prepare: the task is assigned to `owner` (None: waiting to be taken)."""
+    return lambda a: dataset.put_task(
+        pick(a), get_user_model().objects.get(username=owner) if owner else None
+    )
+
+
+def flow_rule(pattern: Pattern) -> Row | None:
+    parts = (pattern.name or "").split(":")
+    flow_class = FLOWS.get(parts[0])
+    if flow_class is None:
+        return None
+    if len(parts) == 2:
+        expect = FLOW_PAGES.get(parts[1])
+        if expect is None:
+            return None
+        process = "process_pk" in pattern.route
+        return Row(
+            expect,
+            kwargs=(lambda a: {"process_pk": a.process(flow_class).pk})
+            if process
+            else None,
+        )
+    if len(parts) != 3:
+        return None
+    flow, node, action = parts
+    owner = NODE_OWNERS[flow].get(node)
+    if owner is None and node not in SYSTEM_NODES[flow]:
+        return None
+    pick = _task(flow_class, node, open_=owner is not None)
+
+    def kwargs(a):
+        task = pick(a)
+        return {"process_pk": task.process_id, "task_pk": task.pk}
+
+    if action == "index":  # sends each user to what they may do with the task
+        return Row(on_a(REDIRECT), kwargs=kwargs)
+    if action == "detail":
+        return Row(on_a(), kwargs=kwargs)
+    if action in ("undo", "cancel", "revive"):
+        return Row(on_a(403, allowed=()), kwargs=kwargs)
+    if owner is not None and action in ("execute", "unassign"):
+        return Row(on_a(allowed={owner}), kwargs=kwargs, prepare=_put(pick, owner))
+    if owner is not None and action == "assign":
+        return Row(on_a(allowed={owner}), kwargs=kwargs, prepare=_put(pick, None))
+    return None
+
+
+# --- Rule: the Django admin, the administrator's only ------------------------------
+
+
+def _first_or(model, **create):
+    def get(a):
+        row = model._default_manager.order_by("pk").first()
+        return row or model._default_manager.create(**create)
+
+    return get
+
+
+def _axes(model_name):
+    def get(a):
+        from axes import models
+
+        model = getattr(models, model_name)
+        fields = {
+            "user_agent": "matrice",
+            "ip_address": "127.0.0.1",
+            "username": A_PORTEUR,
+            "http_accept": "*/*",
+            "path_info": "/accounts/login/",
+        }
+        if model_name == "AccessAttempt":
+            fields |= {"get_data": "", "post_data": "", "failures_since_start": 1}
+        return _first_or(model, **fields)(a)
+
+    return get
+
+
+def _totp_device(a):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = get_user_model().objects.get(username=A_DSI)
+    return _first_or(TOTPDevice, user=user, name="matrice", confirmed=True)(a)
+
+
+MAINTAINED = frozenset({"view", "add", "change", "delete"})  # reference data
+UNTOUCHED = frozenset()
+# A lost phone: the administrator sees and removes a device, never adds or changes
+# one (with its key they could confirm a signature in a DSI's name).
+DEVICES = frozenset({"view", "delete"})
+
+# app.model -> (the administrator's permissions on it, an object of it)
+ADMIN_MODELS = {
+    "contacts.organisation": (MAINTAINED, lambda a: a.organisation),
+    "contacts.person": (MAINTAINED, lambda a: a.person),
+    "contacts.membership": (
+        MAINTAINED,
+        lambda a: Membership.objects.filter(organisation=a.organisation).first(),
+    ),
+    "contacts.contactpoint": (MAINTAINED, lambda a: a.contact_point),
+    "contacts.supporthours": (
+        MAINTAINED,
+        lambda a: SupportHours.objects.filter(organisation=a.organisation).first(),
+    ),
+    "evolutions.release": (MAINTAINED, lambda a: Release.objects.first()),
+    "workflow.stepdeadline": (
+        MAINTAINED,
+        _first_or(StepDeadline, step="evolution.review_submission", working_days=5),
+    ),
+    "auth.user": (MAINTAINED, lambda a: a.person.user),
+    "auth.group": (UNTOUCHED, _first_or(Group, name="matrice")),
+    "viewflow.process": (
+        UNTOUCHED,
+        lambda a: Process.objects.get(pk=a.process(RecetteFlow).pk),
+    ),
+    "viewflow.task": (
+        UNTOUCHED,
+        lambda a: a.tasks(RecetteFlow, "write_report").first(),
+    ),
+    "workflow.heartbeat": (
+        UNTOUCHED,
+        _first_or(Heartbeat, name="worker", seen_at=timezone.now()),
+    ),
+    "workflow.auditentry": (UNTOUCHED, lambda a: AuditEntry.objects.first()),
+    "axes.accessattempt": (UNTOUCHED, _axes("AccessAttempt")),
+    "axes.accesslog": (UNTOUCHED, _axes("AccessLog")),
+    "axes.accessfailurelog": (UNTOUCHED, _axes("AccessFailureLog")),
+    "otp_totp.totpdevice": (DEVICES, _totp_device),
+}
+# The route of a model's admin page after "admin/<app>/<model>/" -> the permissions
+# that open it (any of them); None: a redirect to the change page, for anyone.
+ADMIN_MODEL_PAGES = {
+    "": {"view", "change"},  # the list
+    "add/": {"add"},
+    "<path:object_id>/change/": {"view", "change"},  # read-only with "view"
+    "<path:object_id>/delete/": {"delete"},
+    "<path:object_id>/history/": {"view", "change"},
+    "<path:object_id>/": None,  # old-style URL
+    "<id>/password/": {"change"},  # auth.user
+    # A device's key and QR code are never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA).
+    "<int:pk>/config/": set(),
+    "<int:pk>/qrcode/": set(),
+}
+
+
+def staff(outcome, *, anonymous=LOGIN):
+    """A Django admin page: the administrator gets `outcome`, everyone else is sent
+    to the admin's login page (anonymous users: to `anonymous`)."""
+    return {**everyone(ADMIN_LOGIN, anonymous=anonymous), ADMINISTRATOR: outcome}
+
+
+# The admin site's own views send anonymous users to the admin's login page; its
+# model pages leave them to LoginRequiredMiddleware (the site's login page).
+ADMIN_SITE_PAGES = {
+    "admin:index": Row(staff(200, anonymous=ADMIN_LOGIN)),
+    "admin:login": Row({**everyone(200, anonymous=200), ADMINISTRATOR: REDIRECT}),
+    # Django's admin logout sends non-staff users to the admin index; GET is 405.
+    "admin:logout": Row(
+        {**everyone(REDIRECT, anonymous=ADMIN_LOGIN), ADMINISTRATOR: 405}
+    ),
+    "admin:password_change": Row(staff(200, anonymous=ADMIN_LOGIN)),
+    "admin:password_change_done": Row(staff(200, anonymous=ADMIN_LOGIN)),
+    "admin:autocomplete": Row(staff(403, anonymous=ADMIN_LOGIN)),  # no parameters
+    "admin:jsi18n": Row(staff(200, anonymous=ADMIN_LOGIN)),
+    "admin:app_list": Row(
+        staff(200, anonymous=ADMIN_LOGIN),
+        kwargs=lambda a: {"app_label": "contacts"},
+        of_client_a=False,
+    ),
+    "admin:view_on_site": Row(
+        staff(REDIRECT, anonymous=ADMIN_LOGIN),
+        kwargs=lambda a: {
+            "content_type_id": ContentType.objects.get_for_model(ChangeRequest).pk,
+            "object_id": a.in_study.pk,
+        },
+    ),
+}
+
+
+def admin_rule(pattern: Pattern) -> Row | None:
+    if not pattern.route.startswith("admin/"):
+        return None
+    if pattern.name in ADMIN_SITE_PAGES:
+        return ADMIN_SITE_PAGES[pattern.name]
+    if pattern.route == "admin/(?P<url>.*)$":  # anything else under /admin/
+        return Row(
+            staff(404, anonymous=ADMIN_LOGIN),
+            kwargs=lambda a: {"url": "inexistant/"},
+            of_client_a=False,
+        )
+    parts = pattern.route.split("/", 3)
+    if len(parts) != 4 or f"{parts[1]}.{parts[2]}" not in ADMIN_MODELS:
+        return None
+    granted, instance = ADMIN_MODELS[f"{parts[1]}.{parts[2]}"]
+    if parts[3] not in ADMIN_MODEL_PAGES:
+        return None
+    opening = ADMIN_MODEL_PAGES[parts[3]]
+    allowed = REDIRECT if opening is None else 200 if opening & granted else 403
+    kwargs = None
+    if "<" in parts[3]:
+
+        def kwargs(a):
+            pk = instance(a).pk
+            return {"object_id": pk, "id": pk, "pk": pk}
+
+    return Row(staff(allowed), kwargs=kwargs)
+
+
+RULES = (flow_rule, admin_rule)
+
+
+def row_for(pattern: Pattern) -> Row | None:
+    """The expectations of a pattern: its row of TABLE, else the first rule's."""
+    if pattern.name in TABLE:
+        return TABLE[pattern.name]
+    for rule in RULES:
+        row = rule(pattern)
+        if row is not None:
+            return row
+    return None
+
+
+def _rows() -> dict[Pattern, Row]:
+    patterns = url_patterns()
+    missing = [p.label for p in patterns if row_for(p) is None]
+    assert not missing, "motifs d'URL sans ligne ni règle d'autorisation :\n" + (
+        "\n".join(missing)
+    )
+    named = [p.name for p in patterns if p.name]
+    stale = sorted(set(TABLE) - set(named))
+    assert not stale, f"lignes de TABLE sans motif d'URL : {stale}"
+    duplicated = sorted({n for n in named if named.count(n) > 1} & set(TABLE))
+    assert not duplicated, f"noms portés par plusieurs motifs : {duplicated}"
+    return {pattern: row_for(pattern) for pattern in patterns}
+
+
+def test_every_url_pattern_has_a_row_or_a_rule():
+    rows = _rows()
+
+    for pattern, row in rows.items():
+        assert set(row.expect) == set(USERS), pattern.label
+        if row.names_client_a_object:  # the table itself never lets B in
+            shown = {u: row.expect[u] for u in CLIENT_B}
+            assert set(shown.values()) <= {404, LOGIN, ADMIN_LOGIN}, (pattern, shown)
+
+
+CLIENT_A_REFERENCE = f"EVO-{dataset.CODE}-".encode()
+
+
+def _client_a_shown(cell: Cell, content: bytes) -> str:
+    if CLIENT_A_REFERENCE in content:
+        return "la page montre une demande du client A"
+    return ""
+
+
+@pytest.fixture
+def client_a(world, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    return dataset.build()
+
+
+def test_authorization_matrix(client_a):
+    rows = _rows()
+    users = {ANONYMOUS: None} | {
+        user.username: user
+        for user in get_user_model().objects.filter(username__in=LOGGED_IN)
+    }
+    users = {label: users[label] for label in USERS}
+    tasks_before = dataset.task_states()
+
+    run = run_matrix(
+        rows, users, client_a, frozenset(CLIENT_B), content_leak=_client_a_shown
+    )
+
+    mismatches, leaks = run.mismatches, run.leaks
+    if mismatches or leaks:
+        print(f"\n{len(mismatches)} cellule(s) en écart, {len(leaks)} fuite(s) :")
+        print(
+            table(sorted({id(c): c for c in mismatches + leaks}.values(), key=_order))
+        )
+    print(
+        f"\nauthorization matrix: {len(rows)} url patterns, {len(USERS)} roles, "
+        f"{len(run.cells)} cells, {len(leaks)} leaks"
+    )
+    assert len(run.cells) == len(rows) * len(USERS)
+    assert not leaks, f"{len(leaks)} fuite(s) : voir le tableau ci-dessus"
+    assert not mismatches, f"{len(mismatches)} écart(s) : voir le tableau ci-dessus"
+    assert dataset.task_states() == tasks_before  # no request changed a task
+
+
+def _order(cell: Cell):
+    return (cell.pattern.route, USERS.index(cell.user))
+
+
+def test_publishing_an_unknown_announcement_is_a_404_not_a_500(world, client):
+    url = reverse("evolutions:announcement_publish", args=[999])
+
+    client.force_login(world.user(CONTACT))
+    allowed = client.post(url)
+    client.force_login(world.user(A_PORTEUR))
+    refused = client.post(url)
+
+    assert (allowed.status_code, refused.status_code) == (404, 403)

@@ -1,0 +1,48 @@
+"""Forms of the shell shared by both processes."""
+
+import re
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+
+
+class OneTimeCodeField(forms.CharField):
+    """The 6-digit code an authenticator app shows (spaces ignored)."""
+
+    default_error_messages = {
+        "required": _("Saisissez le code à 6 chiffres de votre application."),
+        "invalid": _(
+            "Le code est fait de 6 chiffres, tels que votre application les affiche."
+        ),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Code de votre application d'authentification"))
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "autocomplete": "one-time-code",
+                    "inputmode": "numeric",
+                    "pattern": "[0-9 ]*",
+                    "maxlength": "9",
+                }
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return "".join(super().to_python(value).split())
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not _SIX_DIGITS.fullmatch(value):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class SecondFactorCodeForm(forms.Form):
+    """A code of the authenticator app, to confirm or replace it."""
+
+    code = OneTimeCodeField()
