@@ -70,6 +70,9 @@ def acceptance_detail(request, pk: int):
             )
         ],
         "plan_actions": services.plan_allowed_actions(request.user, plan),
+        "may_open_defect": access.may_act_any(
+            request.user, services.TESTERS, change_request.organisation
+        ),
         "report": getattr(change_request, "acceptance_report", None),
         "agreement": change_request.go_live_agreements.prefetch_related(
             "signatures__signer"
@@ -102,6 +105,9 @@ def campaign_grid(request, pk: int):
             "rows": rows,
             "shown": shown,
             "may_record": may_record,
+            "may_assign": access.may_act_any(
+                request.user, services.CLIENT_LEADS, campaign.organisation
+            ),
             "results": [
                 (value, label, RESULT_KEYS[value]) for value, label in R.choices
             ],

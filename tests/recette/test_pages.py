@@ -85,6 +85,31 @@ def test_tester_records_results_from_the_grid(world, client, campaign):
     assert campaign_figures(campaign)[R.FAILED] == 1
 
 
+@pytest.mark.parametrize(
+    ("username", "opens_defects", "assigns"),
+    [
+        ("cd23.testeur", True, False),
+        ("cd23.porteur", True, True),
+        ("cnaf.moe", False, False),
+    ],
+)
+def test_links_are_shown_only_to_those_who_may_follow_them(
+    world, client, campaign, username, opens_defects, assigns
+):
+    client.force_login(world.user(username))
+    overview = reverse("recettes:detail", args=[campaign.change_request.pk])
+    grid = client.get(reverse("recettes:grid", args=[campaign.pk])).content.decode()
+
+    assert ("Nouvelle anomalie" in client.get(overview).content.decode()) is (
+        opens_defects
+    )
+    assert ("Attribuer des cas" in grid) is assigns
+    new_defect = reverse("recettes:defect_new", args=[campaign.change_request.pk])
+    assert client.get(new_defect).status_code == (200 if opens_defects else 403)
+    assignment = reverse("recettes:assignment", args=[campaign.pk])
+    assert client.get(assignment).status_code == (200 if assigns else 403)
+
+
 def test_grid_refuses_bad_input_with_a_french_json_error(world, client, campaign):
     case = campaign.change_request.acceptance_plan.cases.first()
     client.force_login(world.user("cd23.testeur"))

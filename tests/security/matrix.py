@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.core.signals import request_finished
+from django.db import close_old_connections, transaction
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
@@ -223,8 +224,20 @@ def _run_rows(run, rows, users, clients, objects, client_b, content_leak) -> Non
             cell.leak = leak_of(cell, row, client_b)
             if not cell.leak and content_leak is not None and cell.user in client_b:
                 cell.leak = content_leak(cell, _text_of(response))
-            response.close()  # downloads keep their file open until then
+            _close(response)
             run.cells.append(cell)
+
+
+def _close(response) -> None:
+    """Close a response (downloads keep their file open until then) without the
+    request_finished signal closing the test's database connection, as Django's
+    test client itself does (on PostgreSQL that connection holds the test's
+    transaction)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
 
 def _text_of(response) -> bytes:
