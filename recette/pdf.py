@@ -96,9 +96,9 @@ class AcceptancePlanData:
     change_request_title: str
     version: int
     status: str
-    man_days: Decimal
-    start: date
-    end: date
+    man_days: Decimal | None  # None while the plan is being prepared
+    start: date | None
+    end: date | None
     production_date: date | None
     release_number: str | None
     margin_warning: str | None
@@ -202,8 +202,14 @@ def acceptance_plan_pdf(data: AcceptancePlanData, *, generated_at: datetime) -> 
         Field(_("Organisme"), data.organisation),
         Field(_("Version du plan"), str(data.version)),
         Field(_("État"), data.status),
-        Field(_("Charge de recette"), format_man_days(data.man_days)),
-        Field(_("Période de recette"), _period(data.start, data.end)),
+        Field(
+            _("Charge de recette"),
+            EMPTY_VALUE if data.man_days is None else format_man_days(data.man_days),
+        ),
+        Field(
+            _("Période de recette"),
+            _period(data.start, data.end) if data.start and data.end else EMPTY_VALUE,
+        ),
         Field(_("Version applicative"), data.release_number or _("Non définie")),
         Field(
             _("Mise en production"),
