@@ -3,6 +3,8 @@
 import re
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
@@ -46,3 +48,17 @@ class SecondFactorCodeForm(forms.Form):
     """A code of the authenticator app, to confirm or replace it."""
 
     code = OneTimeCodeField()
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with the username's length checked before anything.
+
+    Django only announces the maximum length to the browser; an over-long username
+    reached authentication and the login throttling's record (255 characters at
+    most on PostgreSQL), which failed instead of answering.
+    """
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        limit = self.fields["username"].max_length
+        self.fields["username"].validators.append(MaxLengthValidator(limit))

@@ -5,14 +5,23 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from viewflow.contrib.auth import AuthViewset
 
+from workflow.forms import LoginForm
 from workflow.site import site
+
+
+class TandemAuthViewset(AuthViewset):
+    """viewflow's login, logout and password pages, with our login form."""
+
+    def get_login_view_kwargs(self, **kwargs):
+        return super().get_login_view_kwargs(form_class=LoginForm, **kwargs)
+
 
 admin.site.site_header = _("Tandem – administration")
 admin.site.site_title = _("Tandem")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/", AuthViewset(with_profile_view=False).urls),
+    path("accounts/", TandemAuthViewset(with_profile_view=False).urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path(
         "jsi18n/",

@@ -123,3 +123,13 @@ def test_behind_proxies_the_address_is_read_from_x_forwarded_for(settings):
     assert throttling.client_ip(request) == "203.0.113.7"
     settings.TANDEM_PROXY_COUNT = 3
     assert throttling.client_ip(request) == "10.0.0.1"
+
+
+def test_an_over_long_username_is_a_form_error_not_a_failure(world, client):
+    # Longer than any username and than what the throttling's record can hold.
+    response = _login(client, "x" * 300, "mauvais")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"]
+    assert not AccessAttempt.objects.exists()
+    assert "_auth_user_id" not in client.session
