@@ -7,14 +7,18 @@ VAR := $(or $(TANDEM_VAR_DIR),var)
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 MO := locale/en/LC_MESSAGES/django.mo
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run test setup install messages makemessages worker beat lint format lock clean
+.PHONY: run test bench setup install messages makemessages worker beat lint format lock clean
 
 run: setup  ## serve Tandem on http://127.0.0.1:$(PORT) with its background worker
 	PORT=$(PORT) BIN=$(BIN) bin/run-embedded
 
 test: install $(MO)  ## the whole suite (integration tests too when DATABASE_URL/CELERY_BROKER_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install $(MO)  ## time the heavy pages against their floors on DATABASE_URL (BENCHMARKS.md)
+	DJANGO_SETTINGS_MODULE=bench.settings $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 setup: install $(MO)
 	@mkdir -p $(VAR)

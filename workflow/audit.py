@@ -76,6 +76,16 @@ def _subject_fields(subject) -> tuple[str, str, str]:
     return subject._meta.label_lower, str(subject.pk), _organisation_code(subject)
 
 
+def journal_tail() -> tuple[int, str]:
+    """Lock the journal against other appends until the transaction ends, and
+    return its last entry's seq and hash (0 and GENESIS when it is empty)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK])
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    return last if last else (0, GENESIS)
+
+
 def record(action: str, *, by=None, subject=None, organisation="", **detail):
     """Append one entry, in the caller's transaction if there is one.
 
@@ -84,13 +94,9 @@ def record(action: str, *, by=None, subject=None, organisation="", **detail):
     subject_type, subject_id, subject_organisation = _subject_fields(subject)
     actor_id = by.pk if by is not None and by.is_authenticated else None
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK])
-        last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        last_seq, prev_hash = journal_tail()
         entry = AuditEntry(
-            seq=seq,
+            seq=last_seq + 1,
             at=timezone.now(),
             action=action,
             actor_id=actor_id,

@@ -1,0 +1,286 @@
+"""The floors: the least work that returns the same rows as each measured page or
+service, measured in the same run.
+
+Page floors are bare views mounted under /_bench/floor/<name>/ (bench/urls.py): they
+go through the same middleware as the pages (session, login required, CSRF, audit,
+CSP…) for the same user, read the same rows in one query (two for the detail: the
+request and its history) and answer them as JSON. Service floors are plain calls.
+What each one does is said in its docstring and repeated in BENCHMARKS.md.
+"""
+
+import time
+from collections.abc import Callable
+from io import BytesIO
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.http import JsonResponse
+from reportlab.lib.pagesizes import A4
+from reportlab.platypus import SimpleDocTemplate, Table
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from evolutions.models import ChangeRequest
+from recette.models import Campaign, CampaignCase, Defect, Execution
+from workflow import access
+from workflow.models import TransitionLog
+
+# Rows per page of viewflow's task lists and of the change-request list.
+TASK_PAGE_SIZE = 25
+LIST_PAGE_SIZE = 25
+
+# name → bare view, filled by the bench before it measures (bench/urls.py).
+VIEWS: dict[str, Callable] = {}
+
+
+class _Rollback(Exception):
+    """Leaves a transaction.atomic() block without committing what it wrote."""
+
+
+def rolled_back(write: Callable[[], object]) -> Callable[[], object]:
+    """`write` run inside a transaction that is rolled back afterwards, so that
+    every repetition starts from the same rows."""
+
+    def run():
+        result = None
+        try:
+            with transaction.atomic():
+                result = write()
+                raise _Rollback
+        except _Rollback:
+            pass
+        return result
+
+    return run
+
+
+def _rows(rows) -> JsonResponse:
+    return JsonResponse({"rows": list(rows)})
+
+
+def inbox_view(flow_class) -> Callable:
+    """The tasks of the flow assigned to the user, newest first, one page."""
+
+    def view(request):
+        return _rows(
+            Task.objects.filter(
+                process__flow_class=flow_class,
+                owner=request.user,
+                status=STATUS.ASSIGNED,
+            )
+            .order_by("-created")
+            .values_list("pk", "process_id", "created")[:TASK_PAGE_SIZE]
+        )
+
+    return view
+
+
+def queue_view(flow_class, user) -> Callable:
+    """The unassigned human tasks of the flow waiting on one of the user's role
+    permissions (computed once, before the measure), newest first, one page."""
+    permissions = sorted(user.get_all_permissions())
+
+    def view(request):
+        return _rows(
+            Task.objects.filter(
+                process__flow_class=flow_class,
+                flow_task_type="HUMAN",
+                status=STATUS.NEW,
+            )
+            .filter(
+                Q(owner_permission__in=permissions)
+                | Q(owner_permission__isnull=True)
+                | Q(owner=request.user)
+            )
+            .order_by("-created")
+            .values_list("pk", "process_id", "created")[:TASK_PAGE_SIZE]
+        )
+
+    return view
+
+
+def change_request_list_view(user, filters: dict, page: int) -> Callable:
+    """One page of the requests the user sees (supplier: all but drafts; client:
+    its own), narrowed by the same filters, in the list's order."""
+    visible = ChangeRequest.objects.all()
+    if access.is_supplier_user(user):
+        visible = visible.exclude(status=ChangeRequest.Status.DRAFT)
+    else:
+        visible = visible.filter(
+            organisation_id__in={m.organisation_id for m in access.memberships_of(user)}
+        )
+    rows = visible.filter(**filters).order_by("-created_at", "-pk")
+    start = (page - 1) * LIST_PAGE_SIZE
+
+    def view(request):
+        return _rows(
+            rows.values_list(
+                "pk",
+                "reference",
+                "title",
+                "status",
+                "organisation__name",
+                "request_owner__username",
+                "release__number",
+            )[start : start + LIST_PAGE_SIZE]
+        )
+
+    return view
+
+
+def change_request_detail_view(pk: int) -> Callable:
+    """The request's own row, then its history rows (two queries)."""
+    content_type_id = ContentType.objects.get_for_model(ChangeRequest).pk
+
+    def view(request):
+        change_request = (
+            ChangeRequest.objects.filter(pk=pk)
+            .values("reference", "title", "status", "organisation__name")
+            .get()
+        )
+        history = TransitionLog.objects.filter(
+            content_type_id=content_type_id, object_id=pk
+        ).values_list("at", "transition", "source", "target", "by__username")
+        return JsonResponse({"request": change_request, "rows": list(history)})
+
+    return view
+
+
+def _latest_result():
+    return (
+        Execution.objects.filter(campaign=OuterRef("campaign"), case=OuterRef("case"))
+        .order_by("-executed_at", "-pk")
+        .values("result")[:1]
+    )
+
+
+def campaign_grid_view(campaign_pk: int) -> Callable:
+    """The campaign's cases in order, each with its tester and latest result."""
+
+    def view(request):
+        return _rows(
+            CampaignCase.objects.filter(campaign_id=campaign_pk)
+            .annotate(result=Subquery(_latest_result()))
+            .order_by("case__position")
+            .values_list(
+                "case_id", "case__reference", "case__title", "tester_id", "result"
+            )
+        )
+
+    return view
+
+
+def campaign_dashboard_view(campaign_pk: int) -> Callable:
+    """The campaign's cases counted by tester and latest result (one aggregate)."""
+
+    def view(request):
+        return _rows(
+            CampaignCase.objects.filter(campaign_id=campaign_pk)
+            .annotate(result=Subquery(_latest_result()))
+            .order_by()
+            .values_list("tester_id", "result")
+            .annotate(n=Count("pk"))
+        )
+
+    return view
+
+
+def report_figures(change_request_pk: int) -> Callable[[], list]:
+    """The request's executions counted by campaign and result, and its defects by
+    severity and status: two aggregates over the same rows, no latest-result rule."""
+
+    def run():
+        executions = list(
+            Execution.objects.filter(campaign__change_request_id=change_request_pk)
+            .order_by()
+            .values_list("campaign_id", "result")
+            .annotate(n=Count("pk"))
+        )
+        defects = list(
+            Defect.objects.filter(change_request_id=change_request_pk)
+            .order_by()
+            .values_list("severity", "status")
+            .annotate(n=Count("pk"))
+        )
+        return executions + defects
+
+    return run
+
+
+def _new_executions(campaign: Campaign, case_pks: list[int], tester) -> list:
+    return [
+        Execution(
+            campaign=campaign,
+            case_id=case_pk,
+            result=Execution.Result.PASSED,
+            tester=tester,
+        )
+        for case_pk in case_pks
+    ]
+
+
+def record_bulk_create(campaign: Campaign, case_pks: list[int], tester) -> Callable:
+    """The same results written by one bulk_create, in one (rolled back)
+    transaction: what the service ends with, without the request around it."""
+
+    def write():
+        return Execution.objects.bulk_create(
+            _new_executions(campaign, case_pks, tester)
+        )
+
+    return rolled_back(write)
+
+
+def record_one_update(campaign: Campaign, case_pks: list[int], tester) -> Callable:
+    """One UPDATE of as many execution rows (the peer's floor). The rows are
+    inserted first, untimed, in the same rolled-back transaction: the call returns
+    the seconds of the UPDATE alone."""
+
+    def write():
+        created = Execution.objects.bulk_create(
+            _new_executions(campaign, case_pks, tester)
+        )
+        pks = [execution.pk for execution in created]
+        started = time.perf_counter()
+        Execution.objects.filter(pk__in=pks).update(result=Execution.Result.FAILED)
+        return time.perf_counter() - started
+
+    return rolled_back(write)
+
+
+def bilan_table(change_request_pk: int) -> Callable[[], bytes]:
+    """A bare reportlab document with the same tables as the bilan: the results of
+    each campaign (one aggregate) and the defect list (one query), plain strings
+    in plain Tables, no header, footer, styles, chart nor escaping."""
+
+    def run():
+        counts: dict[int, dict[str, int]] = {}
+        for campaign_id, result, n in (
+            Execution.objects.filter(campaign__change_request_id=change_request_pk)
+            .order_by()
+            .values_list("campaign_id", "result")
+            .annotate(n=Count("pk"))
+        ):
+            counts.setdefault(campaign_id, {})[result] = n
+        results = [("Campagne", *Execution.Result.values, "Exécutés", "Prévus")]
+        for campaign_id, by_result in sorted(counts.items()):
+            values = [by_result.get(value, 0) for value in Execution.Result.values]
+            results.append((str(campaign_id), *map(str, values), "", ""))
+        results.append(("final", *([""] * (len(results[0]) - 1))))
+        defects = [("Référence", "Titre", "Gravité", "État")]
+        defects += [
+            (str(number), title, severity, status)
+            for number, title, severity, status in Defect.objects.filter(
+                change_request_id=change_request_pk
+            )
+            .order_by("number")
+            .values_list("number", "title", "severity", "status")
+        ]
+        output = BytesIO()
+        SimpleDocTemplate(output, pagesize=A4).build(
+            [Table(results), Table(defects, repeatRows=1)]
+        )
+        return output.getvalue()
+
+    return run
