@@ -21,6 +21,8 @@ from recette.selectors import (
     campaign_figures,
     campaigns_visible_to,
     defects_visible_to,
+    grid_html,
+    grid_rows,
 )
 from workflow import access
 from workflow.responses import pdf_response, refused
@@ -97,12 +99,14 @@ def campaign_grid(request, pk: int):
     elif shown == "echoues":
         rows = rows.filter(result=R.FAILED)
     may_record = services.may_record_results(request.user, campaign)
+    lines = grid_rows(rows, campaign)
     return render(
         request,
         "recette/campaign_grid.html",
         {
             "campaign": campaign,
-            "rows": rows,
+            "rows": lines,
+            "rows_html": grid_html(lines, focusable=may_record),
             "shown": shown,
             "may_record": may_record,
             "may_assign": access.may_act_any(

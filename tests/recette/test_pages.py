@@ -465,3 +465,20 @@ def test_case_page_records_step_results_and_keeps_history(world, client, campaig
     assert len(page.context["history"]) == 2
     client.force_login(world.user("cd57.testeur"))
     assert client.get(url).status_code == 404
+
+
+def test_grid_lines_are_escaped_and_link_to_their_case(world, client, campaign):
+    case = campaign.change_request.acceptance_plan.cases.first()
+    type(case).objects.filter(pk=case.pk).update(
+        title='<script>alert("x")</script>', reference='CT-"1"'
+    )
+    client.force_login(world.user("cd23.testeur"))
+
+    page = client.get(reverse("recettes:grid", args=[campaign.pk])).content.decode()
+
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert 'data-reference="CT-&quot;1&quot;"' in page
+    case_url = reverse("recettes:case", args=[campaign.pk, case.pk])
+    assert f'<a href="{case_url}" tabindex="-1">CT-&quot;1&quot;</a>' in page
+    assert f'data-case="{case.pk}"' in page and 'tabindex="0"' in page
