@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Organisation, Role
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
+from workflow.forms import QuickSelect
 
 
 class NeedsExpressionForm(forms.Form):
@@ -211,15 +212,15 @@ class ChangeRequestFilterForm(forms.Form):
     )
     release = forms.ModelChoiceField(
         label=_("Version"), required=False, queryset=Release.objects.all(),
-        empty_label=_("Toutes"),
+        empty_label=_("Toutes"), widget=QuickSelect,
     )  # fmt: skip
     owner = forms.ModelChoiceField(
         label=_("Porteur"), required=False, queryset=get_user_model().objects.none(),
-        empty_label=_("Tous"),
+        empty_label=_("Tous"), widget=QuickSelect,
     )  # fmt: skip
     organisation = forms.ModelChoiceField(
         label=_("Organisme"), required=False, queryset=Organisation.objects.none(),
-        empty_label=_("Tous"),
+        empty_label=_("Tous"), widget=QuickSelect,
     )  # fmt: skip
 
     def __init__(self, *args, owners, organisations, **kwargs):

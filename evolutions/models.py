@@ -155,6 +155,12 @@ class ChangeRequest(models.Model):
         indexes = [
             models.Index(fields=["organisation", "status"]),
             models.Index(fields=["status", "release"]),
+            # The list's order, for everyone and within one organisation.
+            models.Index(fields=["-created_at", "-id"], name="evolutions_cr_newest"),
+            models.Index(
+                fields=["organisation", "-created_at", "-id"],
+                name="evolutions_cr_org_newest",
+            ),
         ]
 
     def __str__(self) -> str:
