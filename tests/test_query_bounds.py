@@ -171,3 +171,19 @@ def _reset_report(change_request):
     for defect in Defect.objects.filter(change_request=change_request):
         defect.executions.clear()
     Defect.objects.filter(change_request=change_request).delete()
+
+
+@pytest.mark.parametrize("url", ["/evolution/inbox/", "/evolution/queue/"])
+def test_task_lists_offer_no_list_of_every_process(world, client, url):
+    # viewflow's filter listed one option per waiting process: the supplier's
+    # queue page grew with its queue.
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    _drafts(world, 5)
+    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
+        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    client.force_login(world.user("cnaf.contact"))
+
+    page = client.get(url).content.decode()
+
+    assert 'name="process"' not in page
+    assert 'name="flow_task"' in page

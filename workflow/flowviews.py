@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow import views as flow_views
+from viewflow.workflow.flow.views.filters import FlowUserTaskListFilter
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -112,12 +113,23 @@ class TaskListColumnsMixin:
     due_date.short_description = _("Échéance")
 
 
+class TaskListFilter(FlowUserTaskListFilter):
+    """The inbox and queue filters without viewflow's process list: one option per
+    waiting process made the supplier's queue page grow with its queue (hundreds of
+    options); the task's step and date remain."""
+
+    process = None
+
+    class Meta(FlowUserTaskListFilter.Meta):
+        fields = ("flow_task", "created")
+
+
 def _with_due_date(view_class):
     columns = tuple("subject" if c == "brief" else c for c in view_class.columns)
     return type(
         view_class.__name__,
         (TaskListColumnsMixin, view_class),
-        {"columns": (*columns, "due_date")},
+        {"columns": (*columns, "due_date"), "filterset_class": TaskListFilter},
     )
 
 
