@@ -3,6 +3,7 @@
 import socket
 
 from celery import shared_task
+from django.core.mail.utils import DNS_NAME
 from django.utils import timezone
 from viewflow.workflow import timers
 
@@ -36,6 +37,9 @@ def send_notification(self, pk: int) -> str:
 
     The row decides when to give up (notifications.MAX_ATTEMPTS), not Celery.
     """
+    # The SMTP greeting needs this host's name; its first lookup can take seconds:
+    # done before the claim, it does not eat into the lease.
+    DNS_NAME.get_fqdn()
     if not notifications.claim(pk):
         return "deja_traitee"
     try:

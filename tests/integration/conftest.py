@@ -83,12 +83,14 @@ def real_broker():
 class Worker:
     """A real `celery worker` process (its own session, so SIGKILL takes it all)."""
 
-    def __init__(self, app, tmp_path: Path, *, smtp_port: int = 25, beat=False):
+    def __init__(
+        self, app, tmp_path: Path, *, smtp_port: int = 25, beat=False, concurrency=2
+    ):
         self.queue = app.conf.task_default_queue
         self.hostname = f"{self.queue}-{uuid.uuid4().hex[:4]}@%h"
         command = [
             sys.executable, "-m", "celery", "-A", "workflow", "worker",
-            "--pool=prefork", "--concurrency=2", "--queues", self.queue,
+            "--pool=prefork", f"--concurrency={concurrency}", "--queues", self.queue,
             "--loglevel=WARNING", "--without-mingle", "--without-gossip",
             "--hostname", self.hostname,
         ]  # fmt: skip
@@ -107,10 +109,11 @@ class Worker:
                 "EMAIL_BACKEND": "smtp",
                 "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(smtp_port),
-                "EMAIL_TIMEOUT": "20",
-                # Short enough for a test: a dead worker's rows come back in 3 s,
-                # retries after 1 s then 2 s, the relay runs every second.
-                "TANDEM_NOTIFICATION_LEASE_SECONDS": "3",
+                "EMAIL_TIMEOUT": "5",
+                # Short enough for a test, yet longer than any send on a loaded
+                # machine: a dead worker's rows come back in 15 s, retries after
+                # 1 s then 2 s, the relay runs every second.
+                "TANDEM_NOTIFICATION_LEASE_SECONDS": "15",
                 "TANDEM_NOTIFICATION_RETRY_SECONDS": "1",
                 "TANDEM_NOTIFICATION_RELAY_SECONDS": "1",
             },
