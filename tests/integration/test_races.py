@@ -1,41 +1,14 @@
 """Concurrent actions on one change request, on PostgreSQL: exactly one wins."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from contacts.models import Role
 from evolutions import services
 from evolutions.models import ChangeRequest
+from tests.integration.conftest import REPETITIONS, THREADS, race
 from workflow.transitions import ActionRefused, history_of
 
 pytestmark = pytest.mark.integration
-
-THREADS = 8
-REPETITIONS = 20
-
-
-def _race(action) -> list:
-    """Run `action` in THREADS threads released together; return each outcome."""
-    barrier = threading.Barrier(THREADS)
-    outcomes: list = [None] * THREADS
-
-    def run(index):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[index] = action()
-        except Exception as exc:  # the outcome is what the test asserts on
-            outcomes[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,7 +23,7 @@ def test_concurrent_acknowledgements_have_exactly_one_winner(world):
         )  # fmt: skip
         services.change_request_submit(pk=cr.pk, by=porteur)
 
-        outcomes = _race(
+        outcomes = race(
             lambda pk=cr.pk: services.change_request_acknowledge(
                 pk=pk, by=contact, order_owner=commande
             )
@@ -94,7 +67,7 @@ def test_concurrent_completions_of_one_task_make_one_next_task(world):
             browser.force_login(contact)
             return browser.post(url, data).status_code
 
-        outcomes = _race(complete)
+        outcomes = race(complete)
 
         # The others are told the task was already handled (409), nothing else.
         assert sorted(outcomes) == [302] + [409] * (THREADS - 1), outcomes
