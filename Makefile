@@ -7,6 +7,9 @@ VAR := $(or $(TANDEM_VAR_DIR),var)
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 MO := locale/en/LC_MESSAGES/django.mo
 PYTEST_ARGS ?=
+# Tests run in parallel (pytest-xdist), one process per core up to 4, each with its own
+# test database.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 BENCH_ARGS ?=
 
 .PHONY: run test bench setup install messages makemessages worker beat lint format lock clean
@@ -15,7 +18,7 @@ run: setup  ## serve Tandem on http://127.0.0.1:$(PORT) with its background work
 	PORT=$(PORT) BIN=$(BIN) bin/run-embedded
 
 test: install $(MO)  ## the whole suite (integration tests too when DATABASE_URL/CELERY_BROKER_URL are set)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install $(MO)  ## time the heavy pages against their floors on DATABASE_URL (BENCHMARKS.md)
 	DJANGO_SETTINGS_MODULE=bench.settings $(BIN)/python -m bench.run $(BENCH_ARGS)
