@@ -80,7 +80,9 @@ def report_pdf(report: AcceptanceReport) -> bytes:
     change_request = report.change_request
     figures = report.figures or report_figures(change_request)
     kinds = dict(Campaign.Kind.choices)
-    severities, statuses = dict(Defect.Severity.choices), dict(Defect.Status.choices)
+    # Translated once, not once per defect.
+    severities = {value: str(label) for value, label in Defect.Severity.choices}
+    statuses = {value: str(label) for value, label in Defect.Status.choices}
     defects = Defect.objects.filter(change_request=change_request).order_by("number")
     data = pdf.AcceptanceReportData(
         reference=change_request.reference,
@@ -97,12 +99,12 @@ def report_pdf(report: AcceptanceReport) -> bytes:
         ),
         final=_figures("final", None, figures["final"]),
         defect_counts=tuple(
-            pdf.DefectCount(str(severities[s]), str(statuses[t]), n)
+            pdf.DefectCount(severities[s], statuses[t], n)
             for s, t, n in figures["defects"]
         ),
         defects=tuple(
             pdf.DefectLine(
-                d.reference, d.title, d.get_severity_display(), d.get_status_display()
+                d.reference, d.title, severities[d.severity], statuses[d.status]
             )
             for d in defects
         ),

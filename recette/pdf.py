@@ -29,6 +29,7 @@ from reportlab.platypus import Table as GridTable
 from evolutions.pdf import format_man_days
 from workflow.pdf import (
     ACCENT,
+    CELL_PADDING,
     CONTENT_WIDTH,
     EMPTY_VALUE,
     FONT,
@@ -47,6 +48,8 @@ from workflow.pdf import (
     format_date,
     format_datetime,
     format_number,
+    plain_cell_commands,
+    table_cell,
 )
 
 MONOSPACE = "Courier"
@@ -642,25 +645,29 @@ def _table(
     if not _base_takes_flowables():
         return [Table(headers=headers, rows=tuple(rows))]
     styles = _styles()
+    scale = CONTENT_WIDTH / sum(widths)
+    column_widths = [width * scale for width in widths]
+    numeric_from = len(widths) if numeric_from is None else numeric_from
 
-    def row_cells(values: tuple[str, ...], kind: str) -> list[Paragraph]:
-        cells = []
-        for column, value in enumerate(values):
-            numeric = numeric_from is not None and column >= numeric_from
-            style = styles[f"{kind}-number" if numeric else kind]
-            text = escape_text(value) if value.strip() else EMPTY_VALUE
-            cells.append(Paragraph(text, style))
-        return cells
+    def row_cells(values: tuple[str, ...], kind: str) -> list[Paragraph | str]:
+        return [
+            table_cell(
+                value,
+                styles[f"{kind}-number" if column >= numeric_from else kind],
+                column_widths[column] - CELL_PADDING,
+            )
+            for column, value in enumerate(values)
+        ]
 
+    last = len(rows)
     data = [row_cells(headers, "label")]
     data += [
-        row_cells(row, "total" if total_row and index == len(rows) - 1 else "cell")
-        for index, row in enumerate(rows)
+        row_cells(row, "total" if total_row and index == last else "cell")
+        for index, row in enumerate(rows, start=1)
     ]
-    scale = CONTENT_WIDTH / sum(widths)
     table = GridTable(
         data,
-        colWidths=[width * scale for width in widths],
+        colWidths=column_widths,
         hAlign="LEFT",
         repeatRows=1,
         # Rows move whole to the next page; only a row taller than a page breaks.
@@ -677,8 +684,18 @@ def _table(
         ("BACKGROUND", (0, 0), (-1, 0), LABEL_BACKGROUND),
         ("TOPPADDING", (0, 0), (-1, 0), 5),
     ]
-    if total_row:
+    # How the plain-string cells print, region by region, as `row_cells` chose
+    # the styles of the Paragraphs.
+    regions = [("cell", 1, last)] if last else []
+    if total_row and last:
+        regions.append(("total", last, last))
         commands.append(("BACKGROUND", (0, -1), (-1, -1), LABEL_BACKGROUND))
+    for kind, first_row, last_row in [("label", 0, 0), *regions]:
+        commands += plain_cell_commands(styles[kind], (0, first_row), (-1, last_row))
+        if numeric_from < len(widths):
+            commands += plain_cell_commands(
+                styles[f"{kind}-number"], (numeric_from, first_row), (-1, last_row)
+            )
     table.setStyle(TableStyle(commands))
     return [table]
 

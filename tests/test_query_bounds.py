@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.models import Role
 from evolutions import services as evolution_services
@@ -162,6 +163,45 @@ def test_report_figures_and_bilan_pdf_cost_the_same_with_10_and_100_executions(
 
     assert figures[0] == figures[1], figures
     assert pdfs[0] == pdfs[1], pdfs
+
+
+def test_report_figures_cost_the_same_with_one_and_three_campaigns(acceptance):
+    from recette.models import Campaign
+    from recette.selectors import report_figures
+
+    world = acceptance
+    moe, porteur = world.user("cnaf.moe"), world.user("cd23.porteur")
+    campaign = _campaign(world, cases=5)
+    cr = ChangeRequest.objects.get(pk=campaign.change_request.pk)
+
+    def queries() -> int:
+        report_figures(cr)
+        with CaptureQueriesContext(connection) as captured:
+            figures = report_figures(cr)
+        assert (
+            len(figures["campaigns"])
+            == Campaign.objects.filter(change_request=cr).count()
+        )
+        return len(captured)
+
+    counts = [queries()]
+    for _retest in range(2):
+        cases = [c.case_id for c in campaign.campaign_cases.all()]
+        services.executions_record(
+            pk=campaign.pk,
+            by=world.user("cd23.testeur"),
+            results=[{"case": pk, "result": R.FAILED} for pk in cases],
+        )
+        services.campaign_close(
+            pk=campaign.pk, by=porteur, outcome=Campaign.Outcome.FIXES
+        )
+        campaign = services.delivery_record(
+            change_request_pk=cr.pk, by=moe, on=timezone.localdate(), environment="REC"
+        )
+    counts.append(queries())
+
+    assert Campaign.objects.filter(change_request=cr).count() == 3
+    assert counts[0] == counts[1], counts
 
 
 def _reset_report(change_request):

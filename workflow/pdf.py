@@ -22,13 +22,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
@@ -72,6 +71,8 @@ GRID = colors.HexColor("#cbd2d9")
 LABEL_BACKGROUND = colors.HexColor("#f0f4f8")
 
 FIELD_LABEL_WIDTH = 5.2 * cm
+# Left and right padding of a table cell, together (points).
+CELL_PADDING = 12
 _GRID_STYLE = (
     ("GRID", (0, 0), (-1, -1), 0.5, GRID),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -121,15 +122,48 @@ class Table:
 Block = Heading | Field | Text | Table | Flowable
 
 
-def escape_text(value: str) -> str:
-    """Turn user text into Paragraph markup that prints exactly that text."""
+def _printable(value: str) -> str:
+    """User text as reportlab can print it: composed accents, line feeds only, no
+    control characters."""
     # NFC first: text pasted from macOS may carry "e" + combining accent, which
     # Helvetica cannot draw, while the composed "é" is in its encoding.
     text = unicodedata.normalize("NFC", str(value))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u2028", "\n").replace("\u2029", "\n")
-    text = _CONTROL_CHARACTERS.sub(" ", text)
-    return html.escape(text, quote=False).replace("\n", "<br/>")
+    return _CONTROL_CHARACTERS.sub(" ", text)
+
+
+def escape_text(value: str) -> str:
+    """Turn user text into Paragraph markup that prints exactly that text."""
+    return html.escape(_printable(value), quote=False).replace("\n", "<br/>")
+
+
+def table_cell(value: str, style: ParagraphStyle, width: float) -> Paragraph | str:
+    """A table cell printing `value` in `style` within `width` points: a plain
+    string when it fits on one line (reportlab draws a string as it is, markup
+    included, and lays it out ten times faster than a Paragraph), else a
+    Paragraph that wraps. A blank value shows as a dash. The table prints its
+    plain strings with the commands of `plain_cell_commands`."""
+    text = _printable(value)
+    if "\n" not in text:
+        # As a Paragraph prints it: blanks collapsed, none at either end.
+        line = " ".join(text.split())
+        if not line:
+            return EMPTY_VALUE
+        if stringWidth(line, style.fontName, style.fontSize) <= width:
+            return line
+    return Paragraph(escape_text(value), style)
+
+
+def plain_cell_commands(style: ParagraphStyle, start: tuple, end: tuple) -> list:
+    """TableStyle commands printing the plain-string cells from `start` to `end`
+    as a Paragraph in `style` would."""
+    align = {TA_RIGHT: "RIGHT", TA_CENTER: "CENTER"}.get(style.alignment, "LEFT")
+    return [
+        ("FONT", start, end, style.fontName, style.fontSize, style.leading),
+        ("TEXTCOLOR", start, end, style.textColor),
+        ("ALIGN", start, end, align),
+    ]
 
 
 def format_date(value: date) -> str:
@@ -184,12 +218,7 @@ def build_pdf(
         version=version,
         generated=_("Généré le %(moment)s") % {"moment": format_datetime(generated_at)},
     )
-    # The footer's "Page X / Y" needs Y before the first page is drawn: a first pass
-    # counts the pages; page furniture lives in the margins, so the second pass lays
-    # the content out identically.
-    _draft, page_count = _render(furniture, blocks, page_count=None)
-    pdf, _count = _render(furniture, blocks, page_count=page_count)
-    return pdf
+    return _render(furniture, blocks)
 
 
 @dataclass(frozen=True)
@@ -202,10 +231,9 @@ class _PageFurniture:
     version: str
     generated: str
 
-    def draw(
-        self, canvas: Canvas, doc: BaseDocTemplate, *, page_count: int | None
-    ) -> None:
-        """Draw the header and the footer of the current page."""
+    def draw(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
+        """Draw the header and the footer of the current page, all but its number
+        (`_PageCountingCanvas` adds it once the page count is known)."""
         canvas.saveState()
         left, right = MARGIN, PAGE_WIDTH - MARGIN
 
@@ -239,13 +267,38 @@ class _PageFurniture:
         canvas.setFont(FONT, 8)
         canvas.drawString(left, FOOTER_BASELINE, self.generated)
         canvas.drawCentredString(PAGE_WIDTH / 2, FOOTER_BASELINE, "Tandem")
-        page = canvas.getPageNumber()
-        canvas.drawRightString(
-            right,
-            FOOTER_BASELINE,
-            _("Page %(page)d / %(count)d") % {"page": page, "count": page_count or 0},
-        )
         canvas.restoreState()
+
+
+class _PageCountingCanvas(Canvas):
+    """A canvas that holds every finished page until the document ends, then
+    prints "Page X / Y" in each footer: the page count without a second layout
+    pass (which doubled the cost of every document)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._held_pages: list[dict] = []
+
+    def showPage(self):
+        self._held_pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        count = len(self._held_pages)
+        for page in self._held_pages:
+            self.__dict__.update(page)
+            self.saveState()
+            self.setFillColor(MUTED)
+            self.setFont(FONT, 8)
+            self.drawRightString(
+                PAGE_WIDTH - MARGIN,
+                FOOTER_BASELINE,
+                _("Page %(page)d / %(count)d")
+                % {"page": self.getPageNumber(), "count": count},
+            )
+            self.restoreState()
+            super().showPage()
+        super().save()
 
 
 def _one_line(value: str, font: str, size: float, width: float) -> str:
@@ -258,10 +311,8 @@ def _one_line(value: str, font: str, size: float, width: float) -> str:
     return f"{text.rstrip()}…"
 
 
-def _render(
-    furniture: _PageFurniture, blocks: list[Block], *, page_count: int | None
-) -> tuple[bytes, int]:
-    """One layout pass: the PDF bytes and the number of pages it took."""
+def _render(furniture: _PageFurniture, blocks: list[Block]) -> bytes:
+    """Lay the blocks out on pages with their furniture: the PDF bytes."""
     buffer = BytesIO()
     doc = BaseDocTemplate(
         buffer,
@@ -295,12 +346,12 @@ def _render(
             PageTemplate(
                 id="page",
                 frames=[body],
-                onPage=partial(furniture.draw, page_count=page_count),
+                onPage=furniture.draw,
             )
         ]
     )
-    doc.build(_story(blocks))
-    return buffer.getvalue(), doc.page
+    doc.build(_story(blocks), canvasmaker=_PageCountingCanvas)
+    return buffer.getvalue()
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -363,7 +414,7 @@ def _story(blocks: list[Block]) -> list[Flowable]:
             case Table(headers=headers, rows=rows):
                 story.append(_grid(headers, rows, styles))
             case Flowable():
-                # A fresh copy per layout pass: reportlab marks the flowables it
+                # A fresh copy per document: reportlab marks the flowables it
                 # moves to the next page and refuses to move them twice.
                 story.append(copy.copy(block))
             case _:
@@ -380,16 +431,16 @@ def _paragraphs(value: str) -> list[str]:
     return [part for part in _BLANK_LINES.split(text) if part.strip()] or [EMPTY_VALUE]
 
 
-def _cell(value: str, style: ParagraphStyle) -> Paragraph:
-    """A table cell that wraps, with a dash for a blank value."""
-    return Paragraph(escape_text(value) if value.strip() else EMPTY_VALUE, style)
-
-
 def _fields_table(fields: list[Field], styles: dict[str, ParagraphStyle]) -> GridTable:
     """Label / value rows."""
+    label_room = FIELD_LABEL_WIDTH - CELL_PADDING
+    value_room = CONTENT_WIDTH - FIELD_LABEL_WIDTH - CELL_PADDING
     table = GridTable(
         [
-            [_cell(field.label, styles["label"]), _cell(field.value, styles["cell"])]
+            [
+                table_cell(field.label, styles["label"], label_room),
+                table_cell(field.value, styles["cell"], value_room),
+            ]
             for field in fields
         ],
         colWidths=[FIELD_LABEL_WIDTH, CONTENT_WIDTH - FIELD_LABEL_WIDTH],
@@ -402,6 +453,8 @@ def _fields_table(fields: list[Field], styles: dict[str, ParagraphStyle]) -> Gri
         TableStyle(
             [
                 *_GRID_STYLE,
+                *plain_cell_commands(styles["label"], (0, 0), (0, -1)),
+                *plain_cell_commands(styles["cell"], (1, 0), (1, -1)),
                 ("BACKGROUND", (0, 0), (0, -1), LABEL_BACKGROUND),
                 # Labels are a point smaller: one more point on top lines up the
                 # baselines of label and value.
@@ -419,28 +472,30 @@ def _grid(
 ) -> GridTable:
     """A header row (if any) and data rows in equal columns; short rows are padded."""
     width = max([len(headers), *(len(row) for row in rows), 1])
+    room = CONTENT_WIDTH / width - CELL_PADDING
     data = []
     if headers:
-        data.append(_padded_row(headers, width, styles["label"]))
-    data.extend(_padded_row(row, width, styles["cell"]) for row in rows)
+        data.append(_padded_row(headers, width, styles["label"], room))
+    data.extend(_padded_row(row, width, styles["cell"], room) for row in rows)
     table = GridTable(
-        data or [_padded_row((), width, styles["cell"])],
+        data or [_padded_row((), width, styles["cell"], room)],
         colWidths=[CONTENT_WIDTH / width] * width,
         hAlign="LEFT",
         repeatRows=1 if headers else 0,
         splitInRow=1,
         spaceAfter=8,
     )
-    commands = list(_GRID_STYLE)
+    commands = [*_GRID_STYLE, *plain_cell_commands(styles["cell"], (0, 0), (-1, -1))]
     if headers:
+        commands += plain_cell_commands(styles["label"], (0, 0), (-1, 0))
         commands.append(("BACKGROUND", (0, 0), (-1, 0), LABEL_BACKGROUND))
     table.setStyle(TableStyle(commands))
     return table
 
 
 def _padded_row(
-    values: tuple[str, ...], width: int, style: ParagraphStyle
-) -> list[Paragraph]:
+    values: tuple[str, ...], width: int, style: ParagraphStyle, room: float
+) -> list[Paragraph | str]:
     """The cells of one row, empty cells added up to `width`."""
-    padding = [Paragraph("", style) for _missing in range(width - len(values))]
-    return [*(_cell(value, style) for value in values), *padding]
+    padding = ["" for _missing in range(width - len(values))]
+    return [*(table_cell(value, style, room) for value in values), *padding]
