@@ -204,11 +204,13 @@ class ChangeRequestFilterForm(forms.Form):
         label=_("État"),
         required=False,
         choices=[("", _("Tous")), *ChangeRequest.Status.choices],
+        widget=QuickSelect,
     )
     kind = forms.ChoiceField(
         label=_("Nature"),
         required=False,
         choices=[("", _("Toutes")), *ChangeRequest.Kind.choices],
+        widget=QuickSelect,
     )
     release = forms.ModelChoiceField(
         label=_("Version"), required=False, queryset=Release.objects.all(),
@@ -225,14 +227,19 @@ class ChangeRequestFilterForm(forms.Form):
 
     def __init__(self, *args, owners, organisations, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = owners
+        # Only what the labels print: hundreds of whole user rows cost more.
+        self.fields["owner"].queryset = owners.only(
+            "pk", "username", "first_name", "last_name"
+        )
         self.fields["owner"].label_from_instance = lambda user: (
             user.get_full_name() or user.get_username()
         )
         if organisations is None:
             del self.fields["organisation"]
         else:
-            self.fields["organisation"].queryset = organisations
+            self.fields["organisation"].queryset = organisations.only(
+                "pk", "code", "name", "kind"
+            )
 
     def apply(self, queryset):
         """`queryset` narrowed by the valid filters."""

@@ -74,6 +74,28 @@ def test_filters_by_status_kind_and_search(demo, client):
     assert bogus.status_code == 200
 
 
+def test_owner_filter_offers_the_owners_a_user_may_see_and_filters(demo, client):
+    porteur = demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE)
+    commande = demo.user("cnaf.commande")
+    client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
+
+    page = client.get(reverse("evolutions:index"))
+    offered = set(page.context["filters"].fields["owner"].queryset)
+    by_commande = client.get(reverse("evolutions:index"), {"owner": commande.pk})
+    foreign = client.get(
+        reverse("evolutions:index"), {"owner": demo.user("cd57.porteur").pk}
+    )
+
+    assert {porteur, commande} <= offered
+    assert demo.user("cd57.porteur") not in offered
+    assert demo.user("cnaf.contact") not in offered
+    listed = list(by_commande.context["page"])
+    assert listed and all(cr.order_owner == commande for cr in listed)
+    # Another client's porteur is no choice: the filter is ignored, with its error.
+    assert foreign.status_code == 200
+    assert foreign.context["filters"].errors
+
+
 def test_porteur_writes_a_draft_and_forged_fields_are_ignored(demo, client):
     porteur = demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE)
     client.force_login(porteur)
