@@ -23,6 +23,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from workflow import access, deadlines
+from workflow.flowperms import SUMMARY
 
 
 class ScopedFlowMixin:
@@ -40,9 +41,14 @@ class ScopedFlowMixin:
         return scoped if scoped.ordered else scoped.order_by("-created", "-pk")
 
     @classmethod
+    def process_class_name(cls) -> str:
+        """The attribute leading from a viewflow Process row to the flow's own."""
+        return cls.process_class._meta.model_name
+
+    @classmethod
     def scope_tasks(cls, queryset: QuerySet, user) -> QuerySet:
         """Tasks of the flow the user may see, with what their lists show."""
-        process = f"process__{cls.process_class._meta.model_name}"
+        process = f"process__{cls.process_class_name()}"
         scoped = access.scope_to_organisations(
             queryset, user, f"{process}__{cls.organisation_lookup}"
         )
@@ -93,6 +99,15 @@ class TaskListColumnsMixin:
     """Task lists in French: what the task is about, and when it is due."""
 
     def subject(self, task):
+        node = task.flow_task
+        if node.task_summary_template == SUMMARY and not (
+            task.finished and node.task_result_template
+        ):
+            # SUMMARY printed directly: Task.brief compiles its template anew for
+            # every row of every list.
+            process = getattr(task.process, self.flow_class.process_class_name())
+            change_request = process.change_request
+            return f"{change_request.reference} – {change_request.title}"
         return task.brief
 
     subject.short_description = _("Objet")

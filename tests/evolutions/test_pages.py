@@ -388,3 +388,22 @@ def test_administrator_manages_releases_and_deadlines(demo, client):
     assert client.get(reverse("admin:workflow_stepdeadline_add")).status_code == 200
     client.force_login(demo.user("cnaf.commande"))
     assert client.get(reverse("admin:evolutions_release_add")).status_code == 302
+
+
+def test_task_lists_name_the_request_with_its_title_escaped(world, client):
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    cr = services.change_request_create(
+        by=porteur,
+        organisation=world.creuse,
+        title="<b>Flux</b> & contrôles",
+        kind="technique",
+        data_flows=["DSG"],
+        description="x",
+    )
+    services.change_request_submit(pk=cr.pk, by=porteur)
+    client.force_login(world.user("cnaf.contact"))
+
+    page = client.get("/evolution/queue/").content.decode()
+
+    assert f"{cr.reference} – &lt;b&gt;Flux&lt;/b&gt; &amp; contrôles" in page
+    assert "<b>Flux</b>" not in page
