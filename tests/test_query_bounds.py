@@ -223,7 +223,32 @@ def test_task_lists_offer_no_list_of_every_process(world, client, url):
         evolution_services.change_request_submit(pk=cr.pk, by=porteur)
     client.force_login(world.user("cnaf.contact"))
 
-    page = client.get(url).content.decode()
+    response = client.get(url)
+    page = response.content.decode()
 
     assert 'name="process"' not in page
     assert 'name="flow_task"' in page
+    # Every human step of the flow is offered by its French title.
+    steps = dict(response.context["view"].filterset.filters["flow_task"].field.choices)
+    assert steps["evolutions/flows.EvolutionFlow.review_submission"] == (
+        "Prendre en compte la demande"
+    )
+    assert len(steps) == 1 + 10  # "every step", then the ten human tasks
+
+
+def test_task_lists_filter_by_step(world, client):
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    _drafts(world, 2)
+    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
+        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    client.force_login(world.user("cnaf.contact"))
+    step = "evolutions/flows.EvolutionFlow.review_submission"
+
+    waiting = client.get("/evolution/queue/", {"flow_task": step})
+    other = client.get(
+        "/evolution/queue/",
+        {"flow_task": "evolutions/flows.EvolutionFlow.write_specification"},
+    )
+
+    assert waiting.content.decode().count("Besoin ") == 2
+    assert "Besoin " not in other.content.decode()

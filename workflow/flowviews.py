@@ -16,6 +16,8 @@ from django.urls import URLPattern, URLResolver
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_filters import FilterSet
+from viewflow.workflow.fields import get_task_ref
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow import views as flow_views
 from viewflow.workflow.flow.views.filters import FlowUserTaskListFilter
@@ -127,13 +129,30 @@ class TaskListColumnsMixin:
 
     due_date.short_description = _("Échéance")
 
+    def get_filterset_kwargs(self, filterset_class):
+        return {
+            **super().get_filterset_kwargs(filterset_class),
+            "flow_class": self.flow_class,
+        }
+
 
 class TaskListFilter(FlowUserTaskListFilter):
     """The inbox and queue filters without viewflow's process list: one option per
     waiting process made the supplier's queue page grow with its queue (hundreds of
-    options); the task's step and date remain."""
+    options). The steps offered are the flow's human tasks by their French titles,
+    not the steps found by a DISTINCT over every waiting task (7 ms at 200,000
+    tasks, on every page)."""
 
     process = None
+
+    def __init__(self, *args, flow_class, **kwargs):
+        FilterSet.__init__(self, *args, **kwargs)
+        steps = [
+            (get_task_ref(node), str(node.task_title or node.name))
+            for node in flow_class.instance.nodes()
+            if getattr(node, "task_type", None) == "HUMAN"
+        ]
+        self.filters["flow_task"].field.choices = sorted(steps, key=lambda s: s[1])
 
     class Meta(FlowUserTaskListFilter.Meta):
         fields = ("flow_task", "created")
