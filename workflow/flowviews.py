@@ -9,7 +9,7 @@ an organisation the user may not see, exactly as if it did not exist.
 import re
 
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import URLPattern, URLResolver
@@ -17,6 +17,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django_filters import FilterSet
+from viewflow.utils import viewprop
 from viewflow.workflow.fields import get_task_ref
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow import views as flow_views
@@ -41,6 +42,44 @@ class ScopedFlowMixin:
             queryset, user, cls.organisation_lookup
         ).select_related(cls.organisation_lookup)
         return scoped if scoped.ordered else scoped.order_by("-created", "-pk")
+
+    @classmethod
+    def human_nodes(cls) -> list:
+        """The flow's human tasks."""
+        return [
+            node
+            for node in cls.instance.nodes()
+            if getattr(node, "task_type", None) == "HUMAN"
+        ]
+
+    @classmethod
+    def human_steps(cls) -> list[str]:
+        """The references of the flow's human tasks, as stored on task rows."""
+        return [get_task_ref(node) for node in cls.human_nodes()]
+
+    @classmethod
+    def assigned_to(cls, user) -> QuerySet:
+        """The flow's tasks the user holds (viewflow's inbox rule)."""
+        return cls.task_class._default_manager.filter(
+            flow_task__in=cls.human_steps(), owner=user, status=STATUS.ASSIGNED
+        )
+
+    @classmethod
+    def waiting_for(cls, user) -> QuerySet:
+        """The flow's tasks waiting to be taken that the user may take (viewflow's
+        queue rule). Found by their steps' names on the task rows, where viewflow
+        joins every process of the flow to read its class: 13 ms of the supplier's
+        every page at 200,000 tasks."""
+        waiting = cls.task_class._default_manager.filter(
+            flow_task__in=cls.human_steps(), status=STATUS.NEW
+        )
+        if user.is_superuser:
+            return waiting
+        # Unlike viewflow, a task without a permission is nobody's to take: every
+        # human task of ours names the role and organisation it waits for (test).
+        return waiting.filter(
+            Q(owner=user) | Q(owner_permission__in=user.get_all_permissions())
+        )
 
     @classmethod
     def process_class_name(cls) -> str:
@@ -149,8 +188,7 @@ class TaskListFilter(FlowUserTaskListFilter):
         FilterSet.__init__(self, *args, **kwargs)
         steps = [
             (get_task_ref(node), str(node.task_title or node.name))
-            for node in flow_class.instance.nodes()
-            if getattr(node, "task_type", None) == "HUMAN"
+            for node in flow_class.human_nodes()
         ]
         self.filters["flow_task"].field.choices = sorted(steps, key=lambda s: s[1])
 
@@ -158,12 +196,24 @@ class TaskListFilter(FlowUserTaskListFilter):
         fields = ("flow_task", "created")
 
 
-def _with_due_date(view_class):
+def _user_task_list(view_class, rows: str):
+    """The inbox or the queue: the tasks of `flow_class.<rows>(user)` (viewflow's
+    rule, read without its join on every process), with a subject and a due date."""
+
+    @viewprop
+    def queryset(self):
+        tasks = getattr(self.flow_class, rows)(self.request.user)
+        return tasks.select_related("process").order_by("-created")
+
     columns = tuple("subject" if c == "brief" else c for c in view_class.columns)
     return type(
         view_class.__name__,
         (TaskListColumnsMixin, view_class),
-        {"columns": (*columns, "due_date"), "filterset_class": TaskListFilter},
+        {
+            "columns": (*columns, "due_date"),
+            "filterset_class": TaskListFilter,
+            "queryset": queryset,
+        },
     )
 
 
@@ -248,11 +298,11 @@ class ScopedFlowAppViewset(FlowAppViewset):
         flow_views.DashboardProcessListView, "scope_processes"
     )
     task_list_view_class = _scoped_list(flow_views.DashboardTaskListView, "scope_tasks")
-    inbox_view_class = _with_due_date(
-        _scoped_list(flow_views.FlowInboxListView, "scope_tasks")
+    inbox_view_class = _user_task_list(
+        _scoped_list(flow_views.FlowInboxListView, "scope_tasks"), "assigned_to"
     )
-    queue_view_class = _with_due_date(
-        _scoped_list(flow_views.FlowQueueListView, "scope_tasks")
+    queue_view_class = _user_task_list(
+        _scoped_list(flow_views.FlowQueueListView, "scope_tasks"), "waiting_for"
     )
     archive_view_class = _scoped_list(flow_views.FlowArchiveListView, "scope_tasks")
     tasks_assign_view_class = _scoped_list(
@@ -263,9 +313,17 @@ class ScopedFlowAppViewset(FlowAppViewset):
     )
 
     def get_context_data(self, request):
-        context = super().get_context_data(request)
-        scope = self._flow_class.scope_tasks
-        return {name: scope(tasks, request.user) for name, tasks in context.items()}
+        """The menu's inbox and queue counts, scoped."""
+        flow_class, user = self._flow_class, request.user
+        if not flow_class.instance.has_view_permission(user):
+            return {
+                "user_inbox": Task.objects.none(),
+                "user_queue": Task.objects.none(),
+            }
+        return {
+            "user_inbox": flow_class.scope_tasks(flow_class.assigned_to(user), user),
+            "user_queue": flow_class.scope_tasks(flow_class.waiting_for(user), user),
+        }
 
     def _get_urls(self):
         patterns = super()._get_urls()
