@@ -3,12 +3,13 @@ computed by the database."""
 
 from collections import defaultdict
 from dataclasses import dataclass
+from html import escape
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from recette.models import (
     AcceptancePlan,
@@ -75,7 +76,7 @@ class GridRow:
 def grid_rows(cases: QuerySet[CampaignCase], campaign: Campaign) -> list[GridRow]:
     """The grid's lines from `campaign_cases_with_result` (filtered or not), in one
     query and without building a model per case: 500 lines are the common case."""
-    labels = dict(R.choices)
+    labels = {value: str(label) for value, label in R.choices}  # translated once
     # One reverse() for all the links: the case's id is the last part of its URL.
     marker = 999_999_999
     link = reverse("recettes:case", args=[campaign.pk, marker]).replace(
@@ -99,26 +100,21 @@ def grid_rows(cases: QuerySet[CampaignCase], campaign: Campaign) -> list[GridRow
     ]
 
 
-_GRID_LINE = (
-    '<tr data-case="{}" data-reference="{}" data-result="{}" tabindex="{}">'
-    '<td><a href="{}" tabindex="-1">{}</a></td><td>{}</td><td>{}</td>'
-    "<td data-result-label>{}</td></tr>"
-)
-
-
-def grid_html(rows: list[GridRow], *, focusable: bool) -> str:
-    """The grid's table body, escaped: a template loop over 500 lines costs more
-    than the page's queries."""
+def grid_html(rows: list[GridRow], *, focusable: bool) -> SafeString:
+    """The grid's table body, every value escaped: a template loop over 500 lines
+    costs more than the page's queries, and so does Django's escaping of each value
+    through its lazy-string wrapper (the standard library's escape is what it
+    calls)."""
     tabindex = 0 if focusable else -1
-    return format_html_join(
-        "\n",
-        _GRID_LINE,
-        (
-            (r.case_id, r.reference, r.result, tabindex, r.url, r.reference, r.title,
-             r.tester, r.label)
-            for r in rows
-        ),
-    )  # fmt: skip
+    lines = (
+        f'<tr data-case="{r.case_id}" data-reference="{escape(r.reference)}" '
+        f'data-result="{escape(r.result)}" tabindex="{tabindex}">'
+        f'<td><a href="{escape(r.url)}" tabindex="-1">{escape(r.reference)}</a></td>'
+        f"<td>{escape(r.title)}</td><td>{escape(r.tester)}</td>"
+        f"<td data-result-label>{escape(r.label)}</td></tr>"
+        for r in rows
+    )
+    return mark_safe("\n".join(lines))  # noqa: S308 (every value escaped above)
 
 
 def latest_results(campaign: Campaign) -> dict[int, str]:
