@@ -21,6 +21,7 @@ from recette.selectors import (
     campaign_figures,
     campaigns_visible_to,
     defects_visible_to,
+    grid_figures,
     grid_html,
     grid_rows,
 )
@@ -92,14 +93,18 @@ def campaign_grid(request, pk: int):
     campaign = _visible_campaign(request, pk)
     rows = campaign_cases_with_result(campaign)
     shown = request.GET.get("filtre", "")
-    if shown == "mes-cas":
-        rows = rows.filter(tester=request.user)
-    elif shown == "a-executer":
-        rows = rows.filter(result=R.TO_RUN)
-    elif shown == "echoues":
-        rows = rows.filter(result=R.FAILED)
+    narrowed = {
+        "mes-cas": {"tester": request.user},
+        "a-executer": {"result": R.TO_RUN},
+        "echoues": {"result": R.FAILED},
+    }.get(shown)
+    if narrowed:
+        rows = rows.filter(**narrowed)
     may_record = services.may_record_results(request.user, campaign)
     lines = grid_rows(rows, campaign)
+    # Every case is on the grid unless narrowed: count its lines, not the cases
+    # again.
+    figures = campaign_figures(campaign) if narrowed else grid_figures(lines)
     return render(
         request,
         "recette/campaign_grid.html",
@@ -115,7 +120,7 @@ def campaign_grid(request, pk: int):
             "results": [
                 (value, label, RESULT_KEYS[value]) for value, label in R.choices
             ],
-            "figures": campaign_figures(campaign),
+            "figures": figures,
             "keys_json": json.dumps({key: value for value, key in RESULT_KEYS.items()}),
         },
     )

@@ -482,3 +482,25 @@ def test_grid_lines_are_escaped_and_link_to_their_case(world, client, campaign):
     case_url = reverse("recettes:case", args=[campaign.pk, case.pk])
     assert f'<a href="{case_url}" tabindex="-1">CT-&quot;1&quot;</a>' in page
     assert f'data-case="{case.pk}"' in page and 'tabindex="0"' in page
+
+
+def test_grid_counts_every_case_whether_narrowed_or_not(world, client, campaign):
+    tester = world.user("cd23.testeur")
+    cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))
+    services.executions_record(
+        pk=campaign.pk,
+        by=tester,
+        results=[
+            {"case": cases[0].pk, "result": R.PASSED},
+            {"case": cases[1].pk, "result": R.FAILED},
+            {"case": cases[2].pk, "result": R.FAILED},
+        ],
+    )
+    client.force_login(tester)
+    url = reverse("recettes:grid", args=[campaign.pk])
+
+    whole = client.get(url).context["figures"]
+    failed_only = client.get(url, {"filtre": "echoues"}).context["figures"]
+
+    assert whole == failed_only == campaign_figures(campaign)
+    assert (whole["planned"], whole["run"], whole[R.FAILED]) == (4, 3, 2)
