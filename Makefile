@@ -7,21 +7,33 @@ VAR := $(or $(TANDEM_VAR_DIR),var)
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 MO := locale/en/LC_MESSAGES/django.mo
 PYTEST_ARGS ?=
+# axe-core, the accessibility engine the browser tests run in every page: fetched from
+# the npm registry into var/ (never committed), checked against the registry's SHA-1.
+AXE_VERSION := 4.14.1
+AXE_SHA1 := 14d8a6f3f085afd126b8b5ca1e42e50e17fb1d99
+AXE := $(VAR)/vendor/axe-core-$(AXE_VERSION)/axe.min.js
 # Tests run in parallel (pytest-xdist), one process per core up to 4, each with its own
 # test database.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 BENCH_ARGS ?=
 
-.PHONY: run test bench setup install messages makemessages worker beat lint format lock clean
+.PHONY: run test browser-deps screenshots bench setup install messages makemessages worker beat lint format lock clean
 
 run: setup  ## serve Tandem on http://127.0.0.1:$(PORT) with its background worker
 	PORT=$(PORT) BIN=$(BIN) bin/run-embedded
 
-test: install $(MO)  ## the whole suite (integration tests too when DATABASE_URL/CELERY_BROKER_URL are set)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+test: install $(MO) browser-deps  ## the whole suite (integration tests too when DATABASE_URL/CELERY_BROKER_URL are set; browser tests when Chromium is installed)
+	TANDEM_AXE=$(abspath $(AXE)) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install $(MO)  ## time the heavy pages against their floors on DATABASE_URL (BENCHMARKS.md)
 	DJANGO_SETTINGS_MODULE=bench.settings $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+browser-deps:  ## axe-core for the browser tests (without it, or without Chromium, they are skipped)
+	-@bin/fetch-axe $(AXE_VERSION) $(AXE_SHA1) $(AXE)
+
+screenshots: install $(MO) browser-deps  ## refresh docs/screenshots/ from the browser journey
+	TANDEM_AXE=$(abspath $(AXE)) TANDEM_SCREENSHOTS=$(abspath docs/screenshots) \
+	  $(BIN)/python -m pytest -p no:xdist tests/browser -k journey
 
 setup: install $(MO)
 	@mkdir -p $(VAR)
