@@ -141,7 +141,7 @@ def build() -> ClientA:
     )
     release = Release.objects.order_by("production_date").first()
     for stop in RECETTE_STOPS:
-        change_request = _manufactured(organisation, users, release, stop)
+        change_request = manufactured_request(organisation, users, release, stop)
         _acceptance_until(change_request, users, stop)
         client_a.by_stop[stop] = ChangeRequest.objects.get(pk=change_request.pk)
 
@@ -166,8 +166,10 @@ def build() -> ClientA:
     return client_a
 
 
-def _manufactured(organisation, users, release, stop: str) -> ChangeRequest:
-    """A request of client A walked through EvolutionFlow up to its acceptance."""
+def manufactured_request(organisation, users, release, stop: str) -> ChangeRequest:
+    """A new request of client A (23) walked through EvolutionFlow, with its
+    specification and quote documents, up to its acceptance; its title names the
+    acceptance step where the caller will stop it."""
     porteur = users[f"cd{CODE}.porteur"]
     contact, commande, moe = (
         users["cnaf.contact"],

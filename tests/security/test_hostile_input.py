@@ -49,7 +49,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import cache
 
 import pytest
@@ -89,6 +88,7 @@ from recette import services as recette_services
 from recette.demo import recette_demo_load
 from recette.flows import RecetteFlow
 from recette.models import Campaign, Defect, Execution
+from tests.security.dataset import manufactured_request
 from workflow.demo import (
     DEMO_PASSWORD,
     complete_open_task,
@@ -530,90 +530,6 @@ RECETTE_STOPS = (
 )
 
 
-def _manufactured(organisation, stop: str, users, release) -> ChangeRequest:
-    """A new request of client 23 taken through EvolutionFlow to its acceptance."""
-    porteur, contact = users["cd23.porteur"], users["cnaf.contact"]
-    commande, moe = users["cnaf.commande"], users["cnaf.moe"]
-    change_request = evolution_services.change_request_create(
-        by=porteur,
-        organisation=organisation,
-        title=f"Saisie hostile – recette arrêtée à {stop}",
-        kind=ChangeRequest.Kind.TECHNICAL,
-        data_flows=["DSG"],
-        description="Demande des tests de saisie hostile.",
-    )
-    pk, valid_until = change_request.pk, timezone.localdate() + timedelta(days=30)
-    evolution_services.change_request_submit(pk=pk, by=porteur)
-    moves = (
-        (
-            E.review_submission,
-            contact,
-            lambda: evolution_services.change_request_acknowledge(
-                pk=pk, by=contact, order_owner=commande
-            ),
-        ),
-        (
-            E.write_specification,
-            commande,
-            lambda: evolution_services.specification_issue(
-                pk=pk, by=commande, summary="Périmètre."
-            ),
-        ),
-        (
-            E.review_specification,
-            porteur,
-            lambda: evolution_services.specification_decide(
-                pk=pk, by=porteur, validated=True
-            ),
-        ),
-        (
-            E.write_quote,
-            commande,
-            lambda: evolution_services.quote_issue(
-                pk=pk,
-                by=commande,
-                man_days=Decimal(2),
-                amount=Decimal("1400.00"),
-                valid_until=valid_until,
-            ),
-        ),
-        (
-            E.review_quote,
-            porteur,
-            lambda: evolution_services.quote_decide(pk=pk, by=porteur, accepted=True),
-        ),
-        (
-            E.propose_release,
-            commande,
-            lambda: evolution_services.release_propose(
-                pk=pk, by=commande, release=release
-            ),
-        ),
-        (
-            E.confirm_release,
-            porteur,
-            lambda: evolution_services.release_decide(
-                pk=pk, by=porteur, confirmed=True
-            ),
-        ),
-        (
-            E.start_manufacture,
-            moe,
-            lambda: evolution_services.manufacture_start(pk=pk, by=moe),
-        ),
-        (
-            E.finish_manufacture,
-            moe,
-            lambda: evolution_services.manufacture_finish(pk=pk, by=moe),
-        ),
-    )
-    for node, user, perform in moves:
-        complete_open_task(
-            node, user, perform, evolutionprocess__change_request=change_request
-        )
-    return change_request
-
-
 def _accepted_until(change_request, stop: str, users) -> None:
     """Walk RecetteFlow on the request until the open task(s) of `stop`."""
     porteur, testeur = users["cd23.porteur"], users["cd23.testeur"]
@@ -727,7 +643,7 @@ def _build_stage() -> Stage:
     ).pk
     release = Release.objects.order_by("production_date").first()
     for stop in RECETTE_STOPS:
-        change_request = _manufactured(organisation, stop, users, release)
+        change_request = manufactured_request(organisation, users, release, stop)
         _accepted_until(change_request, stop, users)
         requests[stop] = change_request.pk
     _assign_open_tasks(organisation, users)
