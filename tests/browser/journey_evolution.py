@@ -6,21 +6,41 @@ step the next user is shown to find the request waiting for them, and the other
 Conseil départemental (57) to find nothing of it anywhere.
 """
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from evolutions.models import ChangeRequest, Release
+from recette.models import RecetteProcess
 from tests.browser.conftest import Visitor
+from tests.conftest import World
 
 S = ChangeRequest.Status
 
 TITLE = "Motif de la déclaration de changement de situation"
-# The smallest file workflow.uploads accepts as a PDF: its signature and an end.
-TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+# A file as the browser sends it, no disk needed: workflow.uploads accepts a PDF by
+# its first bytes.
+ATTACHMENT = {
+    "name": "maquette-declaration.pdf",
+    "mimeType": "application/pdf",
+    "buffer": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
+}
+
+# viewflow's components draw themselves in a timeout once connected (the snackbar
+# showing the page's message, say), then fade in: wait for that timeout, for the
+# frames that start their transitions, and for every transition that ends. Caught
+# half-way, a fading snackbar fails the contrast check, or passes it unseen.
+SETTLE = """async () => {
+  await new Promise((done) => setTimeout(done));
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const ending = document.getAnimations().filter(
+    (animation) => animation.effect?.getComputedTiming().endTime !== Infinity
+  );
+  await Promise.allSettled(ending.map((animation) => animation.finished));
+}"""
 
 
 def navigate(visitor: Visitor, action: Callable[[], object]) -> Page:
@@ -28,8 +48,9 @@ def navigate(visitor: Visitor, action: Callable[[], object]) -> Page:
 
     Turbo swaps the body of the same document, and it changes the address before
     the new page is drawn: so the old body is marked, and the page counts as
-    arrived once that body is gone (a full load replaces it too). The CSP
-    violations of the page left are collected first, as `goto` does.
+    arrived once that body is gone (a full load replaces it too). Then the page
+    settles (see SETTLE), so that axe-core sees it as the user does, every time.
+    The CSP violations of the page left are collected first, as `goto` does.
     """
     page = visitor.page
     visitor.leave()
@@ -38,12 +59,15 @@ def navigate(visitor: Visitor, action: Callable[[], object]) -> Page:
     )
     action()
     page.wait_for_function("() => document.body && !document.body.dataset.tandemLeft")
+    page.evaluate(SETTLE)
     visitor.arrived()
     return page
 
 
-def login(visit, username: str, password: str) -> Visitor:
-    """An anonymous visitor sent to the login page, who signs in there."""
+def login(visit: Callable[..., Visitor], username: str, password: str) -> Visitor:
+    """An anonymous visitor sent to the login page by "/", who signs in there: the
+    one journey that proves the real login form works (the others get a session
+    made server-side)."""
     visitor = visit(None, name=username)
     page = visitor.goto("/")
     expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
@@ -54,10 +78,19 @@ def login(visit, username: str, password: str) -> Visitor:
     return visitor
 
 
-def waiting_task(visitor: Visitor, box: str, reference: str, task: str):
-    """The row of `box` ("inbox" or "queue") for `task` about `reference`."""
-    page = visitor.goto(f"/evolution/{box}/")
-    row = page.get_by_role("row").filter(has_text=reference).filter(has_text=task)
+def task_row(page: Page, reference: str, task: str) -> Locator:
+    """The row of a task list for `task` about the request `reference`."""
+    return page.get_by_role("row").filter(has_text=reference).filter(has_text=task)
+
+
+def waiting_task(
+    visitor: Visitor, box: str, reference: str, task: str, *, flow: str = "evolution"
+) -> Locator:
+    """The row of `task` about `reference` in the visitor's `box` ("inbox": the
+    tasks given to them, "queue": those their roles may take) of `flow`'s pages,
+    which must be there: that is how users learn it is their turn."""
+    page = visitor.goto(f"/{flow}/{box}/")
+    row = task_row(page, reference, task)
     expect(row).to_have_count(1)
     return row
 
@@ -68,40 +101,49 @@ def act(
     reference: str,
     task: str,
     fill: Callable[[Page], object],
+    *,
+    flow: str = "evolution",
 ) -> None:
-    """Do `task` about `reference`: open it from the inbox or the queue (taking it
-    first in the latter case), let `fill` fill its form, then save it."""
-    row = waiting_task(visitor, box, reference, task)
+    """Do `task` about `reference` as a user would: find it in the inbox or the
+    queue, open it by its row's link (taking it first when it waits in the queue),
+    let `fill` fill its form, then save it."""
+    row = waiting_task(visitor, box, reference, task, flow=flow)
     page = navigate(visitor, row.get_by_role("link").first.click)
     if box == "queue":
-        navigate(visitor, page.get_by_role("button", name="Assign").click)
+        navigate(
+            visitor, page.get_by_role("button", name="Attribuer et poursuivre").click
+        )
     expect(page.get_by_role("heading", level=1)).to_have_text(task)
     fill(page)
     navigate(visitor, page.get_by_role("button", name="Enregistrer").click)
-    expect(page.get_by_role("heading", level=1)).not_to_have_text(task)
+    # Saved: back on the list the task came from, without it (a form with errors
+    # would have stayed on its page).
+    expect(page).to_have_url(re.compile(f"/{flow}/{box}/$"))
+    expect(task_row(page, reference, task)).to_have_count(0)
 
 
 def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
-    """Another client finds the request nowhere: lists, search, detail, tasks."""
+    """Another client finds the request nowhere: list, search, tasks, detail.
+    Checked after every step, as each one gives the request new data and tasks."""
     reference = change_request.reference
-    for path in (
-        "/evolutions/",
-        f"/evolutions/?q={reference}",
-        "/evolution/inbox/",
-        "/evolution/queue/",
-    ):
+    page = visitor.goto("/evolutions/")
+    page.get_by_label("Recherche").fill(reference)
+    navigate(visitor, page.get_by_role("button", name="Filtrer").click)
+    assert f"q={reference}" in page.url
+    expect(page.locator("main")).to_contain_text("Aucune demande ne correspond.")
+    for path in ("/evolutions/", "/evolution/inbox/", "/evolution/queue/"):
         page = visitor.goto(path)
         expect(page.locator("main")).not_to_contain_text(reference)
         expect(page.locator("main")).not_to_contain_text(change_request.title)
-    response = visitor.page.goto(
-        f"{visitor.base_url}/evolutions/{change_request.pk}/"
-    )
+    # Asked with the browser context's own session, not shown: Chromium logs every
+    # page answering 404 as a console error.
+    response = page.request.get(f"{visitor.base_url}/evolutions/{change_request.pk}/")
     assert response.status == 404
-    visitor.arrived()
 
 
-def expression_of_needs(visitor: Visitor, attachment: Path) -> ChangeRequest:
-    """The request owner writes the needs expression, attaches a file, submits."""
+def expression_of_needs(visitor: Visitor) -> ChangeRequest:
+    """The request owner writes the needs expression, attaches a file to the
+    draft (the one place a client adds documents), and submits it."""
     page = visitor.goto("/evolutions/")
     navigate(
         visitor,
@@ -117,23 +159,151 @@ def expression_of_needs(visitor: Visitor, attachment: Path) -> ChangeRequest:
     page.get_by_label("Bénéfice attendu").fill("Moins de rappels aux allocataires.")
     wished = timezone.localdate() + timedelta(days=120)
     page.get_by_label("Date souhaitée").fill(wished.isoformat())
-    navigate(
-        visitor, page.get_by_role("button", name="Enregistrer le brouillon").click
-    )
+    navigate(visitor, page.get_by_role("button", name="Enregistrer le brouillon").click)
     expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
-    change_request = ChangeRequest.objects.get(title=TITLE)
+    change_request = ChangeRequest.objects.get(
+        pk=re.search(r"/evolutions/([0-9]+)/$", page.url)[1]
+    )
 
-    page.get_by_label("Fichier").set_input_files(attachment)
+    page.get_by_label("Fichier").set_input_files(ATTACHMENT)
     navigate(visitor, page.get_by_role("button", name="Joindre").click)
-    expect(page.get_by_role("link", name=attachment.name)).to_be_visible()
+    expect(page.get_by_role("link", name=ATTACHMENT["name"])).to_be_visible()
 
     navigate(visitor, page.get_by_role("button", name="Soumettre à la CNAF").click)
     expect(page.locator("main")).to_contain_text("Soumise")
     return change_request
 
 
+def status(change_request: ChangeRequest) -> str:
+    """The request's status as stored now (the service, not the page, decides)."""
+    return ChangeRequest.objects.values_list("status", flat=True).get(
+        pk=change_request.pk
+    )
+
+
+# What each task's form is filled with: a function of the page, given to `act`.
+
+
+def specification(version: str) -> Callable[[Page], None]:
+    def fill(page: Page) -> None:
+        page.get_by_label("Résumé du cahier des charges").fill(
+            f"Cahier des charges {version} : un champ motif, liste fermée de codes."
+        )
+        page.get_by_label("Cahier des charges (document)").set_input_files(
+            {**ATTACHMENT, "name": f"cahier-des-charges-{version}.pdf"}
+        )
+
+    return fill
+
+
+def decide(choice: str, comment: str = "") -> Callable[[Page], None]:
+    def fill(page: Page) -> None:
+        page.get_by_label(choice, exact=True).check()
+        page.get_by_role("textbox", name="Commentaire").fill(comment)
+
+    return fill
+
+
+def quote(page: Page) -> None:
+    valid_until = timezone.localdate() + timedelta(days=30)
+    page.get_by_label("Charge (jours-homme)").fill("12.5")
+    page.get_by_label("Montant (euros HT)").fill("8750.00")
+    page.get_by_label("Valable jusqu'au").fill(valid_until.isoformat())
+
+
+def comment(text: str) -> Callable[[Page], None]:
+    def fill(page: Page) -> None:
+        page.get_by_role("textbox", name="Commentaire").fill(text)
+
+    return fill
+
+
 def evolution_journey(
-    world, visit, *, release: Release, tmp_path: Path | None = None
+    world: World, visit: Callable[..., Visitor], *, release: Release
 ) -> tuple[ChangeRequest, dict[str, Visitor]]:
-    """From the needs expression to "manufacture done", through the browser."""
-    raise NotImplementedError
+    """From the needs expression to "manufacture done", through the browser.
+
+    The specification is sent back once, so that the loop a client most often
+    takes is walked too. Returns the request, read again, and the visitors by
+    username ("cd23.porteur" logged in through the login form; "cnaf.contact",
+    "cnaf.commande", "cnaf.moe", and "cd57.porteur" who must see nothing), for the
+    acceptance half to go on with.
+    """
+    porteur = login(visit, "cd23.porteur", world.password)
+    contact, commande, moe, outsider = (
+        visit(world.user(name))
+        for name in ("cnaf.contact", "cnaf.commande", "cnaf.moe", "cd57.porteur")
+    )
+    visitors = {
+        visitor.name: visitor for visitor in (porteur, contact, commande, moe, outsider)
+    }
+
+    cr = expression_of_needs(porteur)
+    ref = cr.reference
+
+    def then(expected: str) -> None:
+        """The step left the request in `expected`; client 57 still sees nothing."""
+        assert status(cr) == expected
+        sees_nothing(outsider, cr)
+
+    then(S.SUBMITTED)
+    order_owner = world.user("cnaf.commande").get_full_name()
+
+    def acknowledge(page: Page) -> None:
+        page.get_by_label("Prendre en compte et nommer le porteur").check()
+        page.get_by_role("combobox", name="Porteur de la commande").select_option(
+            label=order_owner
+        )
+
+    act(contact, "queue", ref, "Prendre en compte la demande", acknowledge)
+    then(S.IN_STUDY)
+
+    # The specification goes back once with a comment, then is validated.
+    waiting_task(commande, "inbox", ref, "Rédiger le cahier des charges")
+    commande.screenshot("inbox")
+    act(commande, "inbox", ref, "Rédiger le cahier des charges", specification("v1"))
+    then(S.SPEC_REVIEW)
+    send_back = decide(
+        "Renvoyer le cahier des charges avec des commentaires",
+        "Précisez les codes motifs attendus.",
+    )
+    act(porteur, "queue", ref, "Valider le cahier des charges", send_back)
+    then(S.IN_STUDY)
+    act(commande, "inbox", ref, "Rédiger le cahier des charges", specification("v2"))
+    then(S.SPEC_REVIEW)
+    validate = decide("Valider le cahier des charges")
+    act(porteur, "queue", ref, "Valider le cahier des charges", validate)
+    then(S.QUOTE_PREPARATION)
+
+    act(commande, "inbox", ref, "Établir le devis", quote)
+    then(S.QUOTE_REVIEW)
+    accept = decide("Accepter le devis")
+    act(porteur, "queue", ref, "Accepter ou refuser le devis", accept)
+    then(S.PLANNING)
+
+    def propose(page: Page) -> None:
+        page.get_by_label("Version").select_option(label=release.number)
+
+    act(commande, "inbox", ref, "Proposer une version", propose)
+    then(S.RELEASE_PROPOSED)
+    confirm = decide("Confirmer cette version")
+    act(porteur, "queue", ref, "Confirmer la planification", confirm)
+    then(S.PLANNED)
+
+    act(moe, "queue", ref, "Lancer la fabrication", comment("C'est parti."))
+    then(S.IN_MANUFACTURE)
+    act(moe, "queue", ref, "Terminer la fabrication", comment(""))
+    then(S.IN_ACCEPTANCE)
+    cr = ChangeRequest.objects.get(pk=cr.pk)
+    assert cr.release == release
+    assert RecetteProcess.objects.filter(change_request=cr).exists()
+
+    page = porteur.goto(f"/evolutions/{cr.pk}/")
+    expect(page.locator("main")).to_contain_text("En recette")
+    expect(page.get_by_role("link", name=ATTACHMENT["name"])).to_be_visible()
+    expect(page.get_by_role("link", name="cahier-des-charges-v2.pdf")).to_be_visible()
+    history = page.get_by_role("region", name="Historique")
+    expect(history).to_contain_text("En recette")
+    history.scroll_into_view_if_needed()  # the screenshot is of the viewport
+    porteur.screenshot("change-request-detail")
+    return cr, visitors
