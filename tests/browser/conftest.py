@@ -40,6 +40,26 @@ AXE_RUN = """async () => {
     }));
 }"""
 
+# A page is checked as the user sees it: Turbo has drawn it (it marks the document
+# busy until then), its animations are over (a message half faded in has colours
+# that mean nothing) and viewflow's message bar is fully open.
+SETTLED = """async () => {
+  const idle = () => document.documentElement.getAttribute("aria-busy") !== "true";
+  while (!idle()) await new Promise((done) => requestAnimationFrame(done));
+  await new Promise((done) => setTimeout(done));
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const ending = document.getAnimations().filter(
+    (animation) => animation.effect?.getComputedTiming().endTime !== Infinity
+  );
+  await Promise.allSettled(ending.map((animation) => animation.finished));
+}"""
+MESSAGE_BAR_STILL = """() => {
+  const bar = document.querySelector("vf-snackbar");
+  if (!bar || !bar.textContent.trim()) return true;
+  return bar.classList.contains("mdc-snackbar--open")
+    && !bar.classList.contains("mdc-snackbar--opening");
+}"""
+
 # Recorded in every document, read back before leaving it.
 CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (event) => {
   window.__tandemCsp = window.__tandemCsp || [];
@@ -106,9 +126,28 @@ class Visitor:
         self.arrived()
         return self.page
 
+    def follow(self, action):
+        """Run `action` (a click that leaves the page) and check the next page.
+
+        Turbo swaps the body of the same document and changes the address before
+        it draws the new page: the old body is marked, and the next page has come
+        once that body is gone (a full load replaces it too)."""
+        self.leave()
+        self.page.evaluate(
+            "() => { window.__tandemCsp = []; document.body.dataset.tandemLeft = 1; }"
+        )
+        action()
+        self.page.wait_for_function(
+            "() => document.body && !document.body.dataset.tandemLeft"
+        )
+        self.arrived()
+        return self.page
+
     def arrived(self) -> None:
         """Check the page now shown (once per address and title)."""
         self.page.wait_for_load_state("load")
+        self.page.evaluate(SETTLED)
+        self.page.wait_for_function(MESSAGE_BAR_STILL)
         key = (self.page.url.split("?")[0], self.page.title())
         if key in self.checked:
             return

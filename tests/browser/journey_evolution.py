@@ -29,41 +29,11 @@ ATTACHMENT = {
     "buffer": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
 }
 
+
 # viewflow's components draw themselves in a timeout once connected (the snackbar
 # showing the page's message, say), then fade in: wait for that timeout, for the
 # frames that start their transitions, and for every transition that ends. Caught
 # half-way, a fading snackbar fails the contrast check, or passes it unseen.
-SETTLE = """async () => {
-  await new Promise((done) => setTimeout(done));
-  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
-  const ending = document.getAnimations().filter(
-    (animation) => animation.effect?.getComputedTiming().endTime !== Infinity
-  );
-  await Promise.allSettled(ending.map((animation) => animation.finished));
-}"""
-
-
-def navigate(visitor: Visitor, action: Callable[[], object]) -> Page:
-    """Run `action` (a click that leaves the page) and wait for the next page.
-
-    Turbo swaps the body of the same document, and it changes the address before
-    the new page is drawn: so the old body is marked, and the page counts as
-    arrived once that body is gone (a full load replaces it too). Then the page
-    settles (see SETTLE), so that axe-core sees it as the user does, every time.
-    The CSP violations of the page left are collected first, as `goto` does.
-    """
-    page = visitor.page
-    visitor.leave()
-    page.evaluate(
-        "() => { window.__tandemCsp = []; document.body.dataset.tandemLeft = '1'; }"
-    )
-    action()
-    page.wait_for_function("() => document.body && !document.body.dataset.tandemLeft")
-    page.evaluate(SETTLE)
-    visitor.arrived()
-    return page
-
-
 def login(visit: Callable[..., Visitor], username: str, password: str) -> Visitor:
     """An anonymous visitor sent to the login page by "/", who signs in there: the
     one journey that proves the real login form works (the others get a session
@@ -73,7 +43,7 @@ def login(visit: Callable[..., Visitor], username: str, password: str) -> Visito
     expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
     page.get_by_label("Nom d’utilisateur").fill(username)
     page.get_by_label("Mot de passe").fill(password)
-    navigate(visitor, page.get_by_role("button", name="Se connecter").click)
+    visitor.follow(page.get_by_role("button", name="Se connecter").click)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Bonjour")
     return visitor
 
@@ -108,14 +78,12 @@ def act(
     queue, open it by its row's link (taking it first when it waits in the queue),
     let `fill` fill its form, then save it."""
     row = waiting_task(visitor, box, reference, task, flow=flow)
-    page = navigate(visitor, row.get_by_role("link").first.click)
+    page = visitor.follow(row.get_by_role("link").first.click)
     if box == "queue":
-        navigate(
-            visitor, page.get_by_role("button", name="Attribuer et poursuivre").click
-        )
+        visitor.follow(page.get_by_role("button", name="Attribuer et poursuivre").click)
     expect(page.get_by_role("heading", level=1)).to_have_text(task)
     fill(page)
-    navigate(visitor, page.get_by_role("button", name="Enregistrer").click)
+    visitor.follow(page.get_by_role("button", name="Enregistrer").click)
     # Saved: back on the list the task came from, without it (a form with errors
     # would have stayed on its page).
     expect(page).to_have_url(re.compile(f"/{flow}/{box}/$"))
@@ -128,7 +96,7 @@ def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
     reference = change_request.reference
     page = visitor.goto("/evolutions/")
     page.get_by_label("Recherche").fill(reference)
-    navigate(visitor, page.get_by_role("button", name="Filtrer").click)
+    visitor.follow(page.get_by_role("button", name="Filtrer").click)
     assert f"q={reference}" in page.url
     expect(page.locator("main")).to_contain_text("Aucune demande ne correspond.")
     for path in ("/evolutions/", "/evolution/inbox/", "/evolution/queue/"):
@@ -145,8 +113,7 @@ def expression_of_needs(visitor: Visitor) -> ChangeRequest:
     """The request owner writes the needs expression, attaches a file to the
     draft (the one place a client adds documents), and submits it."""
     page = visitor.goto("/evolutions/")
-    navigate(
-        visitor,
+    visitor.follow(
         page.get_by_role("link", name="Nouvelle expression de besoin").click,
     )
     page.get_by_label("Intitulé").fill(TITLE)
@@ -159,17 +126,17 @@ def expression_of_needs(visitor: Visitor) -> ChangeRequest:
     page.get_by_label("Bénéfice attendu").fill("Moins de rappels aux allocataires.")
     wished = timezone.localdate() + timedelta(days=120)
     page.get_by_label("Date souhaitée").fill(wished.isoformat())
-    navigate(visitor, page.get_by_role("button", name="Enregistrer le brouillon").click)
+    visitor.follow(page.get_by_role("button", name="Enregistrer le brouillon").click)
     expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
     change_request = ChangeRequest.objects.get(
         pk=re.search(r"/evolutions/([0-9]+)/$", page.url)[1]
     )
 
     page.get_by_label("Fichier").set_input_files(ATTACHMENT)
-    navigate(visitor, page.get_by_role("button", name="Joindre").click)
+    visitor.follow(page.get_by_role("button", name="Joindre").click)
     expect(page.get_by_role("link", name=ATTACHMENT["name"])).to_be_visible()
 
-    navigate(visitor, page.get_by_role("button", name="Soumettre à la CNAF").click)
+    visitor.follow(page.get_by_role("button", name="Soumettre à la CNAF").click)
     expect(page.locator("main")).to_contain_text("Soumise")
     return change_request
 
@@ -304,6 +271,6 @@ def evolution_journey(
     expect(page.get_by_role("link", name="cahier-des-charges-v2.pdf")).to_be_visible()
     history = page.get_by_role("region", name="Historique")
     expect(history).to_contain_text("En recette")
-    history.scroll_into_view_if_needed()  # the screenshot is of the viewport
+    page.evaluate("() => window.scrollTo(0, 0)")  # the heading, status, documents
     porteur.screenshot("change-request-detail")
     return cr, visitors

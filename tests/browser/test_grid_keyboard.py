@@ -26,6 +26,7 @@ def test_tester_records_results_with_the_keyboard_alone(world, visit, campaign):
     expect(page.locator("#tandem-grid-status")).to_contain_text("Entrée")
     keyboard.press("Enter")
     expect(rows.nth(0)).to_have_attribute("data-result", R.PASSED)
+    expect(page.locator("#tandem-grid-figures")).to_have_text("1 cas exécutés sur 4.")
     expect(rows.nth(1)).to_be_focused()
     keyboard.press("e")
     keyboard.press("Enter")
@@ -57,3 +58,15 @@ def test_tester_records_results_with_the_keyboard_alone(world, visit, campaign):
     tester.arrived()
     expect(rows.nth(1).locator("[data-result-label]")).to_have_text("Échoué")
     expect(page.locator("#tandem-grid-status")).to_have_attribute("aria-live", "polite")
+
+    # A grid reached through Turbo (a filter link: same document, no reload) takes
+    # keys too (the link is followed with Entrée).
+    link = page.get_by_role("link", name="À exécuter")
+    link.focus()
+    tester.follow(lambda: keyboard.press("Enter"))
+    expect(rows).to_have_count(1)
+    expect(rows.nth(0)).to_be_focused()
+    keyboard.press("n")
+    keyboard.press("Enter")
+    expect(rows.nth(0)).to_have_attribute("data-result", R.NOT_APPLICABLE)
+    assert latest_results(campaign)[cases[2].pk] == R.NOT_APPLICABLE

@@ -1,0 +1,455 @@
+"""The acceptance half of a change request, walked in the browser by each actor.
+
+Plain functions, no test: a browser test composes them after the evolution half
+(which leaves the request "en recette" with its RecetteFlow started). Each step is
+done by the user the flow gives it to, from their inbox or queue, through the pages
+a person would use; the other client's people are checked to see none of it.
+"""
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from django.utils import timezone
+from openpyxl import Workbook
+from playwright.sync_api import Locator, Page, expect
+
+from evolutions.models import ChangeRequest
+from recette.models import AcceptancePlan, Campaign, Defect, Execution
+from tests.browser.conftest import Visitor
+from tests.conftest import World, totp_code
+
+R = Execution.Result
+# The grid's keys (recette.pages.RESULT_KEYS): a letter chooses, Entrée saves.
+KEYS = {R.PASSED: "r", R.FAILED: "e", R.BLOCKED: "b"}
+OUTSIDERS = ("cd57.testeur", "cd57.porteur")
+# No message, or its snackbar fully open (MDC: --opening for 150 ms, then --open).
+# Reference, title, priority, steps (action, expected result).
+CASES = (
+    (
+        "CT-1",
+        "Saisie d'une déclaration",
+        "haute",
+        (
+            ("Saisir une déclaration", "Déclaration enregistrée"),
+            ("Valider", "Accusé de réception"),
+        ),
+    ),
+    ("CT-2", "Export", "moyenne", (("Exporter", "Fichier produit"),)),
+    ("CT-3", "Purge", "basse", (("Purger", "Rien ne reste"),)),
+    ("CT-4", "Droits", "haute", (("Se connecter sans droit", "Accès refusé"),)),
+)
+
+
+def acceptance_journey(
+    world: World,
+    visit: Callable[..., Visitor],
+    change_request: ChangeRequest,
+    visitors: dict[str, Visitor],
+    tmp_path: Path,
+) -> ChangeRequest:
+    """From the acceptance plan to "en production", through the browser.
+
+    `change_request` is "en recette" with its RecetteFlow started; `visitors`
+    (username → Visitor) is reused and completed, so that a composed journey keeps
+    one browser context per person. Returns the request as saved at the end.
+    """
+
+    def who(username: str) -> Visitor:
+        if username not in visitors:
+            visitors[username] = visit(world.user(username))
+        return visitors[username]
+
+    # As saved now: the evolution half may have changed it (its order owner).
+    cr = ChangeRequest.objects.select_related("order_owner").get(pk=change_request.pk)
+    ref = cr.reference
+
+    # 1. The supplier's owner of the request (the only one the flow lets prepare
+    # the plan) imports the cases from a spreadsheet, previewed then confirmed,
+    # and submits the plan with its workload and dates.
+    prepare_plan(who(cr.order_owner.get_username()), cr, _cases_workbook(tmp_path))
+    outsiders_see_nothing(who, cr, step=1)
+
+    # 2. The client's owner validates it.
+    porteur = who("cd23.porteur")
+    open_task(porteur, "queue", ref, "Valider le plan de recette")
+    porteur.page.get_by_label("Valider le plan", exact=True).check()
+    submit_task(porteur, "Votre décision sur le plan est enregistrée.")
+    assert _plan_status(cr) == AcceptancePlan.Status.VALIDATED
+    outsiders_see_nothing(who, cr, step=2)
+
+    # 3. The project team qualifies the build, then delivers it: campaign 1 opens.
+    moe = who("cnaf.moe")
+    open_task(moe, "queue", ref, "Qualifier l'évolution")
+    moe.page.get_by_label("Qualification réussie", exact=True).check()
+    submit_task(moe, "La qualification est enregistrée.")
+    open_task(moe, "queue", ref, "Livrer en recette")
+    submit_task(moe, "Livraison enregistrée : la campagne est ouverte.")
+    first = Campaign.objects.get(change_request=cr, number=1)
+    outsiders_see_nothing(who, cr, step=3, campaign=first)
+
+    # 4. The client's owner, whose queue now holds the campaign, gives two cases
+    # to the tester; both record results from the keyboard; the failed case gets
+    # a blocking defect.
+    expect_task(porteur, "queue", ref, "Mener la campagne de tests")
+    testeur = who("cd23.testeur")
+    tester_name = world.user("cd23.testeur").get_full_name()
+    assign_cases(porteur, first, tester_name, ("CT-1", "CT-2"))
+    open_grid(testeur, cr, first)
+    record(testeur, {"CT-1": R.PASSED, "CT-2": R.FAILED})
+    open_grid(porteur, cr, first)
+    record(porteur, {"CT-3": R.BLOCKED, "CT-4": R.PASSED})
+    porteur.screenshot("result-grid")
+    defect = raise_blocking_defect(testeur, cr, first, "CT-2", "Export vide")
+    # By assigned tester: to run, passed, failed, blocked, not applicable.
+    open_dashboard(
+        porteur,
+        first,
+        {tester_name: (0, 1, 1, 0, 0), "Non attribué": (0, 1, 0, 1, 0)},
+        blocking=1,
+    )
+    porteur.screenshot("campaign-dashboard")
+    outsiders_see_nothing(who, cr, step=4, campaign=first)
+
+    # 5. Fixes asked; the corrective delivery claims the fix and opens a re-test
+    # of what failed or was blocked; it passes, the tester verifies the defect and
+    # the owner moves on to the report.
+    open_task(porteur, "queue", ref, "Mener la campagne de tests")
+    porteur.page.get_by_label("Livraison corrective demandée", exact=True).check()
+    submit_task(porteur, "La campagne est close.")
+    open_task(moe, "queue", ref, "Livrer en recette")
+    moe.page.get_by_label(str(defect), exact=True).check()
+    submit_task(moe, "Livraison enregistrée : la campagne est ouverte.")
+    retest = Campaign.objects.get(change_request=cr, number=2)
+    assert retest.kind == Campaign.Kind.RETEST
+    assert {c.case.reference for c in retest.campaign_cases.all()} == {"CT-2", "CT-3"}
+    open_grid(testeur, cr, retest)
+    record(testeur, {"CT-2": R.PASSED})
+    open_grid(porteur, cr, retest)
+    record(porteur, {"CT-3": R.PASSED})
+    verify_defect(testeur, cr, defect)
+    open_task(porteur, "queue", ref, "Mener la campagne de tests")
+    porteur.page.get_by_label("Passage au bilan", exact=True).check()
+    submit_task(porteur, "La campagne est close.")
+    outsiders_see_nothing(who, cr, step=5, campaign=retest)
+
+    # 6. The client's owner writes the report: favourable.
+    open_task(porteur, "queue", ref, "Rédiger le bilan de recette")
+    porteur.page.get_by_label("Favorable", exact=True).check()
+    submit_task(
+        porteur,
+        "Le bilan est déposé : l'accord de mise en production attend les deux DSI.",
+    )
+    outsiders_see_nothing(who, cr, step=6)
+
+    # 7. Both IT directors sign, each with their password and a fresh code; the
+    # first signature alone changes nothing.
+    sign(who("cnaf.dsi"), world, cr, "Signer l'accord (DSI de la CNAF)")
+    assert _status(cr) == ChangeRequest.Status.IN_ACCEPTANCE
+    dsi = who("cd23.dsi")
+    sign(dsi, world, cr, "Signer l'accord (DSI du Conseil départemental)")
+    assert _status(cr) == ChangeRequest.Status.IN_PRODUCTION
+    in_production(dsi, cr)
+    outsiders_see_nothing(who, cr, step=7, campaign=retest)
+    return ChangeRequest.objects.get(pk=cr.pk)
+
+
+# --- Steps -----------------------------------------------------------------------
+
+
+def prepare_plan(
+    visitor: Visitor, change_request: ChangeRequest, workbook: Path
+) -> None:
+    """Open the task (which opens the plan), import the cases, submit the plan."""
+    ref, page = change_request.reference, visitor.page
+    open_task(visitor, "inbox", ref, "Préparer le plan de recette")
+    visitor.goto(f"/recettes/{change_request.pk}/")
+    _follow(visitor, page.get_by_role("link", name="Importer des cas"), r"/import/$")
+    page.get_by_label("Fichier des cas de test (CSV ou XLSX)").set_input_files(workbook)
+    page.get_by_role("button", name="Vérifier le fichier").click()
+    expect(page.get_by_text(f"{len(CASES)} cas lus")).to_be_visible()
+    visitor.arrived()
+    _follow(
+        visitor,
+        page.get_by_role("button", name="Confirmer l'import"),
+        rf"/recettes/{change_request.pk}/$",
+    )
+    expect(page.get_by_text(f"{len(CASES)} cas de test importés.")).to_be_visible()
+    for reference, title, _priority, _steps in CASES:
+        expect(_row(page, reference)).to_contain_text(title)
+
+    open_task(visitor, "inbox", ref, "Préparer le plan de recette")
+    today = timezone.localdate().isoformat()
+    page.get_by_label("Charge (jours-homme)").fill("4")
+    page.get_by_label("Début de la recette").fill(today)
+    page.get_by_label("Fin de la recette").fill(today)
+    submit_task(visitor, "Le plan de recette a été soumis au client.")
+    assert _plan_status(change_request) == AcceptancePlan.Status.SUBMITTED
+
+
+def assign_cases(
+    visitor: Visitor, campaign: Campaign, tester: str, references: tuple[str, ...]
+) -> None:
+    """The client's owner gives cases to a tester from the grid's assignment page."""
+    page = visitor.page
+    visitor.goto(f"/recettes/campagnes/{campaign.pk}/")
+    _follow(visitor, page.get_by_role("link", name="Attribuer des cas"), "affectation")
+    page.get_by_label("Testeur").select_option(label=tester)
+    titles = {reference: title for reference, title, _priority, _steps in CASES}
+    for reference in references:
+        page.get_by_label(f"{reference} – {titles[reference]}", exact=True).check()
+    _follow(
+        visitor,
+        page.get_by_role("button", name="Attribuer", exact=True),
+        rf"/campagnes/{campaign.pk}/$",
+    )
+    for reference in references:
+        expect(_row(page, reference)).to_contain_text(tester)
+
+
+def open_grid(
+    visitor: Visitor, change_request: ChangeRequest, campaign: Campaign
+) -> None:
+    """From the request's acceptance page to the campaign's grid, the page loaded
+    afresh first: the grid's keyboard script runs once per document, and Turbo
+    does not run it again on a second visit to a grid (see the report)."""
+    page = visitor.page
+    visitor.goto(f"/recettes/{change_request.pk}/")
+    link = page.get_by_role(
+        "link", name=f"{campaign.get_kind_display()} {campaign.number}", exact=True
+    )
+    _follow(visitor, link, rf"/campagnes/{campaign.pk}/$")
+    expect(page.locator("#tandem-grid-help")).to_be_visible()
+
+
+def record(visitor: Visitor, results: dict[str, str]) -> None:
+    """Record results from the keyboard, as a tester does: focus the case's row,
+    type the result's letter, confirm with Entrée; wait until the row shows it
+    saved (the grid saves each result at once)."""
+    page = visitor.page
+    for reference, result in results.items():
+        row = page.locator(f"tr[data-reference='{reference}']")
+        row.focus()
+        expect(row).to_be_focused()
+        row.press(KEYS[result])
+        expect(page.locator("#tandem-grid-status")).to_contain_text(
+            "Entrée pour enregistrer"
+        )
+        row.press("Enter")
+        expect(row).to_have_attribute("data-result", result)
+        label = R(result).label
+        expect(row.locator("[data-result-label]")).to_have_text(str(label))
+        expect(page.locator("#tandem-grid-status")).to_have_text(
+            f"{reference} : {label}"
+        )
+
+
+def open_dashboard(
+    visitor: Visitor,
+    campaign: Campaign,
+    by_tester: dict[str, tuple[int, ...]],
+    blocking: int,
+) -> None:
+    """From the grid to the campaign's dashboard, all cases run; `by_tester`: the
+    counts of a tester's row (or "Non attribué"), in the order of the results."""
+    page = visitor.page
+    _follow(
+        visitor,
+        page.get_by_role("link", name="Tableau de bord", exact=True),
+        rf"/campagnes/{campaign.pk}/tableau-de-bord/$",
+    )
+    planned = campaign.campaign_cases.count()
+    expect(page.get_by_text(f"{planned} cas exécutés sur {planned}.")).to_be_visible()
+    for name, counts in by_tester.items():
+        cells = _row(page, name).locator("td")
+        expect(cells).to_have_text([name, *(str(n) for n in counts)])
+    expect(page.get_by_text(f"Bloquante : {blocking}")).to_be_visible()
+
+
+def raise_blocking_defect(
+    visitor: Visitor,
+    change_request: ChangeRequest,
+    campaign: Campaign,
+    reference: str,
+    title: str,
+) -> Defect:
+    """From the acceptance page, a blocking defect tied to the case's failure in
+    the campaign."""
+    page = visitor.page
+    visitor.goto(f"/recettes/{change_request.pk}/")
+    _follow(
+        visitor,
+        page.get_by_role("link", name="Nouvelle anomalie"),
+        r"/anomalies/nouvelle/$",
+    )
+    page.get_by_label("Intitulé").fill(title)
+    page.get_by_label("Bloquante", exact=True).check()
+    page.get_by_label(f"{reference} – Échoué (campagne {campaign.number})").check()
+    _follow(
+        visitor,
+        page.get_by_role("button", name="Enregistrer l'anomalie"),
+        rf"/recettes/{change_request.pk}/$",
+    )
+    expect(page.get_by_text("Anomalie enregistrée.")).to_be_visible()
+    defect = Defect.objects.get(change_request=change_request, title=title)
+    assert defect.severity == Defect.Severity.BLOCKING
+    assert [e.case.reference for e in defect.executions.all()] == [reference]
+    expect(_row(page, defect.reference)).to_contain_text("Bloquante")
+    return defect
+
+
+def verify_defect(
+    visitor: Visitor, change_request: ChangeRequest, defect: Defect
+) -> None:
+    """The tester confirms the fix from the defect's row of the acceptance page."""
+    page = visitor.page
+    visitor.goto(f"/recettes/{change_request.pk}/")
+    # The page leads back to itself: wait for its message, not for an address.
+    _row(page, defect.reference).get_by_role("button", name="Vérifiée").click()
+    expect(page.get_by_text("Anomalie mise à jour.")).to_be_visible()
+    visitor.arrived()
+    assert Defect.objects.get(pk=defect.pk).status == Defect.Status.VERIFIED
+    expect(_row(page, defect.reference)).to_contain_text("Vérifiée")
+
+
+def sign(
+    visitor: Visitor, world: World, change_request: ChangeRequest, title: str
+) -> None:
+    """An IT director signs the agreement: password again and an authenticator
+    code."""
+    page = visitor.page
+    open_task(visitor, "queue", change_request.reference, title)
+    expect(
+        page.get_by_role("heading", name="Accord de mise en production")
+    ).to_be_visible()
+    page.get_by_label("Signer l'accord", exact=True).check()
+    page.get_by_label("Votre mot de passe (confirmation de signature)").fill(
+        world.password
+    )
+    page.get_by_label("Code à 6 chiffres de votre application d'authentification").fill(
+        totp_code(world.user(visitor.name))
+    )
+    submit_task(visitor, "Votre décision sur l'accord est enregistrée.")
+
+
+def in_production(visitor: Visitor, change_request: ChangeRequest) -> None:
+    """What the last signer sees: the request in production, the agreement signed
+    by both with a second factor (the screenshot), no task left."""
+    page, ref = visitor.page, change_request.reference
+    visitor.goto("/recettes/")
+    expect(_row(page, ref)).to_contain_text("En production")
+    visitor.goto(f"/recettes/{change_request.pk}/")
+    agreement = page.locator("section").filter(
+        has=page.get_by_role("heading", name="Accord de mise en production")
+    )
+    expect(agreement).to_contain_text("Signé par les deux DSI")
+    expect(agreement.get_by_role("listitem")).to_have_count(2)
+    expect(agreement.get_by_role("listitem").first).to_contain_text("code TOTP")
+    agreement.scroll_into_view_if_needed()
+    visitor.screenshot("go-live-agreement")
+    for listing in ("inbox", "queue"):
+        visitor.goto(f"/recette/{listing}/")
+        expect(page.locator("body")).not_to_contain_text(ref)
+
+
+# --- Inbox, queue and tasks -----------------------------------------------------
+
+
+def expect_task(visitor: Visitor, listing: str, reference: str, title: str) -> Locator:
+    """The task waits in the user's inbox (taken) or queue (their role's)."""
+    visitor.goto(f"/recette/{listing}/")
+    row = _row(visitor.page, reference).filter(has_text=title)
+    expect(row).to_have_count(1)
+    return row
+
+
+def open_task(visitor: Visitor, listing: str, reference: str, title: str) -> None:
+    """Open the task from the inbox or the queue; a queued task is taken first
+    (its form shows only to its owner)."""
+    page = visitor.page
+    row = expect_task(visitor, listing, reference, title)
+    _follow(visitor, row.get_by_role("link"), r"/recette/\d+/\w+/\d+/")
+    if listing == "queue":
+        take = page.get_by_role("button", name="Attribuer et poursuivre")
+        _follow(visitor, take, r"/execute/")
+    expect(page.get_by_role("heading", name="Votre action")).to_be_visible()
+
+
+def submit_task(visitor: Visitor, message: str) -> None:
+    """Save the task's form and wait for the page it leads to."""
+    page = visitor.page
+    url = page.url
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
+    page.wait_for_url(lambda now: now != url)
+    expect(page.get_by_text(message)).to_be_visible()
+    visitor.arrived()
+
+
+def outsiders_see_nothing(
+    who: Callable[[str], Visitor],
+    change_request: ChangeRequest,
+    *,
+    step: int,
+    campaign: Campaign | None = None,
+) -> None:
+    """The other client's people (one per step, in turn) find none of it: not in
+    the list, nor in their inbox or queue; its pages answer 404."""
+    outsider = who(OUTSIDERS[step % 2])
+    reference = change_request.reference
+    for path in ("/recettes/", "/recette/inbox/", "/recette/queue/"):
+        page = outsider.goto(path)
+        expect(page.locator("body")).not_to_contain_text(reference)
+    paths = [f"/recettes/{change_request.pk}/"]
+    if campaign is not None:
+        paths += [
+            f"/recettes/campagnes/{campaign.pk}/",
+            f"/recettes/campagnes/{campaign.pk}/tableau-de-bord/",
+        ]
+    for path in paths:
+        # Asked with the browser's session, not shown: a 404 document would log a
+        # console error.
+        response = outsider.page.request.get(outsider.base_url + path)
+        assert response.status == 404, (outsider.name, path, response.status)
+
+
+# --- Helpers ---------------------------------------------------------------------
+
+
+def _follow(visitor: Visitor, target: Locator, url: str) -> None:
+    """Click a link or button that leads to the page at `url`, check that page."""
+    visitor.follow(target.click)
+    expect(visitor.page).to_have_url(re.compile(url))
+
+
+def _row(page: Page, text: str) -> Locator:
+    return page.locator("tr").filter(has_text=text)
+
+
+def _cases_workbook(tmp_path: Path) -> Path:
+    """The plan's cases as a supplier writes them: one row per step."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Référence", "Titre", "Priorité", "Action", "Résultat attendu"])
+    for reference, title, priority, steps in CASES:
+        for number, (action, expected) in enumerate(steps):
+            first = number == 0
+            sheet.append(
+                [
+                    reference if first else "",
+                    title if first else "",
+                    priority if first else "",
+                    action,
+                    expected,
+                ]
+            )
+    path = tmp_path / "cas-de-test.xlsx"
+    book.save(path)
+    return path
+
+
+def _plan_status(change_request: ChangeRequest) -> str:
+    return AcceptancePlan.objects.get(change_request=change_request).status
+
+
+def _status(change_request: ChangeRequest) -> str:
+    return ChangeRequest.objects.get(pk=change_request.pk).status
