@@ -10,10 +10,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from openpyxl import Workbook
 from playwright.sync_api import Locator, Page, expect
 
+from contacts.models import Membership, Role
 from evolutions.models import ChangeRequest
 from recette.models import AcceptancePlan, Campaign, Defect, Execution
 from tests.browser.conftest import Visitor
@@ -89,23 +91,25 @@ def acceptance_journey(
     outsiders_see_nothing(who, cr, step=3, campaign=first)
 
     # 4. The client's owner, whose queue now holds the campaign, gives two cases
-    # to the tester; both record results from the keyboard; the failed case gets
-    # a blocking defect.
+    # to each of two testers; both record results from the keyboard; the failed
+    # case gets a blocking defect.
     expect_task(porteur, "queue", ref, "Mener la campagne de tests")
-    testeur = who("cd23.testeur")
+    testeur, second = who("cd23.testeur"), who(_second_tester(world, cr))
     tester_name = world.user("cd23.testeur").get_full_name()
+    second_name = world.user(second.name).get_full_name()
     assign_cases(porteur, first, tester_name, ("CT-1", "CT-2"))
+    assign_cases(porteur, first, second_name, ("CT-3", "CT-4"))
     open_grid(testeur, cr, first)
     record(testeur, {"CT-1": R.PASSED, "CT-2": R.FAILED})
-    open_grid(porteur, cr, first)
-    record(porteur, {"CT-3": R.BLOCKED, "CT-4": R.PASSED})
-    porteur.screenshot("result-grid")
+    open_grid(second, cr, first)
+    record(second, {"CT-3": R.BLOCKED, "CT-4": R.PASSED})
+    second.screenshot("result-grid")
     defect = raise_blocking_defect(testeur, cr, first, "CT-2", "Export vide")
     # By assigned tester: to run, passed, failed, blocked, not applicable.
     open_dashboard(
         porteur,
         first,
-        {tester_name: (0, 1, 1, 0, 0), "Non attribué": (0, 1, 0, 1, 0)},
+        {tester_name: (0, 1, 1, 0, 0), second_name: (0, 1, 0, 1, 0)},
         blocking=1,
     )
     porteur.screenshot("campaign-dashboard")
@@ -125,8 +129,8 @@ def acceptance_journey(
     assert {c.case.reference for c in retest.campaign_cases.all()} == {"CT-2", "CT-3"}
     open_grid(testeur, cr, retest)
     record(testeur, {"CT-2": R.PASSED})
-    open_grid(porteur, cr, retest)
-    record(porteur, {"CT-3": R.PASSED})
+    open_grid(second, cr, retest)
+    record(second, {"CT-3": R.PASSED})
     verify_defect(testeur, cr, defect)
     open_task(porteur, "queue", ref, "Mener la campagne de tests")
     porteur.page.get_by_label("Passage au bilan", exact=True).check()
@@ -155,6 +159,22 @@ def acceptance_journey(
 
 
 # --- Steps -----------------------------------------------------------------------
+
+
+def _second_tester(world: World, change_request: ChangeRequest) -> str:
+    """A second tester of the request's organisation (the demo has one per
+    client), as the administrator records them: an account and its role."""
+    user = get_user_model().objects.create_user(
+        username="cd23.testeur2",
+        password=world.password,
+        first_name="Léa",
+        last_name="Martin",
+        email="cd23.testeur2@demo.tandem.invalid",
+    )
+    Membership.objects.create(
+        user=user, organisation=change_request.organisation, role=Role.TESTEUR
+    )
+    return user.get_username()
 
 
 def prepare_plan(
