@@ -159,9 +159,12 @@ class Visitor:
             )
 
     def leave(self) -> None:
-        """Collect the CSP violations of the document being left."""
+        """Collect (once) the CSP violations of the document being left."""
         try:
-            found = self.page.evaluate("() => window.__tandemCsp || []")
+            found = self.page.evaluate(
+                "() => { const f = window.__tandemCsp || [];"
+                " window.__tandemCsp = []; return f; }"
+            )
         except Exception:  # no document yet: nothing to collect
             found = []
         self.problems += [f"{self.name} {self.page.url} CSP {v}" for v in found]
