@@ -89,13 +89,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium():
-    """One headless Chromium per test process."""
+    """A headless Chromium for one test (a second or so to start)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's synchronous API keeps an event loop in the test's thread, where
-    # Django refuses database calls unless told that they are meant.
+    # Django refuses database calls unless told that they are meant: told for this
+    # test only (the variable must not reach other tests, nor the processes they
+    # start, where `check --deploy` rightly refuses it).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
