@@ -30,10 +30,6 @@ ATTACHMENT = {
 }
 
 
-# viewflow's components draw themselves in a timeout once connected (the snackbar
-# showing the page's message, say), then fade in: wait for that timeout, for the
-# frames that start their transitions, and for every transition that ends. Caught
-# half-way, a fading snackbar fails the contrast check, or passes it unseen.
 def login(visit: Callable[..., Visitor], username: str, password: str) -> Visitor:
     """An anonymous visitor sent to the login page by "/", who signs in there: the
     one journey that proves the real login form works (the others get a session
