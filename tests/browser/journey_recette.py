@@ -230,9 +230,7 @@ def assign_cases(
 def open_grid(
     visitor: Visitor, change_request: ChangeRequest, campaign: Campaign
 ) -> None:
-    """From the request's acceptance page to the campaign's grid, the page loaded
-    afresh first: the grid's keyboard script runs once per document, and Turbo
-    does not run it again on a second visit to a grid (see the report)."""
+    """From the request's acceptance page to the campaign's grid, by its link."""
     page = visitor.page
     visitor.goto(f"/recettes/{change_request.pk}/")
     link = page.get_by_role(
