@@ -1,6 +1,7 @@
 """Change-request pages: scoping, roles, bad input and query bounds."""
 
 import html
+import re
 
 import pytest
 from django.urls import reverse
@@ -407,3 +408,9 @@ def test_task_lists_name_the_request_with_its_title_escaped(world, client):
 
     assert f"{cr.reference} – &lt;b&gt;Flux&lt;/b&gt; &amp; contrôles" in page
     assert "<b>Flux</b>" not in page
+    # Each row's link names the task it opens (not "#12/345").
+    assert re.search(
+        r'<a href="/evolution/\d+/review_submission/\d+/">'
+        r"Prendre en compte la demande</a>",
+        page,
+    )
