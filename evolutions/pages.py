@@ -121,12 +121,13 @@ def change_request_detail(request, pk: int):
 
 
 def _with_deadlines(tasks):
-    """(task, due date, overdue?) for each open task."""
+    """(task, its page, due date, overdue?) for each open task, of either flow."""
     configured = deadlines.configured_days()
     rows = []
     for task in tasks:
         due = deadlines.task_due_date(task, configured)
-        rows.append((task, due, deadlines.is_overdue(due)))
+        page = task.flow_task.reverse("index", args=[task.process_id, task.pk])
+        rows.append((task, page, due, deadlines.is_overdue(due)))
     return rows
 
 

@@ -38,10 +38,12 @@ def change_requests_search(queryset: QuerySet, text: str) -> QuerySet:
 
 
 def open_tasks_of(change_request: ChangeRequest) -> QuerySet[Task]:
-    """The human tasks waiting on the request: its current step(s)."""
+    """The human tasks waiting on the request: its current step(s), in the change
+    process or, once manufactured, in its acceptance."""
     return (
         Task.objects.filter(
-            process__evolutionprocess__change_request=change_request,
+            Q(process__evolutionprocess__change_request=change_request)
+            | Q(process__recetteprocess__change_request=change_request),
             flow_task_type="HUMAN",
             status__in=[STATUS.NEW, STATUS.ASSIGNED],
         )

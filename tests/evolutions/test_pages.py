@@ -414,3 +414,23 @@ def test_task_lists_name_the_request_with_its_title_escaped(world, client):
         r"Prendre en compte la demande</a>",
         page,
     )
+
+
+def test_request_in_acceptance_shows_its_acceptance_step(demo, client):
+    client.force_login(demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE))
+    cr = ChangeRequest.objects.filter(
+        organisation=demo.creuse, status=S.IN_ACCEPTANCE, recette_process__isnull=False
+    ).first()
+    waiting = Task.objects.filter(
+        process__recetteprocess__change_request=cr,
+        flow_task_type="HUMAN",
+        status__in=["NEW", "ASSIGNED"],
+    )
+    assert waiting.exists()
+
+    page = client.get(reverse("evolutions:detail", args=[cr.pk])).content.decode()
+
+    assert "Aucune action en attente." not in page
+    for task in waiting:
+        link = f"/recette/{task.process_id}/{task.flow_task.name}/{task.pk}/"
+        assert f'<a href="{link}">{task.flow_task.task_title}</a>' in page
