@@ -252,3 +252,19 @@ def test_task_lists_filter_by_step(world, client):
 
     assert waiting.content.decode().count("Besoin ") == 2
     assert "Besoin " not in other.content.decode()
+
+
+def test_task_list_pagination_is_french_and_its_links_say_where_they_lead(
+    world, client
+):
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    _drafts(world, 26)
+    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
+        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    client.force_login(world.user("cnaf.contact"))
+
+    page = client.get("/evolution/queue/").content.decode()
+
+    assert "1–25 sur 26" in page
+    assert " of " not in page
+    assert 'aria-label="Page suivante"' in page
