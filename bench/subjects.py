@@ -173,12 +173,13 @@ def _shortfalls(subjects: Subjects) -> list[str]:
     ]
 
 
-def _nearest(counts: dict[int, int], target: int) -> tuple[int, int] | None:
-    """(pk, count) of the count nearest to `target`, the larger on a tie."""
+def _nearest(model, counts: dict[int, int], target: int, missing: str):
+    """The `model` row whose count is nearest to `target` (the larger on a tie);
+    LookupError(`missing`) when there is none."""
     if not counts:
-        return None
+        raise LookupError(missing)
     pk = min(counts, key=lambda pk: (abs(counts[pk] - target), -counts[pk], pk))
-    return pk, counts[pk]
+    return model.objects.get(pk=pk)
 
 
 def _request_with_history(user) -> ChangeRequest:
@@ -190,10 +191,9 @@ def _request_with_history(user) -> ChangeRequest:
         .values_list("object_id")
         .annotate(n=Count("pk"))
     )
-    found = _nearest(counts, HISTORY_ROWS)
-    if found is None:
-        raise LookupError("no change request with history rows")
-    return ChangeRequest.objects.get(pk=found[0])
+    return _nearest(
+        ChangeRequest, counts, HISTORY_ROWS, "no change request with history rows"
+    )
 
 
 def _open_campaign(tester) -> Campaign:
@@ -204,10 +204,12 @@ def _open_campaign(tester) -> Campaign:
         .values_list("pk")
         .annotate(n=Count("campaign_cases"))
     )
-    found = _nearest(counts, CAMPAIGN_CASES)
-    if found is None:
-        raise LookupError(f"no open campaign {tester.username} may record in")
-    return Campaign.objects.get(pk=found[0])
+    return _nearest(
+        Campaign,
+        counts,
+        CAMPAIGN_CASES,
+        f"no open campaign {tester.username} may record in",
+    )
 
 
 def _request_with_executions(user) -> ChangeRequest:
@@ -218,10 +220,9 @@ def _request_with_executions(user) -> ChangeRequest:
         .values_list("campaign__change_request")
         .annotate(n=Count("pk"))
     )
-    found = _nearest(counts, REPORT_EXECUTIONS)
-    if found is None:
-        raise LookupError("no acceptance with executions")
-    return ChangeRequest.objects.get(pk=found[0])
+    return _nearest(
+        ChangeRequest, counts, REPORT_EXECUTIONS, "no acceptance with executions"
+    )
 
 
 def _list_filters(user) -> dict:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Organisation, Role
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
+from workflow import access
 from workflow.forms import QuickSelect
 
 
@@ -66,13 +67,8 @@ class ReviewSubmissionForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["order_owner"].queryset = (
-            get_user_model()
-            .objects.filter(
-                is_active=True,
-                memberships__role=Role.PORTEUR_COMMANDE,
-                memberships__organisation__kind="fournisseur",
-            )
-            .distinct()
+            access.supplier_users_with_role(Role.PORTEUR_COMMANDE)
+            .filter(is_active=True)
             .order_by("last_name", "first_name")
         )
         self.fields["order_owner"].label_from_instance = lambda user: (

@@ -13,7 +13,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from contacts.models import Membership, Organisation, Role
+from contacts.models import Role
 from evolutions import forms, services
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
@@ -35,14 +35,12 @@ def change_request_list(request):
     request_owners = access.memberships_visible_to(user).filter(
         role=Role.PORTEUR_DEMANDE
     )
-    order_owners = Membership.objects.filter(
-        role=Role.PORTEUR_COMMANDE, organisation__kind=Organisation.Kind.SUPPLIER
-    )
+    order_owners = access.supplier_users_with_role(Role.PORTEUR_COMMANDE)
     owners = (
         get_user_model()
         .objects.filter(
             Q(pk__in=request_owners.values("user_id"))
-            | Q(pk__in=order_owners.values("user_id"))
+            | Q(pk__in=order_owners.values("pk"))
         )
         .order_by("last_name", "first_name")
     )

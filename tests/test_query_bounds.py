@@ -27,6 +27,14 @@ from workflow.models import TransitionLog
 R = Execution.Result
 
 
+def _submitted(world, count: int) -> None:
+    """`count` needs expressions of client 23, submitted to the supplier."""
+    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
+    _drafts(world, count)
+    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
+        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+
+
 def _queries(client, url, **kwargs) -> int:
     """Queries of one GET, after a warm-up GET (sessions, content types)."""
     client.get(url, **kwargs)
@@ -39,10 +47,7 @@ def _queries(client, url, **kwargs) -> int:
 def test_change_request_list_filtered_costs_the_same_on_page_1_and_page_3(
     world, client
 ):
-    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
-    _drafts(world, 60)
-    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
-        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    _submitted(world, 60)
     client.force_login(world.user("cnaf.contact"))
     url = reverse("evolutions:index")
     filtered = {"status": ChangeRequest.Status.SUBMITTED, "q": "Besoin"}
@@ -217,10 +222,7 @@ def _reset_report(change_request):
 def test_task_lists_offer_no_list_of_every_process(world, client, url):
     # viewflow's filter listed one option per waiting process: the supplier's
     # queue page grew with its queue.
-    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
-    _drafts(world, 5)
-    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
-        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    _submitted(world, 5)
     client.force_login(world.user("cnaf.contact"))
 
     response = client.get(url)
@@ -237,10 +239,7 @@ def test_task_lists_offer_no_list_of_every_process(world, client, url):
 
 
 def test_task_lists_filter_by_step(world, client):
-    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
-    _drafts(world, 2)
-    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
-        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    _submitted(world, 2)
     client.force_login(world.user("cnaf.contact"))
     step = "evolutions/flows.EvolutionFlow.review_submission"
 
@@ -257,10 +256,7 @@ def test_task_lists_filter_by_step(world, client):
 def test_task_list_pagination_is_french_and_its_links_say_where_they_lead(
     world, client
 ):
-    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
-    _drafts(world, 26)
-    for cr in ChangeRequest.objects.filter(status=ChangeRequest.Status.DRAFT):
-        evolution_services.change_request_submit(pk=cr.pk, by=porteur)
+    _submitted(world, 26)
     client.force_login(world.user("cnaf.contact"))
 
     page = client.get("/evolution/queue/").content.decode()

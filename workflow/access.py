@@ -14,6 +14,7 @@ Viewflow task queues are scoped by the per-organisation permission strings of
 
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -118,6 +119,15 @@ def memberships_visible_to(user) -> QuerySet[Membership]:
     return scope_to_organisations(
         Membership.objects.select_related("organisation", "user"), user
     )
+
+
+def supplier_users_with_role(role: str) -> QuerySet:
+    """The users who hold `role` for the supplier (the order owners a request may
+    be given to, say)."""
+    holders = Membership.objects.filter(
+        role=role, organisation__kind=Organisation.Kind.SUPPLIER
+    )
+    return get_user_model().objects.filter(pk__in=holders.values("user_id"))
 
 
 def contact_points_visible_to(user) -> QuerySet[ContactPoint]:
