@@ -617,8 +617,13 @@ class RequestWriter:
             elif name == "ask_another_release":
                 proposed = None
             target = TARGET[name]
+            # A submission after a request for information is the model's
+            # "resubmit" transition (the flow's complete_information task).
+            recorded = (
+                "resubmit" if name == "submit" and state == S.INFO_REQUESTED else name
+            )
             generation.record_transition(
-                ChangeRequest, pk, code, name, state, target, by, when, comment
+                ChangeRequest, pk, code, recorded, state, target, by, when, comment
             )
             state = target
 

@@ -179,10 +179,13 @@ class ChangeRequest(models.Model):
     # The lifecycle (DOMAIN.md, "The change-request process"). Who may fire each
     # transition is checked by the services and the flow nodes.
 
-    @status.transition(
-        source=[Status.DRAFT, Status.INFO_REQUESTED], target=Status.SUBMITTED
-    )
+    @status.transition(source=Status.DRAFT, target=Status.SUBMITTED)
     def submit(self):
+        pass
+
+    # Only as the flow's "complete information" task (evolutions.services).
+    @status.transition(source=Status.INFO_REQUESTED, target=Status.SUBMITTED)
+    def resubmit(self):
         pass
 
     @status.transition(source=Status.SUBMITTED, target=Status.INFO_REQUESTED)

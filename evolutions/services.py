@@ -24,7 +24,7 @@ from evolutions.models import (
     ReleaseAnnouncement,
     SpecificationVersion,
 )
-from workflow import access, events, routing
+from workflow import access, consistency, events, routing
 from workflow.notifications import notify
 from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
@@ -185,37 +185,72 @@ def change_request_update(*, pk: int, by, **fields) -> ChangeRequest:
 
 
 def change_request_submit(*, pk: int, by, comment: str = "") -> ChangeRequest:
-    """The client submits (or resubmits) the needs expression to the supplier."""
+    """The client submits the draft needs expression to the supplier (it starts
+    EvolutionFlow)."""
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
-        if not change_request.data_flows:
-            raise ValidationError(
-                {"data_flows": _("Indiquez au moins un flux concerné.")}
+        if change_request.status != ChangeRequest.Status.DRAFT:
+            # A tab opened before the first submission: nothing to submit now. A
+            # request sent back for information is resubmitted by its task.
+            raise ActionRefused(
+                _(
+                    "Cette demande n'est plus un brouillon (« %(state)s ») : elle a "
+                    "déjà été soumise."
+                )
+                % {"state": change_request.get_status_display()}
             )
-        first_submission = change_request.status == ChangeRequest.Status.DRAFT
+        _require_data_flows(change_request)
         log = fire(change_request, "submit", by=by, comment=comment)
         change_request.submitted_at = timezone.now()
         change_request.save(update_fields=["submitted_at"])
-        if first_submission:
-            from evolutions.flows import EvolutionFlow  # the flow imports the services
+        from evolutions.flows import EvolutionFlow  # the flow imports the services
 
-            EvolutionFlow.start.run(change_request=change_request)
-        supplier = routing.supplier()
-        notify(
-            event=f"cr_submitted:{change_request.pk}:{log.pk}",
-            kind="cr_submitted",
-            organisation=change_request.organisation,
-            recipients=[
-                *routing.role_holders(Role.CONTACT_EVOLUTIONS, supplier),
-                *routing.contact_points(
-                    supplier, ContactPoint.Subject.NEEDS_EXPRESSION
-                ),
-            ],
-            context={"cr": change_request},
-            link=change_request.get_absolute_url(),
-        )
+        EvolutionFlow.start.run(change_request=change_request)
+        _announce_submission(change_request, log)
     return change_request
+
+
+def change_request_resubmit(*, pk: int, by, comment: str = "") -> ChangeRequest:
+    """The client sends the completed needs expression back to the supplier: the
+    flow's "complete information" task, and nothing else, does it."""
+    from evolutions.flows import EvolutionFlow
+
+    with transaction.atomic():
+        change_request = _locked(pk)
+        access.require_role(by, Role.PORTEUR_DEMANDE, change_request.organisation)
+        process = EvolutionProcess.objects.filter(change_request_id=pk).first()
+        consistency.require_step(
+            process,
+            EvolutionFlow.complete_information,
+            action=_("Soumettre à nouveau"),
+        )
+        _require_data_flows(change_request)
+        log = fire(change_request, "resubmit", by=by, comment=comment)
+        change_request.submitted_at = timezone.now()
+        change_request.save(update_fields=["submitted_at"])
+        _announce_submission(change_request, log)
+    return change_request
+
+
+def _require_data_flows(change_request: ChangeRequest) -> None:
+    if not change_request.data_flows:
+        raise ValidationError({"data_flows": _("Indiquez au moins un flux concerné.")})
+
+
+def _announce_submission(change_request: ChangeRequest, log) -> None:
+    supplier = routing.supplier()
+    notify(
+        event=f"cr_submitted:{change_request.pk}:{log.pk}",
+        kind="cr_submitted",
+        organisation=change_request.organisation,
+        recipients=[
+            *routing.role_holders(Role.CONTACT_EVOLUTIONS, supplier),
+            *routing.contact_points(supplier, ContactPoint.Subject.NEEDS_EXPRESSION),
+        ],
+        context={"cr": change_request},
+        link=change_request.get_absolute_url(),
+    )
 
 
 def change_request_request_information(*, pk: int, by, question: str) -> ChangeRequest:

@@ -51,7 +51,7 @@ class CompleteInformationView(ChangeRequestTaskView):
         data = dict(form.cleaned_data)
         comment = data.pop("comment")
         services.change_request_update(pk=self.pk, by=self.request.user, **data)
-        services.change_request_submit(
+        services.change_request_resubmit(
             pk=self.pk, by=self.request.user, comment=comment
         )
 

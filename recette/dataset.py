@@ -272,7 +272,7 @@ def _script_events(rng, request: RequestPlan) -> None:
         events.append((action, day))
 
     if stage == NO_PLAN:
-        return
+        return  # its plan is the empty one created with the acceptance
     after(0.5, 3, "plan_open")
     for round_ in range(1, script.plan_rounds + 1):
         if stage == PREPARE and round_ == script.plan_rounds:
@@ -483,6 +483,7 @@ class AcceptanceWriter:
                 "refusal_reason",
                 "refusal_second_factor",
                 "created_at",
+                "report_document",  # no PDF is stored (see _report_row)
             ),
             explicit_ids=True,
         )
@@ -592,6 +593,9 @@ class _Acceptance:
             at = request.at(day)
             following = events[index + 1][1] if index + 1 < len(events) else None
             getattr(self, f"_{action}")(at, following and request.at(following))
+        if not self.plan_id:
+            # Still empty: the plan acceptance_start creates with the process.
+            self.plan_id = self.tables.plans.new_id()
         if self.script.campaign_open:
             now = self.generation.now
             self._campaign_runs(
@@ -834,6 +838,7 @@ class _Acceptance:
             "",
             "",
             at,
+            "",
         ]
         self.run.split(
             F.write_report, by, at, F.signatures, (F.sign_client, F.sign_supplier)
@@ -1191,7 +1196,8 @@ class _Acceptance:
             tables.defects.add(*defect.row)
         if self.report is not None:
             row = self.report
-            tables.reports.add(*row[:8], "", "", row[9], row[10])
+            # No stored PDF; the hash is the one the agreement is on.
+            tables.reports.add(*row[:8], "", row[8], row[9], row[10])
             for defect in self.reserved_defects:
                 tables.reserved.add(row[0], defect)
         if self.agreement is not None:

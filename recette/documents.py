@@ -113,6 +113,7 @@ def report_pdf(report: AcceptanceReport) -> bytes:
         planned_end=_day(figures["planned"][1]),
         actual_start=_day(figures["actual"][0]),
         actual_end=_day(figures["actual"][1]),
+        draft=report.status == AcceptanceReport.Status.DRAFT,
     )
     return pdf.acceptance_report_pdf(data, generated_at=timezone.now())
 

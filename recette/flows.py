@@ -35,6 +35,11 @@ def _qualified(activation) -> bool:
     return last is not None and last.passed
 
 
+def _plan_validated_and_qualified(activation) -> bool:
+    # A plan validated again after being reopened: the build was already qualified.
+    return _plan_validated(activation) and _qualified(activation)
+
+
 def _fixes_asked(activation) -> bool:
     last = change_request_of(activation).campaigns.order_by("number").last()
     return last.outcome == Campaign.Outcome.FIXES
@@ -88,6 +93,7 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
     after_review_plan = (
         flow.Switch()
         .Annotation(title=_("Plan validé ?"))
+        .Case(this.deliver, _plan_validated_and_qualified)
         .Case(this.qualify, _plan_validated)
         .Default(this.prepare_plan)
     )
@@ -164,6 +170,10 @@ class RecetteFlow(ScopedFlowMixin, flow.Flow):
         .Default(this.end)
     )
     end = flow.End().Annotation(title=_("En production"))
+
+    # Steps a validated plan can be reopened from (recette.services.plan_reopen):
+    # the waiting one is cancelled and the plan goes back to preparation.
+    PLAN_REOPENABLE_AT = ("qualify", "deliver", "write_report")
 
     def start_for(self, activation, change_request):
         activation.process.change_request = change_request

@@ -581,7 +581,14 @@ class AcceptanceReport(models.Model):
 
     @status.transition(source=Status.SUBMITTED, target=Status.DRAFT)
     def reopen(self):
+        # A new version in writing: nothing of the submitted one may pass for it.
+        # That version's PDF stays with the agreement it was submitted for.
         self.version += 1
+        self.document = ""
+        self.document_sha256 = ""
+        self.figures = {}
+        self.submitted_by = None
+        self.submitted_at = None
 
 
 class GoLiveAgreement(models.Model):
@@ -615,6 +622,13 @@ class GoLiveAgreement(models.Model):
     )
     report_version = models.PositiveSmallIntegerField(_("version du bilan"))
     report_sha256 = models.CharField(_("empreinte SHA-256 du bilan"), max_length=64)
+    # The very PDF of that version of the report, kept when the report is reopened.
+    report_document = models.FileField(
+        _("bilan (PDF) soumis à l'accord"),
+        storage=private_storage,
+        upload_to=private_upload_to,
+        blank=True,
+    )
     status = FSMField(
         _("état"),
         max_length=20,

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from evolutions.selectors import change_requests_visible_to
 from recette import documents, forms, services
 from recette.importing import parse_cases
-from recette.models import Campaign, Defect, Evidence, Execution
+from recette.models import AcceptanceReport, Campaign, Defect, Evidence, Execution
 from recette.selectors import (
     campaign_cases_with_result,
     campaign_figures,
@@ -25,7 +25,7 @@ from recette.selectors import (
     grid_html,
     grid_rows,
 )
-from workflow import access
+from workflow import access, consistency
 from workflow.responses import pdf_response, refused
 from workflow.transitions import ActionRefused
 from workflow.uploads import file_download_response, private_storage
@@ -58,6 +58,10 @@ def acceptance_list(request):
 def acceptance_detail(request, pk: int):
     change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
     plan = change_request.acceptance_plan
+    # Once the acceptance is over its defects no longer move.
+    running = consistency.process_is_open(
+        getattr(change_request, "recette_process", None)
+    )
     context = {
         "change_request": change_request,
         "plan": plan,
@@ -67,7 +71,12 @@ def acceptance_detail(request, pk: int):
         "deliveries": change_request.deliveries.all(),
         "campaigns": change_request.campaigns.select_related("delivery"),
         "defects": [
-            (defect, services.defect_allowed_actions(request.user, defect))
+            (
+                defect,
+                services.defect_allowed_actions(request.user, defect)
+                if running
+                else set(),
+            )
             for defect in change_request.defects.select_related(
                 "fixed_in", "organisation"
             )
@@ -369,16 +378,18 @@ def evidence_upload(request, pk: int):
 _IMPORTS_KEY = "tandem_case_imports"
 
 
-def _editable_plan_of(request, pk: int):
+def _editable_plan_of(request, pk: int, action: str):
     change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
     plan = change_request.acceptance_plan
     actions = services.plan_allowed_actions(request.user, plan)
-    if "import" not in actions:
+    if action not in actions:
         if not access.may_act_any(
             request.user, services.PLAN_AUTHORS, plan.organisation
         ):
             raise PermissionDenied(_("Seul le fournisseur écrit le plan de recette."))
-        raise ActionRefused(_("Le plan de recette est figé : rouvrez-le d'abord."))
+        if plan.is_frozen:
+            raise ActionRefused(_("Le plan de recette est figé : rouvrez-le d'abord."))
+        raise ActionRefused(services.CASES_ALREADY_PLAYED)
     return change_request, plan
 
 
@@ -386,7 +397,7 @@ def cases_import(request, pk: int):
     """Dry run first: the file is read and every case or bad line is shown; it is
     saved only when confirmed, and only if it has no error."""
     try:
-        change_request, plan = _editable_plan_of(request, pk)
+        change_request, plan = _editable_plan_of(request, pk, "import")
     except ActionRefused as refusal:
         return refused(request, str(refusal), subject=None)
     pending = request.session.get(_IMPORTS_KEY, {})
@@ -438,7 +449,7 @@ def cases_import(request, pk: int):
 def case_create(request, pk: int):
     """The supplier types a test case in, with its ordered steps."""
     try:
-        change_request, plan = _editable_plan_of(request, pk)
+        change_request, plan = _editable_plan_of(request, pk, "add_case")
     except ActionRefused as refusal:
         return refused(request, str(refusal), subject=None)
     form = forms.CaseForm(request.POST or None)
@@ -540,17 +551,39 @@ def report_pdf(request, pk: int):
     report = getattr(change_request, "acceptance_report", None)
     if report is None:
         raise Http404
-    if report.document:
+    if "version" in request.GET:
+        # An earlier version, as submitted to its (refused) agreement.
+        agreement = (
+            change_request.go_live_agreements.filter(
+                report_version=_positive(request.GET["version"])
+            )
+            .exclude(report_document="")
+            .last()
+        )
+        if agreement is None:
+            raise Http404
+        return file_download_response(
+            agreement.report_document,
+            download_name=f"{change_request.reference}-bilan-v"
+            f"{agreement.report_version}.pdf",
+        )
+    if report.status == AcceptanceReport.Status.SUBMITTED and report.document:
         # The submitted report is the very file both DSIs sign.
         return file_download_response(
             report.document,
             download_name=f"{change_request.reference}-bilan-v{report.version}.pdf",
         )
+    # A version in writing: today's figures, marked as a draft nobody signs.
     return pdf_response(
         documents.report_pdf(report),
-        f"{change_request.reference}-bilan.pdf",
+        f"{change_request.reference}-bilan-v{report.version}-projet.pdf",
         subject=change_request,
     )
+
+
+def _positive(value: str) -> int:
+    """A version number from the query string, 0 when it is none."""
+    return int(value) if value.isdigit() and len(value) < 6 else 0
 
 
 def agreement_pdf(request, pk: int):

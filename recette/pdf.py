@@ -170,6 +170,8 @@ class AcceptanceReportData:
     planned_end: date
     actual_start: date | None
     actual_end: date | None
+    # A version still in writing: its PDF says so on every page.
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -303,9 +305,15 @@ def acceptance_report_pdf(
         title=_("Bilan de recette"),
         reference=data.reference,
         organisation=data.organisation,
-        version=_("Bilan v%(version)d") % {"version": data.version},
+        version=(
+            _("Bilan v%(version)d — projet non signé")
+            if data.draft
+            else _("Bilan v%(version)d")
+        )
+        % {"version": data.version},
         generated_at=generated_at,
         blocks=items,
+        watermark=_("PROJET — non signé") if data.draft else "",
     )
 
 

@@ -165,16 +165,27 @@ def _totalled(counts: dict[str, int]) -> dict[str, int]:
     return counts
 
 
-def final_results(plan: AcceptancePlan) -> dict[str, int]:
-    """Each case's latest result over all campaigns, counted (one query)."""
+def _cases_with_final_result(plan: AcceptancePlan):
+    """The plan's cases, each annotated with its latest result over every
+    campaign of the acceptance (to run when never run)."""
     latest = (
         Execution.objects.filter(case=OuterRef("pk"))
         .order_by("-executed_at", "-pk")
         .values("result")[:1]
     )
+    return plan.cases.annotate(result=Coalesce(Subquery(latest), Value(R.TO_RUN)))
+
+
+def case_latest_results(plan: AcceptancePlan) -> dict[int, str]:
+    """Case id → its latest result over the whole acceptance (one query)."""
+    return dict(_cases_with_final_result(plan).values_list("pk", "result"))
+
+
+def final_results(plan: AcceptancePlan) -> dict[str, int]:
+    """Each case's latest result over all campaigns, counted (one query)."""
     counts = dict.fromkeys(R.values, 0)
     rows = (
-        plan.cases.annotate(result=Coalesce(Subquery(latest), Value(R.TO_RUN)))
+        _cases_with_final_result(plan)
         .order_by()
         .values("result")
         .annotate(n=Count("pk"))

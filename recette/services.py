@@ -4,6 +4,7 @@ organisation, locks what it changes, fires the lifecycle transition and records 
 from __future__ import annotations
 
 import hashlib
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contacts.models import ContactPoint, Role
 from evolutions.models import ChangeRequest
@@ -30,12 +32,13 @@ from recette.models import (
     Execution,
     GoLiveAgreement,
     Qualification,
+    RecetteProcess,
     Signature,
     TestCase,
     TestStep,
 )
-from recette.selectors import latest_results, report_figures
-from workflow import access, audit, events, routing
+from recette.selectors import case_latest_results, report_figures
+from workflow import access, audit, consistency, events, routing
 from workflow.calendars import working_days_between
 from workflow.locking import for_update
 from workflow.models import AuditEntry
@@ -54,6 +57,11 @@ TESTERS = (Role.TESTEUR, Role.PORTEUR_DEMANDE)
 SUPPLIER_FIXERS = (Role.MOE, Role.PORTEUR_COMMANDE)
 
 R = Execution.Result
+
+CASES_ALREADY_PLAYED = gettext_lazy(
+    "Des cas de ce plan ont déjà été joués en campagne : un import remplacerait "
+    "leurs résultats. Ajoutez les nouveaux cas un par un."
+)
 
 
 def margin_days() -> int:
@@ -80,9 +88,14 @@ def _acceptance_link(change_request) -> str:
 
 
 def acceptance_start(change_request: ChangeRequest) -> None:
-    """Open the acceptance process of a request whose manufacture is done."""
+    """Open the acceptance process of a request whose manufacture is done, with its
+    empty plan (the plan's page then only reads)."""
     from recette.flows import RecetteFlow  # the flow's views import the services
 
+    AcceptancePlan.objects.get_or_create(
+        change_request=change_request,
+        defaults={"organisation": change_request.organisation},
+    )
     RecetteFlow.start.run(change_request=change_request)
 
 
@@ -162,6 +175,9 @@ def cases_import(*, pk: int, by, preview: ImportPreview) -> int:
         raise ValidationError(too_long)
     with transaction.atomic():
         plan = _editable_plan(pk, by)
+        if CampaignCase.objects.filter(case__plan=plan).exists():
+            # A reopened plan: its cases carry results that must stay.
+            raise ActionRefused(CASES_ALREADY_PLAYED)
         plan.cases.all().delete()
         cases = TestCase.objects.bulk_create(
             TestCase(
@@ -299,19 +315,56 @@ def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> Acceptanc
 
 
 def plan_reopen(*, pk: int, by, reason: str) -> AcceptancePlan:
-    """The supplier changes a validated plan: a new version, to validate again."""
-    with transaction.atomic():
+    """The supplier changes a validated plan: a new version, to validate again.
+
+    Possible while the acceptance waits for the qualification, a delivery or the
+    report: that step is cancelled and the plan goes back to preparation (then the
+    client's review, then the next delivery). Refused during a campaign, the
+    signatures, or once the acceptance is over."""
+    from recette.flows import RecetteFlow
+
+    plan_row = AcceptancePlan.objects.select_related("organisation").get(pk=pk)
+    access.require_any_role(by, PLAN_AUTHORS, plan_row.organisation)  # role first
+    reason = required_text(reason, _("Indiquez pourquoi le plan validé doit changer."))
+    with _locked_recette(plan_row.change_request_id) as process:
         plan = _locked_plan(pk)
-        access.require_any_role(by, PLAN_AUTHORS, plan.organisation)
-        reason = required_text(
-            reason, _("Indiquez pourquoi le plan validé doit changer.")
-        )
         if plan.change_request.campaigns.filter(status=Campaign.Status.OPEN).exists():
             raise ActionRefused(
                 _("Une campagne est en cours : fermez-la avant de modifier le plan.")
             )
+        reopenable = [
+            getattr(RecetteFlow, name) for name in RecetteFlow.PLAN_REOPENABLE_AT
+        ]
+        consistency.require_step(
+            process, *reopenable, action=_("Rouvrir le plan validé")
+        )
         fire(plan, "reopen", by=by, comment=reason)
+        consistency.move_to(process, RecetteFlow.prepare_plan, waiting=reopenable)
+        events.announce(
+            "plan_reopened",
+            plan.change_request,
+            key=plan.version,
+            comment=reason,
+            recipients=events.client(plan.change_request, Role.PORTEUR_DEMANDE),
+            link=_acceptance_link(plan.change_request),
+        )
     return plan
+
+
+@contextmanager
+def _locked_recette(change_request_pk: int):
+    """The acceptance's process under the flow lock, inside a transaction: the
+    order the task views take them, so an action outside a task cannot deadlock
+    with one."""
+    from recette.flows import RecetteFlow
+
+    process = RecetteProcess.objects.filter(change_request_id=change_request_pk).first()
+    with ExitStack() as stack:
+        stack.enter_context(transaction.atomic())
+        if process is not None:
+            stack.enter_context(RecetteFlow.lock(process.pk))
+            process = RecetteProcess.objects.get(pk=process.pk)
+        yield process
 
 
 def qualification_record(
@@ -358,12 +411,15 @@ def qualification_record(
     return qualification
 
 
-def _retest_cases(previous: Campaign, fixed: list[Defect]) -> set[int]:
-    """Cases failed or blocked in the previous campaign, plus those behind the
-    defects this delivery claims to fix."""
-    results = latest_results(previous)
+def _retest_cases(plan: AcceptancePlan, fixed: list[Defect]) -> set[int]:
+    """Cases of the plan whose latest result over the whole acceptance is not a
+    pass (failed, blocked, or never run: left unrun in a re-test, or added by a
+    new version of the plan), plus those behind the defects this delivery claims
+    to fix."""
     again = {
-        case for case, result in results.items() if result in (R.FAILED, R.BLOCKED)
+        case
+        for case, result in case_latest_results(plan).items()
+        if result not in (R.PASSED, R.NOT_APPLICABLE)
     }
     again |= set(
         Execution.objects.filter(defects__in=fixed).values_list("case_id", flat=True)
@@ -439,7 +495,7 @@ def delivery_record(
             case_ids = set(plan.cases.values_list("pk", flat=True))
             kind = Campaign.Kind.FIRST
         else:
-            case_ids = _retest_cases(previous, fixed)
+            case_ids = _retest_cases(plan, fixed)
             kind = Campaign.Kind.RETEST
         campaign = Campaign.objects.create(
             change_request=change_request,
@@ -635,17 +691,37 @@ def defect_allowed_actions(user, defect: Defect) -> set[str]:
 
 def plan_allowed_actions(user, plan: AcceptancePlan) -> set[str]:
     """What the user may do on the plan from its page."""
+    from recette.flows import RecetteFlow
+
     actions = set()
     if access.may_act_any(user, PLAN_AUTHORS, plan.organisation):
         if not plan.is_frozen:
-            actions |= {"import", "add_case"}
-        if plan.reopen.can_proceed():
+            actions.add("add_case")
+            # An import replaces every case: not once some were played.
+            if not CampaignCase.objects.filter(case__plan=plan).exists():
+                actions.add("import")
+        waiting = consistency.open_step_names(
+            RecetteProcess.objects.filter(
+                change_request_id=plan.change_request_id
+            ).first()
+        )
+        if plan.reopen.can_proceed() and set(waiting) & set(
+            RecetteFlow.PLAN_REOPENABLE_AT
+        ):
             actions.add("reopen")
     return actions
 
 
 def _locked_defect(pk: int) -> Defect:
-    return for_update(Defect.objects.select_related("organisation")).get(pk=pk)
+    defect = for_update(Defect.objects.select_related("organisation")).get(pk=pk)
+    process = RecetteProcess.objects.filter(
+        change_request_id=defect.change_request_id
+    ).first()
+    if not consistency.process_is_open(process):
+        raise ActionRefused(
+            _("La recette est terminée : ses anomalies ne changent plus d'état.")
+        )
+    return defect
 
 
 def defect_reject(*, pk: int, by, reason: str) -> Defect:
@@ -787,6 +863,7 @@ def report_submit(*, pk: int, by) -> GoLiveAgreement:
             organisation=report.organisation,
             report_version=report.version,
             report_sha256=digest,
+            report_document=report.document.name,
         )
 
 

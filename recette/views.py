@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from recette import forms, services
 from recette.importing import parse_cases
-from recette.models import Campaign, GoLiveAgreement
+from recette.models import AcceptancePlan, Campaign, GoLiveAgreement
 from workflow import second_factor, throttling
 from workflow.taskviews import TaskFormView
 
@@ -37,9 +37,8 @@ class PreparePlanView(RecetteTaskView):
     success_message = gettext_lazy("Le plan de recette a été soumis au client.")
 
     def get_context_data(self, **kwargs):
-        plan = services.plan_prepare(
-            change_request_pk=self.change_request.pk, by=self.request.user
-        )
+        # Read only: the plan was created with the acceptance's process.
+        plan = AcceptancePlan.objects.get(change_request=self.change_request)
         kwargs.setdefault("plan", plan)
         kwargs.setdefault("margin_warning", services.plan_margin_warning(plan))
         return super().get_context_data(**kwargs)

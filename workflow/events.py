@@ -27,6 +27,9 @@ HEADLINES = {
     "manufacture_done": _("La fabrication est terminée : la recette commence."),
     "plan_submitted": _("Le plan de recette est à valider."),
     "plan_decided": _("Le client a rendu sa décision sur le plan de recette."),
+    "plan_reopened": _(
+        "Le plan de recette validé est rouvert : sa nouvelle version sera à valider."
+    ),
     "qualification_recorded": _("La qualification technique est enregistrée."),
     "defect_opened": _("Une anomalie est ouverte."),
     "report_submitted": _(

@@ -69,6 +69,7 @@ MUTED = colors.HexColor("#52606d")
 RULE = colors.HexColor("#9aa5b1")
 GRID = colors.HexColor("#cbd2d9")
 LABEL_BACKGROUND = colors.HexColor("#f0f4f8")
+WATERMARK = colors.HexColor("#e4e7eb")
 
 FIELD_LABEL_WIDTH = 5.2 * cm
 # Left and right padding of a table cell, together (points).
@@ -209,14 +210,17 @@ def build_pdf(
     version: str,
     generated_at: datetime,
     blocks: list[Block],
+    watermark: str = "",
 ) -> bytes:
-    """Render an A4 document with its header and footer on every page."""
+    """Render an A4 document with its header and footer on every page, and the
+    `watermark` across each page when given (a draft that nobody may sign)."""
     furniture = _PageFurniture(
         title=title,
         reference=reference,
         organisation=organisation,
         version=version,
         generated=_("Généré le %(moment)s") % {"moment": format_datetime(generated_at)},
+        watermark=watermark,
     )
     return _render(furniture, blocks)
 
@@ -230,12 +234,22 @@ class _PageFurniture:
     organisation: str
     version: str
     generated: str
+    watermark: str = ""
 
     def draw(self, canvas: Canvas, doc: BaseDocTemplate) -> None:
         """Draw the header and the footer of the current page, all but its number
         (`_PageCountingCanvas` adds it once the page count is known)."""
         canvas.saveState()
         left, right = MARGIN, PAGE_WIDTH - MARGIN
+        if self.watermark:
+            # Under the page's content, across it, light enough to read through.
+            canvas.saveState()
+            canvas.setFillColor(WATERMARK)
+            canvas.setFont(FONT_BOLD, 44)
+            canvas.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
+            canvas.rotate(50)
+            canvas.drawCentredString(0, 0, self.watermark)
+            canvas.restoreState()
 
         canvas.setFillColor(MUTED)
         canvas.setFont(FONT, 9)

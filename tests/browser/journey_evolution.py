@@ -17,6 +17,7 @@ from evolutions.models import ChangeRequest, Release
 from recette.models import RecetteProcess
 from tests.browser.conftest import Visitor
 from tests.conftest import World
+from tests.consistency import assert_consistent
 
 S = ChangeRequest.Status
 
@@ -207,6 +208,7 @@ def evolution_journey(
     def then(expected: str) -> None:
         """The step left the request in `expected`; client 57 still sees nothing."""
         assert status(cr) == expected
+        assert_consistent(cr)
         sees_nothing(outsider, cr)
 
     then(S.SUBMITTED)

@@ -20,6 +20,7 @@ from evolutions.models import ChangeRequest
 from recette.models import AcceptancePlan, Campaign, Defect, Execution
 from tests.browser.conftest import Visitor
 from tests.conftest import World, totp_code
+from tests.consistency import assert_consistent
 
 R = Execution.Result
 # The grid's keys (recette.pages.RESULT_KEYS): a letter chooses, Entrée saves.
@@ -411,7 +412,9 @@ def outsiders_see_nothing(
     campaign: Campaign | None = None,
 ) -> None:
     """The other client's people (one per step, in turn) find none of it: not in
-    the list, nor in their inbox or queue; its pages answer 404."""
+    the list, nor in their inbox or queue; its pages answer 404. Checked after
+    every step, with the request's own consistency."""
+    assert_consistent(change_request)
     outsider = who(OUTSIDERS[step % 2])
     reference = change_request.reference
     for path in ("/recettes/", "/recette/inbox/", "/recette/queue/"):

@@ -12,6 +12,7 @@ from contacts.models import Role
 from evolutions import services
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, Release
+from tests.consistency import assert_consistent
 from workflow.transitions import history_of
 
 S = ChangeRequest.Status
@@ -62,6 +63,7 @@ def _act(client, user, change_request, node, data) -> None:
         assert response.status_code == 302, response
     response = client.post(node.reverse("execute", args=args), data)
     assert response.status_code == 302, response.content.decode()[:2000]
+    assert_consistent(change_request)
 
 
 def _status(change_request):

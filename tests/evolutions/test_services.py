@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from contacts.models import Role
 from evolutions import services
+from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, Release
+from workflow.demo import complete_open_task
 from workflow.models import TransitionLog
 from workflow.transitions import ActionRefused, history_of
 
@@ -135,14 +137,28 @@ def test_more_information_loop_comes_back_to_the_supplier(world, actors):
     cr = _draft(world, actors)
     services.change_request_submit(pk=cr.pk, by=actors.porteur)
 
-    services.change_request_request_information(
-        pk=cr.pk, by=actors.contact, question="Quel volume par mois ?"
+    process = {"evolutionprocess__change_request": cr}
+    complete_open_task(
+        EvolutionFlow.review_submission,
+        actors.contact,
+        lambda: services.change_request_request_information(
+            pk=cr.pk, by=actors.contact, question="Quel volume par mois ?"
+        ),
+        **process,
     )
     assert _reload(cr).status == S.INFO_REQUESTED
-    services.change_request_update(
-        pk=cr.pk, by=actors.porteur, description="Environ 300 par mois."
+
+    def complete():
+        services.change_request_update(
+            pk=cr.pk, by=actors.porteur, description="Environ 300 par mois."
+        )
+        services.change_request_resubmit(
+            pk=cr.pk, by=actors.porteur, comment="Précisé."
+        )
+
+    complete_open_task(
+        EvolutionFlow.complete_information, actors.porteur, complete, **process
     )
-    services.change_request_submit(pk=cr.pk, by=actors.porteur, comment="Précisé.")
 
     cr = _reload(cr)
     assert cr.status == S.SUBMITTED

@@ -16,6 +16,7 @@ from recette.flows import RecetteFlow
 from recette.models import Campaign, Defect, Execution
 from recette.selectors import latest_results
 from tests.conftest import totp_code
+from tests.consistency import assert_consistent
 
 F = RecetteFlow
 R = Execution.Result
@@ -57,6 +58,7 @@ def _act(client, user, change_request, node, data, expect=302):
         assert client.post(node.reverse("assign", args=args)).status_code == 302
     response = client.post(node.reverse("execute", args=args), data)
     assert response.status_code == expect, response.content.decode()[:3000]
+    assert_consistent(change_request)
     return response
 
 

@@ -15,6 +15,8 @@ from pypdf import PdfReader
 from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
 from recette import services
+from recette.demo import _step, _to_first_campaign, _users
+from recette.flows import RecetteFlow
 from recette.models import Execution
 from recette.selectors import campaign_figures
 
@@ -359,9 +361,20 @@ def test_defect_buttons_follow_role_and_state(world, campaign):
     assert services.defect_allowed_actions(world.user("cd57.porteur"), defect) == set()
 
 
-def test_validated_plan_is_reopened_from_its_page(world, client, campaign):
-    cr = campaign.change_request
-    services.campaign_close(pk=campaign.pk, by=world.user("cd23.porteur"))
+def test_validated_plan_is_reopened_from_its_page(world, client, settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    cr = ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+    porteur = world.user("cd23.porteur")
+    _plan, campaign, _cases = _to_first_campaign(cr, _users(), "23")
+    _step(
+        cr,
+        RecetteFlow.run_campaign,
+        porteur,
+        lambda: services.campaign_close(pk=campaign.pk, by=porteur),
+    )
     url = reverse("recettes:plan_reopen", args=[cr.pk])
 
     client.force_login(world.user("cd23.porteur"))

@@ -12,6 +12,8 @@ from django.utils import timezone
 from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
 from recette import services
+from recette.demo import _step
+from recette.flows import RecetteFlow
 from recette.models import AcceptancePlan, Campaign, Defect, Execution
 from recette.selectors import campaign_figures, latest_results
 from tests.conftest import totp_code
@@ -114,7 +116,20 @@ def test_plan_is_sent_back_then_validated_and_frozen(people, manufactured):
 
 
 def test_changing_a_validated_plan_needs_a_new_validation(people, manufactured):
-    plan = _validated_plan(people, manufactured)
+    plan = _plan_with_cases(people, manufactured)
+    # Through the flow's tasks: a plan is reopened from the step that follows it.
+    _step(
+        manufactured,
+        RecetteFlow.prepare_plan,
+        people.commande,
+        lambda: services.plan_submit(pk=plan.pk, by=people.moe),
+    )
+    _step(
+        manufactured,
+        RecetteFlow.review_plan,
+        people.porteur,
+        lambda: services.plan_decide(pk=plan.pk, by=people.porteur, validated=True),
+    )
 
     services.plan_reopen(pk=plan.pk, by=people.moe, reason="Nouveau cas réglementaire")
 

@@ -151,10 +151,12 @@ def test_backup_writes_one_archive_whose_manifest_lists_every_table_and_file(sav
     assert files == digests(saved.site.media)
     assert len(files) == 3  # two attachments and the demo's acceptance report
     referenced = [entry["referenced_by"] for entry in manifest["files"]]
+    # The report's PDF is also the one its go-live agreement was opened for.
     assert sorted(label.split(":")[0] for labels in referenced for label in labels) == [
         "evolutions_attachment",
         "evolutions_attachment",
         "recette_acceptancereport",
+        "recette_goliveagreement",
     ]
     with tarfile.open(saved.archive) as tar:
         dump = tar.extractfile(manifest["database"]["member"]).read()

@@ -22,6 +22,7 @@ from recette.models import (
     CampaignCase,
     Defect,
     Execution,
+    RecetteProcess,
     TestCase,
     TestStep,
 )
@@ -79,7 +80,11 @@ def test_counts_follow_the_scale(dataset):
 
     assert dataset["volumes"] == volumes.__dict__
     assert ChangeRequest.objects.count() == volumes.change_requests
-    assert AcceptancePlan.objects.count() == volumes.plans
+    # Every acceptance has its plan from the start; the volume counts the plans
+    # written so far (those with cases).
+    assert AcceptancePlan.objects.count() == RecetteProcess.objects.count()
+    prepared = AcceptancePlan.objects.filter(cases__isnull=False).distinct()
+    assert prepared.count() == volumes.plans
     assert TestCase.objects.count() == volumes.cases
     assert Campaign.objects.count() == volumes.campaigns
     assert Execution.objects.count() == pytest.approx(volumes.executions, rel=0.02)
@@ -234,6 +239,12 @@ def test_generated_processes_wait_where_their_request_stands(dataset):
     assert not CampaignCase.objects.exclude(
         case__plan__change_request=F("campaign__change_request")
     ).exists()
+
+
+def test_generated_processes_pass_the_consistency_check(dataset):
+    """Every generated request and acceptance: status, open tasks and documents
+    agree (what `manage.py check_consistency` checks)."""
+    call_command("check_consistency")
 
 
 def test_generated_tasks_are_completed_by_the_real_flows(dataset, client, world):
