@@ -25,7 +25,7 @@ from viewflow.workflow.flow.views.filters import FlowUserTaskListFilter
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from workflow import access, deadlines
+from workflow import access, consistency, deadlines
 from workflow.flowperms import SUMMARY
 
 
@@ -285,7 +285,20 @@ def _finished_task_refusal(request, task_pk):
     if task is None or task.status not in (STATUS.DONE, STATUS.CANCELED):
         return None
     if task.status == STATUS.CANCELED:
-        reason = _("Cette tâche a été annulée : la demande a été close entre-temps.")
+        waiting = [
+            f"« {consistency.step_title(t.flow_task)} »"
+            for t in consistency.open_tasks(task.process)
+        ]
+        if waiting:
+            # Sent back to an earlier step (e.g. a validated plan reopened).
+            reason = _(
+                "Cette tâche a été annulée entre-temps : le dossier attend "
+                "maintenant %(steps)s."
+            ) % {"steps": ", ".join(waiting)}
+        else:
+            reason = _(
+                "Cette tâche a été annulée : la demande a été close entre-temps."
+            )
     else:
         reason = _("Cette tâche a déjà été traitée par %(name)s.") % {
             "name": task.owner.get_full_name() or task.owner.get_username()

@@ -122,12 +122,28 @@ def test_reopening_the_validated_plan_while_waiting_for_a_delivery(
     _close(cr, users, Campaign.Outcome.FIXES)
     assert _open_steps(cr) == ["deliver"]
 
+    deliver = Task.objects.get(
+        process__recetteprocess__change_request=cr, flow_task=F.deliver, status__in=OPEN
+    )
     client.force_login(users["cnaf.commande"])
     response = client.post(
         reverse("recettes:plan_reopen", args=[cr.pk]), {"reason": "Un cas de plus."}
     )
 
     assert response.status_code == 302
+    assert _open_steps(cr) == ["prepare_plan"]
+    # The project team's delivery page, loaded before and posted after: refused.
+    client.force_login(users["cnaf.moe"])
+    args = [deliver.process_id, deliver.pk]
+    for name in ("assign", "execute"):
+        stale = client.post(
+            F.deliver.reverse(name, args=args),
+            {"on": timezone.localdate().isoformat(), "environment": "Recette"},
+        )
+        assert 400 <= stale.status_code < 500, stale.status_code
+        assert "attend maintenant « Préparer le plan de recette »" in (
+            stale.content.decode()
+        )
     assert _open_steps(cr) == ["prepare_plan"]
     assert_consistent(cr)
     # The client's owner learns that a new version will come to validate.
