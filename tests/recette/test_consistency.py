@@ -4,7 +4,6 @@ report and a re-test tell the truth."""
 import hashlib
 from io import BytesIO
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -12,8 +11,6 @@ from django.utils import timezone
 from pypdf import PdfReader
 from viewflow.workflow.models import Task
 
-from evolutions.demo import evolutions_demo_load
-from evolutions.models import ChangeRequest
 from recette import services
 from recette.demo import _step, _to_first_campaign, _users
 from recette.flows import RecetteFlow
@@ -26,16 +23,6 @@ from workflow.models import Notification
 
 F = RecetteFlow
 R = Execution.Result
-
-
-@pytest.fixture
-def acceptance(world, settings, tmp_path):
-    """Client 23's request whose manufacture is done: RecetteFlow at prepare_plan."""
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    return ChangeRequest.objects.get(
-        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
-    )
 
 
 def _open_steps(change_request) -> list[str]:

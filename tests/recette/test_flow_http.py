@@ -2,14 +2,12 @@
 
 import json
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
 from recette import services
 from recette.flows import RecetteFlow
@@ -21,15 +19,6 @@ from tests.consistency import assert_consistent
 F = RecetteFlow
 R = Execution.Result
 PASSWORD = "tandem-demo"
-
-
-@pytest.fixture
-def journey(world, settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    return ChangeRequest.objects.get(
-        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
-    )
 
 
 def _open_task(change_request, node):
@@ -74,8 +63,8 @@ CASES_CSV = "\n".join(
 ).encode("cp1252")
 
 
-def test_whole_acceptance_journey_through_http(world, client, journey):
-    cr = journey
+def test_whole_acceptance_journey_through_http(world, client, acceptance):
+    cr = acceptance
     porteur, testeur = world.user("cd23.porteur"), world.user("cd23.testeur")
     commande, moe = world.user("cnaf.commande"), world.user("cnaf.moe")
     today = timezone.localdate()
@@ -211,25 +200,27 @@ def _to_signatures(world, client, cr, *, with_blocking_open: bool, open_major=Fa
     _act(client, porteur, cr, F.write_report, {"verdict": "favorable"})
 
 
-def test_signature_tasks_refuse_while_a_blocking_defect_is_open(world, client, journey):
-    _to_signatures(world, client, journey, with_blocking_open=True)
+def test_signature_tasks_refuse_while_a_blocking_defect_is_open(
+    world, client, acceptance
+):
+    _to_signatures(world, client, acceptance, with_blocking_open=True)
 
     for user, node in (("cnaf.dsi", F.sign_supplier), ("cd23.dsi", F.sign_client)):
         response = _act(
             client,
             world.user(user),
-            journey,
+            acceptance,
             node,
             _signing(world.user(user)),
             expect=409,
         )
         assert "bloquante" in response.content.decode()
-    assert ChangeRequest.objects.get(pk=journey.pk).status == "en_recette"
+    assert ChangeRequest.objects.get(pk=acceptance.pk).status == "en_recette"
 
 
-def test_other_clients_dsi_gets_404_on_the_signature(world, client, journey):
-    _to_signatures(world, client, journey, with_blocking_open=False)
-    task = _open_task(journey, F.sign_client)
+def test_other_clients_dsi_gets_404_on_the_signature(world, client, acceptance):
+    _to_signatures(world, client, acceptance, with_blocking_open=False)
+    task = _open_task(acceptance, F.sign_client)
     client.force_login(world.user("cd57.dsi"))
 
     for action in ("index", "assign", "execute"):
@@ -239,26 +230,28 @@ def test_other_clients_dsi_gets_404_on_the_signature(world, client, journey):
 
 
 def test_refusal_cancels_the_other_signature_and_goes_back_to_fixes(
-    world, client, journey
+    world, client, acceptance
 ):
-    _to_signatures(world, client, journey, with_blocking_open=False)
+    _to_signatures(world, client, acceptance, with_blocking_open=False)
 
     _act(
         client,
         world.user("cd23.dsi"),
-        journey,
+        acceptance,
         F.sign_client,
         _signing(world.user("cd23.dsi"), decision="refuse", reason="Pas convaincu"),
     )
 
-    assert _open_task(journey, F.deliver)
+    assert _open_task(acceptance, F.deliver)
     assert not Task.objects.filter(
-        process__recetteprocess__change_request=journey,
+        process__recetteprocess__change_request=acceptance,
         flow_task=F.sign_supplier,
         status__in=[STATUS.NEW, STATUS.ASSIGNED],
     ).exists()
     assert (
-        journey.acceptance_report.__class__.objects.get(change_request=journey).version
+        acceptance.acceptance_report.__class__.objects.get(
+            change_request=acceptance
+        ).version
         == 2
     )
 
@@ -281,7 +274,7 @@ def _workbook(rows) -> bytes:
 
 
 def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
-    world, client, journey
+    world, client, acceptance
 ):
     commande = world.user("cnaf.commande")
     today = timezone.localdate().isoformat()
@@ -298,7 +291,7 @@ def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
     refused = _act(
         client,
         commande,
-        journey,
+        acceptance,
         F.prepare_plan,
         {
             **data,
@@ -311,14 +304,14 @@ def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
     for line in (11, 101, 151):
         assert f"Ligne {line}," in page
     assert page.count("Ligne ") == 3
-    plan = ChangeRequest.objects.get(pk=journey.pk).acceptance_plan
+    plan = ChangeRequest.objects.get(pk=acceptance.pk).acceptance_plan
     assert not plan.cases.exists()
     assert (plan.status, plan.workload) == ("brouillon", None)  # nothing half-saved
 
     _act(
         client,
         commande,
-        journey,
+        acceptance,
         F.prepare_plan,
         {
             **data,
@@ -331,9 +324,9 @@ def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
     assert [s.action for s in cases[199].steps.all()] == ["Action 200"]
 
 
-def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, journey):
-    _to_signatures(world, client, journey, with_blocking_open=False)
-    process = journey.recette_process
+def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, acceptance):
+    _to_signatures(world, client, acceptance, with_blocking_open=False)
+    process = acceptance.recette_process
     client.force_login(world.user("cd57.testeur"))
 
     for url in (
@@ -346,7 +339,7 @@ def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, jour
     ):
         response = client.get(url)
         assert response.status_code == 200, url
-        assert journey.reference not in response.content.decode(), url
+        assert acceptance.reference not in response.content.decode(), url
     for url in (f"/recette/{process.pk}/", f"/recette/{process.pk}/chart/"):
         assert client.get(url).status_code == 404, url
 
@@ -355,27 +348,27 @@ def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, jour
 
 
 def test_signature_tasks_refuse_an_open_major_defect_not_in_the_reserves(
-    world, client, journey
+    world, client, acceptance
 ):
-    _to_signatures(world, client, journey, with_blocking_open=False, open_major=True)
+    _to_signatures(world, client, acceptance, with_blocking_open=False, open_major=True)
 
     for user, node in (("cnaf.dsi", F.sign_supplier), ("cd23.dsi", F.sign_client)):
         response = _act(
             client,
             world.user(user),
-            journey,
+            acceptance,
             node,
             _signing(world.user(user)),
             expect=409,
         )
         assert "majeure" in response.content.decode()
         assert "absente(s) des réserves" in response.content.decode()
-    assert ChangeRequest.objects.get(pk=journey.pk).status == "en_recette"
+    assert ChangeRequest.objects.get(pk=acceptance.pk).status == "en_recette"
 
 
-def test_wrong_signature_passwords_count_as_failed_logins(world, client, journey):
-    _to_signatures(world, client, journey, with_blocking_open=False)
-    task = _open_task(journey, F.sign_client)
+def test_wrong_signature_passwords_count_as_failed_logins(world, client, acceptance):
+    _to_signatures(world, client, acceptance, with_blocking_open=False)
+    task = _open_task(acceptance, F.sign_client)
     client.force_login(world.user("cd23.dsi"))
     args = [task.process_id, task.pk]
     assert client.post(F.sign_client.reverse("assign", args=args)).status_code == 302
@@ -392,7 +385,7 @@ def test_wrong_signature_passwords_count_as_failed_logins(world, client, journey
 
     assert locked.status_code == right.status_code == 429
     assert "la connexion est bloquée pendant 15 minutes" in right.content.decode()
-    assert not journey.go_live_agreements.last().signatures.exists()
+    assert not acceptance.go_live_agreements.last().signatures.exists()
     client.logout()
     login = client.post(
         reverse("login"), {"username": "cd23.dsi", "password": PASSWORD}

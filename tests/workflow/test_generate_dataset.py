@@ -13,6 +13,7 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
+from evolutions.consistency import STEP_OF_STATUS
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, EvolutionProcess
 from recette.flows import RecetteFlow
@@ -33,18 +34,7 @@ from workflow.models import AuditEntry, TransitionLog
 S = ChangeRequest.Status
 SCALE = 0.002
 # The task a request waits on, by its status (EvolutionFlow).
-OPEN_TASK = {
-    S.SUBMITTED: "review_submission",
-    S.INFO_REQUESTED: "complete_information",
-    S.IN_STUDY: "write_specification",
-    S.SPEC_REVIEW: "review_specification",
-    S.QUOTE_PREPARATION: "write_quote",
-    S.QUOTE_REVIEW: "review_quote",
-    S.PLANNING: "propose_release",
-    S.RELEASE_PROPOSED: "confirm_release",
-    S.PLANNED: "start_manufacture",
-    S.IN_MANUFACTURE: "finish_manufacture",
-}
+OPEN_TASK = STEP_OF_STATUS
 
 
 @pytest.fixture
