@@ -712,8 +712,11 @@ def plan_allowed_actions(user, plan: AcceptancePlan) -> set[str]:
     return actions
 
 
-def _locked_defect(pk: int) -> Defect:
+def _locked_defect(pk: int, by, roles) -> Defect:
+    """The defect, locked, for a holder of one of `roles` while its acceptance
+    runs (the role first: nobody else learns the acceptance's state)."""
     defect = for_update(Defect.objects.select_related("organisation")).get(pk=pk)
+    access.require_any_role(by, roles, defect.organisation)
     process = RecetteProcess.objects.filter(
         change_request_id=defect.change_request_id
     ).first()
@@ -727,8 +730,7 @@ def _locked_defect(pk: int) -> Defect:
 def defect_reject(*, pk: int, by, reason: str) -> Defect:
     """The supplier rejects a defect (not a defect, or out of scope), with a reason."""
     with transaction.atomic():
-        defect = _locked_defect(pk)
-        access.require_any_role(by, SUPPLIER_FIXERS, defect.organisation)
+        defect = _locked_defect(pk, by, SUPPLIER_FIXERS)
         reason = required_text(reason, _("Le motif du rejet est obligatoire."))
         fire(defect, "reject", by=by, comment=reason, reason=reason)
     return defect
@@ -737,8 +739,7 @@ def defect_reject(*, pk: int, by, reason: str) -> Defect:
 def defect_accept_rejection(*, pk: int, by) -> Defect:
     """The client accepts the supplier's rejection."""
     with transaction.atomic():
-        defect = _locked_defect(pk)
-        access.require_any_role(by, CLIENT_LEADS, defect.organisation)
+        defect = _locked_defect(pk, by, CLIENT_LEADS)
         fire(defect, "accept_rejection", by=by)
     return defect
 
@@ -746,8 +747,7 @@ def defect_accept_rejection(*, pk: int, by) -> Defect:
 def defect_verify(*, pk: int, by) -> Defect:
     """The client checks that a fixed defect is gone."""
     with transaction.atomic():
-        defect = _locked_defect(pk)
-        access.require_any_role(by, TESTERS, defect.organisation)
+        defect = _locked_defect(pk, by, TESTERS)
         fire(defect, "verify", by=by)
     return defect
 
@@ -755,8 +755,7 @@ def defect_verify(*, pk: int, by) -> Defect:
 def defect_reopen(*, pk: int, by, reason: str) -> Defect:
     """The client reopens a defect whose fix or rejection it does not accept."""
     with transaction.atomic():
-        defect = _locked_defect(pk)
-        access.require_any_role(by, TESTERS, defect.organisation)
+        defect = _locked_defect(pk, by, TESTERS)
         reason = required_text(reason, _("Indiquez pourquoi l'anomalie est réouverte."))
         fire(defect, "reopen", by=by, comment=reason)
     return defect

@@ -11,6 +11,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 from viewflow.workflow.models import Task
 
+from evolutions.models import ChangeRequest
 from recette import services
 from recette.demo import _step, _to_first_campaign, _users
 from recette.flows import RecetteFlow
@@ -278,4 +279,52 @@ def test_a_failed_case_left_unrun_in_a_retest_is_tested_again(world, acceptance)
     third = _deliver(cr, users)
 
     assert set(latest_results(third)) == {left.pk}
+    assert_consistent(cr)
+
+
+def test_defects_no_longer_move_once_the_acceptance_is_over(world, client, acceptance):
+    cr, users = acceptance, _users()
+    _plan, campaign, cases = _to_first_campaign(cr, users, "23")
+    _record(campaign, users, [(case, R.PASSED) for case in cases])
+    executions = services.executions_record(
+        pk=campaign.pk,
+        by=users["cd23.testeur"],
+        results=[{"case": cases[0].pk, "result": R.FAILED}],
+    )
+    defect = services.defect_open(
+        change_request_pk=cr.pk,
+        by=users["cd23.testeur"],
+        title="Libellé tronqué",
+        severity="mineure",
+        execution_pks=(executions[0].pk,),
+    )
+    _close(cr, users, Campaign.Outcome.REPORT)
+    _submit_report(cr, users)
+    agreement = cr.go_live_agreements.last()
+    for node, username in ((F.sign_client, "cd23.dsi"), (F.sign_supplier, "cnaf.dsi")):
+        dsi = users[username]
+        _step(
+            cr,
+            node,
+            dsi,
+            lambda dsi=dsi: services.agreement_sign(
+                pk=agreement.pk,
+                by=dsi,
+                password=DEMO_PASSWORD,
+                otp_token=demo_totp_code(dsi),
+            ),
+        )
+    assert ChangeRequest.objects.get(pk=cr.pk).status == "en_production"
+    client.force_login(users["cnaf.moe"])
+
+    response = client.post(
+        reverse("recettes:defect_action", args=[defect.pk, "rejeter"]),
+        {"reason": "Hors périmètre"},
+    )
+
+    assert response.status_code == 409
+    assert "La recette est terminée" in response.content.decode()
+    assert cr.defects.get().status == "ouverte"
+    page = client.get(reverse("recettes:detail", args=[cr.pk])).content.decode()
+    assert "Rejeter" not in page
     assert_consistent(cr)
