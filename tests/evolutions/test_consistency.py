@@ -75,8 +75,7 @@ def test_completing_the_information_resubmits_through_the_task_only(
 ):
     cr = info_requested
     porteur = world.user("cd23.porteur")
-    # The service of the task refuses to run when its task is not open.
-    with pytest.raises(services.ActionRefused, match="étape en cours"):
+    with pytest.raises(services.ActionRefused, match="plus un brouillon"):
         services.change_request_submit(pk=cr.pk, by=porteur)
     task = Task.objects.get(
         process__evolutionprocess__change_request=cr,
@@ -103,6 +102,9 @@ def test_completing_the_information_resubmits_through_the_task_only(
     assert cr.status == S.SUBMITTED
     assert _open_steps(cr) == ["review_submission"]
     assert_consistent(cr)
+    # The task's service refuses to run without its task open.
+    with pytest.raises(services.ActionRefused, match="Prendre en compte la demande"):
+        services.change_request_resubmit(pk=cr.pk, by=porteur)
 
 
 def test_check_consistency_names_every_bad_request(world, info_requested):
