@@ -137,3 +137,70 @@ def test_both_dsis_signing_at_once_complete_the_agreement_once(world, campaign):
     ]
     assert len(go_lives) == 1
     assert Campaign.objects.get(pk=campaign.pk).status == "close"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reopening_the_plan_while_the_delivery_is_saved_one_wins(world, settings):
+    """The order owner reopens the validated plan while the project team saves the
+    delivery it waited for: one of them wins, the other is told, and the request's
+    records and open tasks agree."""
+    from django.test import Client
+    from django.urls import reverse
+    from viewflow.workflow.models import Task
+
+    from recette.demo import _step, _to_first_campaign, _users
+    from recette.flows import RecetteFlow
+    from tests.consistency import assert_consistent
+    from workflow.consistency import OPEN
+
+    evolutions_demo_load()
+    users = _users()
+    cr = ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+    _plan, first, cases = _to_first_campaign(cr, users, "23")
+    services.executions_record(
+        pk=first.pk,
+        by=users["cd23.testeur"],
+        results=[{"case": case.pk, "result": R.FAILED} for case in cases],
+    )
+    porteur = users["cd23.porteur"]
+    _step(
+        cr,
+        RecetteFlow.run_campaign,
+        porteur,
+        lambda: services.campaign_close(pk=first.pk, by=porteur, outcome="corrections"),
+    )
+    task = Task.objects.get(
+        process__recetteprocess__change_request=cr,
+        flow_task=RecetteFlow.deliver,
+        status__in=OPEN,
+    )
+    moe, commande = Client(), Client()
+    moe.force_login(users["cnaf.moe"])
+    commande.force_login(users["cnaf.commande"])
+    args = [task.process_id, task.pk]
+    moe.post(RecetteFlow.deliver.reverse("assign", args=args))
+    today = timezone.localdate().isoformat()
+
+    outcomes = _together(
+        lambda: (
+            moe.post(
+                RecetteFlow.deliver.reverse("execute", args=args),
+                {"on": today, "environment": "REC"},
+            ).status_code
+        ),
+        lambda: (
+            commande.post(
+                reverse("recettes:plan_reopen", args=[cr.pk]),
+                {"reason": "Un cas de plus"},
+            ).status_code
+        ),
+    )
+
+    assert sorted(outcomes) == [302, 409], outcomes
+    delivered = cr.campaigns.count() == 2
+    plan = cr.__class__.objects.get(pk=cr.pk).acceptance_plan
+    assert delivered == (outcomes[0] == 302)
+    assert (plan.version == 2) == (outcomes[1] == 302)
+    assert_consistent(cr)
