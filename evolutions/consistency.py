@@ -35,6 +35,8 @@ FINISHED = {
     S.WITHDRAWN: PROCESS.CANCELED,
 }
 
+PLANNED_ONWARDS = (S.PLANNED, S.IN_MANUFACTURE, S.IN_ACCEPTANCE, S.IN_PRODUCTION)
+
 
 def expected_for(status: str) -> Expected:
     if status in STEP_OF_STATUS:
@@ -65,40 +67,31 @@ def change_request_problems(change_request: ChangeRequest) -> list[str]:
 def _documents(change_request: ChangeRequest) -> list[str]:
     """A document awaits the client's decision exactly while its review is open."""
     problems = []
-    for label, model, pending, review in (
-        ("cahier des charges", SpecificationVersion, "en_attente", S.SPEC_REVIEW),
-        ("devis", Quote, "en_attente", S.QUOTE_REVIEW),
+    status = change_request.status
+    for label, model, review in (
+        ("cahier des charges", SpecificationVersion, S.SPEC_REVIEW),
+        ("devis", Quote, S.QUOTE_REVIEW),
     ):
         decisions = list(
             model.objects.filter(change_request=change_request)
             .order_by("version")
             .values_list("decision", flat=True)
         )
-        waiting = [i + 1 for i, d in enumerate(decisions) if d == pending]
-        expected = [len(decisions)] if change_request.status == review else []
-        if change_request.status in ChangeRequest.CLOSED and waiting == [
-            len(decisions)
-        ]:
+        latest = [len(decisions)]
+        waiting = [
+            n for n, d in enumerate(decisions, start=1) if d == model.Decision.PENDING
+        ]
+        expected = latest if status == review else []
+        if status in ChangeRequest.CLOSED and waiting == latest:
             expected = waiting  # declined or withdrawn while the client reviewed it
         if waiting != expected:
             problems.append(
                 f"{label} en attente de décision : versions {waiting}, "
                 f"attendu {expected}"
             )
-    if change_request.status == S.RELEASE_PROPOSED and not (
-        change_request.proposed_release_id
-    ):
+    if status == S.RELEASE_PROPOSED and not change_request.proposed_release_id:
         problems.append("version proposée absente")
-    if (
-        change_request.status
-        in (
-            S.PLANNED,
-            S.IN_MANUFACTURE,
-            S.IN_ACCEPTANCE,
-            S.IN_PRODUCTION,
-        )
-        and not change_request.release_id
-    ):
+    if status in PLANNED_ONWARDS and not change_request.release_id:
         problems.append("version majeure absente d'une demande planifiée")
     return problems
 

@@ -15,10 +15,16 @@ from evolutions.models import ChangeRequest
 from recette import services
 from recette.demo import _step, _to_first_campaign, _users
 from recette.flows import RecetteFlow
-from recette.models import AcceptancePlan, Campaign, Execution, GoLiveAgreement
+from recette.models import (
+    AcceptancePlan,
+    AcceptanceReport,
+    Campaign,
+    Execution,
+    GoLiveAgreement,
+)
 from recette.selectors import latest_results
 from tests.consistency import assert_consistent
-from workflow.consistency import OPEN
+from workflow.consistency import OPEN, process_consistency
 from workflow.demo import DEMO_PASSWORD, demo_totp_code
 from workflow.models import Notification
 
@@ -328,3 +334,23 @@ def test_defects_no_longer_move_once_the_acceptance_is_over(world, client, accep
     page = client.get(reverse("recettes:detail", args=[cr.pk])).content.decode()
     assert "Rejeter" not in page
     assert_consistent(cr)
+
+
+def test_the_invariant_names_a_report_that_is_not_its_version(world, acceptance):
+    """process_consistency bites: a report whose hash is not its file's, a draft
+    holding a submitted version's PDF, a plan moved without its flow."""
+    cr, users = acceptance, _users()
+    _plan, campaign, cases = _to_first_campaign(cr, users, "23")
+    _record(campaign, users, [(case, R.PASSED) for case in cases])
+    _close(cr, users, Campaign.Outcome.REPORT)
+    _submit_report(cr, users)
+    process = cr.recette_process
+    assert process_consistency(process) == []
+    reports = AcceptanceReport.objects.filter(change_request=cr)
+
+    reports.update(document_sha256="0" * 64)
+    assert any("empreinte" in p for p in process_consistency(process))
+    reports.update(status=AcceptanceReport.Status.DRAFT)
+    assert any("en rédaction avec le PDF" in p for p in process_consistency(process))
+    AcceptancePlan.objects.filter(change_request=cr).update(status="brouillon")
+    assert any("attendues ['prepare_plan']" in p for p in process_consistency(process))
