@@ -862,8 +862,9 @@ def test_random_actions_keep_the_request_consistent(
     for username, http in clients.items():
         http.force_login(people[username])
     release = demo_releases(timezone.localdate())[0]
+    # Named after its starting step: hypothesis prints it first in a failing case.
     machine = type(
-        "ProcessMachine",
+        f"ProcessMachine_{stage}",
         (ProcessMachine,),
         {
             "clients": clients,
