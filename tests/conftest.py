@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from celery.result import _set_task_join_will_block
 from django.contrib.auth import get_user_model
 from django.urls import get_resolver
 from django.utils import translation
@@ -51,6 +52,17 @@ def pytest_collection_modifyitems(config, items):
 def _urls_loaded():
     """Build the URLconf once: flow nodes learn their URL namespace from it."""
     get_resolver().url_patterns  # noqa: B018
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag_clear():
+    """Each test starts with Celery's process-wide "joining a result would block"
+    flag down. Eager mode raises it while a task runs and puts back the value it
+    found: tasks run at once by several threads (races, the live server) can put
+    back each other's raised value, and a later `.get()` on a real worker's result
+    then fails with "Never call result.get() within a task!" (seen once in CI's
+    PostgreSQL pass). The test process is never a Celery worker."""
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture(autouse=True)
