@@ -2,7 +2,7 @@
 
 from evolutions.consistency import change_request_problems
 from recette.models import RecetteProcess
-from workflow.consistency import process_consistency
+from workflow.consistency import open_step_names, process_consistency
 
 
 def assert_consistent(change_request) -> None:
@@ -13,3 +13,9 @@ def assert_consistent(change_request) -> None:
     if acceptance is not None:
         problems += process_consistency(acceptance)
     assert not problems, f"{change_request.reference} : {problems}"
+
+
+def open_steps(process_model, change_request) -> list[str]:
+    """The open steps of the request's process of that kind, sorted."""
+    process = process_model.objects.filter(change_request=change_request).first()
+    return sorted(open_step_names(process))

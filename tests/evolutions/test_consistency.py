@@ -9,9 +9,8 @@ from viewflow.workflow.status import STATUS
 
 from evolutions import services
 from evolutions.flows import EvolutionFlow
-from evolutions.models import ChangeRequest
-from tests.consistency import assert_consistent
-from workflow.consistency import OPEN
+from evolutions.models import ChangeRequest, EvolutionProcess
+from tests.consistency import assert_consistent, open_steps
 from workflow.demo import complete_open_task
 
 F = EvolutionFlow
@@ -19,12 +18,7 @@ S = ChangeRequest.Status
 
 
 def _open_steps(change_request) -> list[str]:
-    return sorted(
-        task.flow_task.name
-        for task in Task.objects.filter(
-            process__evolutionprocess__change_request=change_request, status__in=OPEN
-        )
-    )
+    return open_steps(EvolutionProcess, change_request)
 
 
 @pytest.fixture

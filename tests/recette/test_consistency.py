@@ -21,9 +21,10 @@ from recette.models import (
     Campaign,
     Execution,
     GoLiveAgreement,
+    RecetteProcess,
 )
 from recette.selectors import latest_results
-from tests.consistency import assert_consistent
+from tests.consistency import assert_consistent, open_steps
 from workflow.consistency import OPEN, process_consistency
 from workflow.demo import DEMO_PASSWORD, demo_totp_code
 from workflow.models import Notification
@@ -33,12 +34,7 @@ R = Execution.Result
 
 
 def _open_steps(change_request) -> list[str]:
-    return sorted(
-        task.flow_task.name
-        for task in Task.objects.filter(
-            process__recetteprocess__change_request=change_request, status__in=OPEN
-        )
-    )
+    return open_steps(RecetteProcess, change_request)
 
 
 def _close(change_request, users, outcome):
