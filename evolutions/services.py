@@ -1,7 +1,7 @@
 """Writes on change requests: each service checks the actor's role for the request's
 organisation, locks the row, fires one lifecycle transition and records it."""
 
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -25,6 +25,7 @@ from evolutions.models import (
     SpecificationVersion,
 )
 from workflow import access, consistency, events, routing
+from workflow.locking import process_locked
 from workflow.notifications import notify
 from workflow.transitions import ActionRefused, fire, required_text
 from workflow.uploads import safe_download_name, validate_upload
@@ -45,16 +46,11 @@ def _locked(pk: int) -> ChangeRequest:
 
 @contextmanager
 def _locked_with_process(pk: int):
-    """Lock the request's process (flow lock) then the request, in the order the
-    task views take them, so that an action outside a task cannot deadlock with one.
-    """
+    """The request and its process, the process's flow lock taken first."""
     from evolutions.flows import EvolutionFlow  # the flow imports the services
 
     process = EvolutionProcess.objects.filter(change_request_id=pk).first()
-    with ExitStack() as stack:
-        stack.enter_context(transaction.atomic())
-        if process is not None:
-            stack.enter_context(EvolutionFlow.lock(process.pk))
+    with process_locked(EvolutionFlow, process):
         change_request = _locked(pk)
         # Read again under the row lock: a first submission may have just started it.
         process = EvolutionProcess.objects.filter(change_request_id=pk).first()

@@ -4,7 +4,7 @@ organisation, locks what it changes, fires the lifecycle transition and records 
 from __future__ import annotations
 
 import hashlib
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -40,7 +40,7 @@ from recette.models import (
 from recette.selectors import case_latest_results, report_figures
 from workflow import access, audit, consistency, events, routing
 from workflow.calendars import working_days_between
-from workflow.locking import for_update
+from workflow.locking import for_update, process_locked
 from workflow.models import AuditEntry
 from workflow.notifications import notify
 from workflow.second_factor import second_factor_verify
@@ -353,18 +353,12 @@ def plan_reopen(*, pk: int, by, reason: str) -> AcceptancePlan:
 
 @contextmanager
 def _locked_recette(change_request_pk: int):
-    """The acceptance's process under the flow lock, inside a transaction: the
-    order the task views take them, so an action outside a task cannot deadlock
-    with one."""
+    """The acceptance's process, its flow lock held (taken before any row)."""
     from recette.flows import RecetteFlow
 
     process = RecetteProcess.objects.filter(change_request_id=change_request_pk).first()
-    with ExitStack() as stack:
-        stack.enter_context(transaction.atomic())
-        if process is not None:
-            stack.enter_context(RecetteFlow.lock(process.pk))
-            process = RecetteProcess.objects.get(pk=process.pk)
-        yield process
+    with process_locked(RecetteFlow, process):
+        yield RecetteProcess.objects.get(pk=process.pk) if process else None
 
 
 def qualification_record(

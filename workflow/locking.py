@@ -1,5 +1,8 @@
 """Row locking for flows and services (see ../shared/VIEWFLOW.md)."""
 
+from contextlib import contextmanager
+
+from django.db import transaction
 from viewflow.workflow import lock
 
 
@@ -25,3 +28,16 @@ def for_update(queryset):
     if connection.features.has_select_for_update_of:
         return queryset.select_for_update(of=("self",))
     return queryset.select_for_update()
+
+
+@contextmanager
+def process_locked(flow_class, process):
+    """A transaction holding `flow_class`'s lock on `process` (when there is one),
+    taken before any row lock: the order the task views take them, so that an
+    action outside a task cannot deadlock with one."""
+    with transaction.atomic():
+        if process is None:
+            yield
+            return
+        with flow_class.lock(process.pk):
+            yield
