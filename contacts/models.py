@@ -86,6 +86,9 @@ class Role(models.TextChoices):
 
 CLIENT_ROLES = frozenset({Role.PORTEUR_DEMANDE, Role.TESTEUR, Role.DSI_CLIENT})
 SUPPLIER_ROLES = frozenset(set(Role) - CLIENT_ROLES)
+# The roles that sign a go-live agreement: granted only through a RoleRequest that
+# another person approved (four eyes), never directly in the Django admin.
+SIGNING_ROLES = frozenset({Role.DSI_CLIENT, Role.DSI_FOURNISSEUR})
 
 
 class Person(models.Model):
@@ -285,3 +288,77 @@ class SupportHours(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class RoleRequest(models.Model):
+    """A request to grant a signing role, which another person approves (four eyes).
+
+    Requested by an administrator; approved or refused by a holder of the same role
+    for the organisation or, while the organisation has none, by a second
+    administrator; never by its requester nor by the user it is for.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "en_attente", _("En attente d'approbation")
+        APPROVED = "approuvee", _("Approuvée")
+        REFUSED = "refusee", _("Refusée")
+        CANCELLED = "annulee", _("Annulée")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("utilisateur"),
+        on_delete=models.CASCADE,
+        related_name="role_requests",
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisme"),
+        on_delete=models.CASCADE,
+        related_name="role_requests",
+    )
+    role = models.CharField(
+        _("rôle"),
+        max_length=30,
+        choices=[(role.value, role.label) for role in Role if role in SIGNING_ROLES],
+    )
+    reason = models.TextField(_("motif de la demande"), max_length=2000)
+    state = models.CharField(
+        _("état"), max_length=20, choices=State.choices, default=State.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("demandée par"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(_("demandée le"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("décidée par"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    decided_at = models.DateTimeField(_("décidée le"), null=True, blank=True)
+    decision_reason = models.TextField(
+        _("motif de la décision"), max_length=2000, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("demande de rôle de signature")
+        verbose_name_plural = _("demandes de rôle de signature")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation", "role"],
+                condition=Q(state="en_attente"),
+                name="contacts_rolerequest_one_pending",
+                violation_error_message=_(
+                    "Une demande est déjà en attente pour ce rôle et cet utilisateur."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} ({self.organisation.code})"

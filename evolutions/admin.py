@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from contacts.admin import ReferenceDeletionAdmin
 from evolutions.models import Release
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(ReferenceDeletionAdmin):
     list_display = [
         "number",
         "title",

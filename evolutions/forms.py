@@ -12,6 +12,7 @@ from contacts.models import Organisation, Role
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from workflow import access
 from workflow.forms import QuickSelect
+from workflow.uploads import validate_upload_size
 
 
 class NeedsExpressionForm(forms.Form):
@@ -89,6 +90,7 @@ def _document_field(label):
         label=label,
         required=False,
         help_text=_("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
+        validators=[validate_upload_size],
     )
 
 
@@ -259,6 +261,7 @@ class AttachmentForm(forms.Form):
     file = forms.FileField(
         label=_("Fichier"),
         help_text=_("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
+        validators=[validate_upload_size],
     )
 
 

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from recette.models import AcceptanceReport, Campaign, Defect, Execution, TestCase
 from workflow.forms import OneTimeCodeField
+from workflow.uploads import validate_upload_size
 
 
 def _date_widget():
@@ -20,6 +21,7 @@ class PlanForm(forms.Form):
     cases_file = forms.FileField(
         label=_("Cas de test (CSV ou XLSX)"),
         required=False,
+        validators=[validate_upload_size],
         help_text=_(
             "Colonnes : référence, titre, objectif, priorité, préconditions, section, "
             "étape, action, résultat attendu. Remplace les cas du plan. Un fichier "
@@ -54,7 +56,11 @@ class QualificationForm(forms.Form):
     comment = forms.CharField(
         label=_("Commentaire"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    report = forms.FileField(label=_("Rapport de qualification"), required=False)
+    report = forms.FileField(
+        label=_("Rapport de qualification"),
+        required=False,
+        validators=[validate_upload_size],
+    )
 
 
 class DeliveryForm(forms.Form):
@@ -174,7 +180,9 @@ class ReasonForm(forms.Form):
 
 
 class EvidenceForm(forms.Form):
-    file = forms.FileField(label=_("Preuve (capture, export…)"))
+    file = forms.FileField(
+        label=_("Preuve (capture, export…)"), validators=[validate_upload_size]
+    )
 
 
 class AssignmentForm(forms.Form):
@@ -209,6 +217,7 @@ class AssignmentForm(forms.Form):
 class ImportForm(forms.Form):
     file = forms.FileField(
         label=_("Fichier des cas de test (CSV ou XLSX)"),
+        validators=[validate_upload_size],
         help_text=_(
             "Colonnes : référence, titre, objectif, priorité, préconditions, section, "
             "étape, action, résultat attendu."

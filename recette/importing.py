@@ -40,7 +40,18 @@ previous step's number in the case; an empty one is the previous number plus one
 a case without numbers has steps 1..n in row order.
 
 Limits: at most `max_rows` non-blank data rows (5,000 by default) and 4,000
-characters per cell. Blank rows are skipped.
+characters per cell. Blank rows are skipped, but they count towards a bound on the
+lines read, blank or not: twice `max_rows` (10,000 by default), and a file is read
+only on its first `MAX_COLUMNS` (50) columns, a value further right refusing it.
+
+These bounds are checked before or while reading, never after: a file over them is
+refused as soon as they are passed, so a small file that unfolds into millions of
+rows costs no more than one at the limit. The file itself is refused above
+`TANDEM_MAX_UPLOAD_MB`; an XLSX whose worksheets (and shared strings) would take
+more than `MAX_XLSX_XML_BYTES` once uncompressed, or whose worksheet declares more
+lines or columns than the bounds (its `dimension`), is refused before any row is
+parsed, and the lines of every worksheet are counted on the uncompressed XML before
+openpyxl loads it (openpyxl reads a whole worksheet when it has no `dimension`).
 
 Line numbers are those the user sees in a spreadsheet program: the header is line 1
 and a CSV record whose quoted cell spans several text lines counts as one line.
@@ -60,24 +71,29 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from types import MappingProxyType
 from typing import IO
 
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from openpyxl import load_workbook
 
-from workflow.uploads import safe_download_name
+from workflow.uploads import max_upload_bytes, safe_download_name, validate_upload_size
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
     "HEADERS",
     "MAX_CELL_LENGTH",
+    "MAX_COLUMNS",
     "MAX_STEP_NUMBER",
+    "MAX_XLSX_XML_BYTES",
     "PRIORITIES",
     "CaseRow",
     "ImportPreview",
@@ -88,6 +104,11 @@ __all__ = [
 
 DEFAULT_MAX_ROWS = 5000
 MAX_CELL_LENGTH = 4000
+# The format has 9 columns; the rest leaves room for the user's own notes.
+MAX_COLUMNS = 50
+# A plan at the row limit with long texts takes a few megabytes of XML; parsing it
+# costs about a second per 8 MB, whatever the size of the compressed file.
+MAX_XLSX_XML_BYTES = 16 * 1024 * 1024
 # Far above any real case; keeps the number within a small integer column.
 MAX_STEP_NUMBER = 9999
 PRIORITIES: tuple[str, ...] = ("haute", "moyenne", "basse")
@@ -121,6 +142,13 @@ _CSV_FALLBACK_DELIMITER = ";"
 _SNIFF_MAX_CHARS = 4096
 _SNIFF_MAX_LINES = 20
 _EXCERPT_CHARS = 60
+_XLSX_XML_PARTS = re.compile(r"xl/(?:worksheets/[^/]+|sharedStrings)\.xml", re.I)
+_XLSX_WORKSHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.I)
+# A row's start tag, with or without a namespace prefix ("<row r=", "<x:row>").
+_XLSX_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_XLSX_SCAN_CHUNK = 256 * 1024
+# Longer than any row tag: a tag cut by a chunk boundary is found in the next one.
+_XLSX_SCAN_OVERLAP = 64
 _STEP_NUMBER = re.compile(r"(\d+)(?:[.,]0*)?")
 
 
@@ -204,10 +232,18 @@ def parse_cases(
             )
             % {"name": safe_download_name(filename)}
         )
-    data = _read_all(file)
-    rows = _csv_rows(data) if extension == ".csv" else _xlsx_rows(data)
+    max_lines = 2 * max_rows
     try:
-        return _parse_rows(rows, max_rows=max_rows)
+        data = _read_bounded(file, filename)
+        if extension == ".csv":
+            rows = _csv_rows(data)
+        else:
+            _check_xlsx_archive(data, max_lines=max_lines)
+            rows = _xlsx_rows(data, max_lines=max_lines)
+    except _UnreadableFileError as error:
+        return _file_error(error.message)
+    try:
+        return _parse_rows(_bounded(rows, max_lines), max_rows=max_rows)
     except _UnreadableFileError as error:
         return _file_error(error.message)
     finally:
@@ -216,20 +252,52 @@ def parse_cases(
 
 
 class _UnreadableFileError(Exception):
-    """The file cannot be read as the format its extension announces."""
+    """The file cannot be read as its format, or not within the import's bounds."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-def _read_all(file: IO[bytes] | bytes) -> bytes:
+def _read_bounded(file: IO[bytes] | bytes, filename: str) -> bytes:
+    """The file's bytes, refused above the upload limit without reading further."""
+    limit = max_upload_bytes()
     if isinstance(file, bytes | bytearray | memoryview):
-        return bytes(file)
-    # A form may already have read the upload to check its type.
-    if file.seekable():
-        file.seek(0)
-    return file.read()
+        data = bytes(file)
+    else:
+        # A form may already have read the upload to check its type.
+        if file.seekable():
+            file.seek(0)
+        data = file.read(limit + 1)
+    try:
+        # The form has checked the size already, in the same words.
+        validate_upload_size(UploadedFile(name=filename, size=len(data)))
+    except ValidationError as error:
+        raise _UnreadableFileError(error.messages[0]) from error
+    return data
+
+
+def _bounded(rows: Rows, max_lines: int) -> Generator[tuple[int, list[str]]]:
+    """The rows of a reader, refusing the file on the first line past the bound."""
+    for line, cells in rows:
+        if line > max_lines:
+            raise _UnreadableFileError(_too_many_lines_message(max_lines))
+        yield line, cells
+
+
+def _too_many_lines_message(max_lines: int) -> str:
+    return _(
+        "Le fichier compte plus de %(max)s lignes, lignes vides comprises : "
+        "supprimez les lignes vides en fin de tableau ou découpez-le en plusieurs "
+        "fichiers."
+    ) % {"max": _number(max_lines)}
+
+
+def _too_many_columns_message() -> str:
+    return _(
+        "Le fichier a des valeurs au-delà de la colonne %(max)s : supprimez les "
+        "colonnes inutiles, le format n'en compte que %(used)s."
+    ) % {"max": MAX_COLUMNS, "used": len(HEADERS)}
 
 
 def _file_error(message: str) -> ImportPreview:
@@ -264,6 +332,10 @@ def _csv_rows(data: bytes) -> Rows:
                 % {"line": line + 1}
             ) from error
         line += 1
+        if len(record) > MAX_COLUMNS:
+            if any(cell.strip() for cell in record[MAX_COLUMNS:]):
+                raise _UnreadableFileError(_too_many_columns_message())
+            del record[MAX_COLUMNS:]
         yield line, [_clean(cell) for cell in record]
 
 
@@ -305,7 +377,57 @@ def _csv_delimiter(text: str) -> str:
     return best if recognised(best) > recognised(sniffed) else sniffed
 
 
-def _xlsx_rows(data: bytes) -> Rows:
+def _check_xlsx_archive(data: bytes, *, max_lines: int) -> None:
+    """Refuse a workbook whose XML is over the bounds before openpyxl parses it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = [
+                info
+                for info in archive.infolist()
+                if _XLSX_XML_PARTS.fullmatch(info.filename)
+            ]
+            # zipfile stops reading a member at its declared size: it is a bound.
+            if sum(info.file_size for info in parts) > MAX_XLSX_XML_BYTES:
+                raise _UnreadableFileError(
+                    _(
+                        "Le classeur est trop volumineux une fois décompressé (plus "
+                        "de %(max)s Mo de données) : enregistrez-le au format .csv "
+                        "ou découpez-le en plusieurs fichiers."
+                    )
+                    % {"max": MAX_XLSX_XML_BYTES // (1024 * 1024)}
+                )
+            for info in parts:
+                if _XLSX_WORKSHEET.fullmatch(info.filename):
+                    with archive.open(info) as member:
+                        if _rows_over(member, max_lines):
+                            raise _UnreadableFileError(
+                                _too_many_lines_message(max_lines)
+                            )
+    except _UnreadableFileError:
+        raise
+    # A damaged archive: openpyxl says so in the words of the import.
+    except Exception as error:
+        raise _UnreadableFileError(_unreadable_workbook_message()) from error
+
+
+def _rows_over(member: IO[bytes], max_lines: int) -> bool:
+    """Tell whether a worksheet's XML has more than `max_lines` rows; stop there."""
+    count = 0
+    tail = b""
+    while chunk := member.read(_XLSX_SCAN_CHUNK):
+        window = tail + chunk
+        # Tags whole within the overlap were counted with the previous chunk.
+        seen = len(tail)
+        count += sum(
+            1 for match in _XLSX_ROW_TAG.finditer(window) if match.end() > seen
+        )
+        if count > max_lines:
+            return True
+        tail = window[-_XLSX_SCAN_OVERLAP:]
+    return False
+
+
+def _xlsx_rows(data: bytes, *, max_lines: int) -> Rows:
     try:
         workbook = load_workbook(
             io.BytesIO(data), read_only=True, data_only=True, keep_links=False
@@ -316,11 +438,19 @@ def _xlsx_rows(data: bytes) -> Rows:
     try:
         try:
             sheet = workbook.worksheets[0]
-            # The stored dimensions may be wrong; without them every cell is read.
+            # The declared dimension is enough to refuse, not to read by: it may be
+            # wrong, so the rows are read without it and bounded as they come.
+            declared_rows, declared_columns = sheet.max_row, sheet.max_column
             sheet.reset_dimensions()
-            rows = sheet.iter_rows(values_only=True)
+            # One column past the bound tells whether anything lies beyond it;
+            # openpyxl drops the cells further right instead of padding rows to them.
+            rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
         except Exception as error:
             raise _UnreadableFileError(_unreadable_workbook_message()) from error
+        if declared_rows is not None and declared_rows > max_lines:
+            raise _UnreadableFileError(_too_many_lines_message(max_lines))
+        if declared_columns is not None and declared_columns > MAX_COLUMNS:
+            raise _UnreadableFileError(_too_many_columns_message())
         line = 0
         while True:
             try:
@@ -330,7 +460,16 @@ def _xlsx_rows(data: bytes) -> Rows:
             except Exception as error:
                 raise _UnreadableFileError(_unreadable_workbook_message()) from error
             line += 1
-            yield line, [_clean(_xlsx_text(value)) for value in values]
+            if values[MAX_COLUMNS] is not None:
+                raise _UnreadableFileError(_too_many_columns_message())
+            # Missing rows come as one shared tuple of None: nothing to convert.
+            if values.count(None) == len(values):
+                yield line, []
+                continue
+            end = MAX_COLUMNS
+            while values[end - 1] is None:
+                end -= 1
+            yield line, [_clean(_xlsx_text(value)) for value in values[:end]]
     finally:
         workbook.close()
 

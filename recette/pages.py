@@ -25,6 +25,7 @@ from recette.selectors import (
     grid_html,
     grid_rows,
 )
+from recette.tasks import IMPORT_PREVIEWS_FOLDER
 from workflow import access, consistency
 from workflow.responses import pdf_response, refused
 from workflow.transitions import ActionRefused
@@ -393,6 +394,26 @@ def _editable_plan_of(request, pk: int, action: str):
     return change_request, plan
 
 
+def _import_preview_discard(pending: dict, token: str) -> None:
+    """Forget a pending preview and delete its stored file."""
+    entry = pending.pop(token, None)
+    if entry is not None:
+        # recette.tasks.expire_import_previews deletes those a session forgot.
+        private_storage().delete(entry["path"])
+
+
+def _import_preview_read(entry: dict | None, plan):
+    """Parse a pending preview's stored file again; None once it has expired."""
+    if entry is None or entry["plan"] != plan.pk:
+        return None
+    try:
+        # Gone once confirmed, cancelled, or after a day (the beat task).
+        with private_storage().open(entry["path"], "rb") as stored:
+            return parse_cases(stored, filename=entry["name"])
+    except FileNotFoundError:
+        return None
+
+
 def cases_import(request, pk: int):
     """Dry run first: the file is read and every case or bad line is shown; it is
     saved only when confirmed, and only if it has no error."""
@@ -401,21 +422,26 @@ def cases_import(request, pk: int):
     except ActionRefused as refusal:
         return refused(request, str(refusal), subject=None)
     pending = request.session.get(_IMPORTS_KEY, {})
+    if request.method == "POST" and "cancel" in request.POST:
+        entry = pending.get(request.POST["cancel"])
+        if entry is not None and entry["plan"] == plan.pk:
+            _import_preview_discard(pending, request.POST["cancel"])
+            request.session[_IMPORTS_KEY] = pending
+        messages.info(request, _("Import annulé : rien n'a été enregistré."))
+        return redirect("recettes:detail", pk=change_request.pk)
     if request.method == "POST" and "confirm" in request.POST:
         token = request.POST.get("confirm", "")
         entry = pending.pop(token, None)
         request.session[_IMPORTS_KEY] = pending
-        if entry is None or entry["plan"] != plan.pk:
+        preview = _import_preview_read(entry, plan)
+        if preview is None:
             return refused(
                 request,
                 _("Import expiré : envoyez le fichier à nouveau."),
                 subject=change_request,
                 status=400,
             )
-        storage = private_storage()
-        with storage.open(entry["path"], "rb") as stored:
-            preview = parse_cases(stored.read(), filename=entry["name"])
-        storage.delete(entry["path"])
+        private_storage().delete(entry["path"])
         try:
             count = services.cases_import(pk=plan.pk, by=request.user, preview=preview)
         except ValidationError as error:
@@ -429,15 +455,26 @@ def cases_import(request, pk: int):
 
     form = forms.ImportForm(request.POST or None, request.FILES or None)
     context = {"form": form, "change_request": change_request, "plan": plan}
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        # Refused before anything is read (a file over the size limit, or none).
+        return render(request, "recette/cases_import.html", context, status=400)
+    if request.method == "POST":
         upload = form.cleaned_data["file"]
-        content = upload.read()
-        preview = parse_cases(content, filename=upload.name)
+        # A new file replaces the plan's previews not confirmed yet.
+        for token, entry in list(pending.items()):
+            if entry["plan"] == plan.pk:
+                _import_preview_discard(pending, token)
+        request.session[_IMPORTS_KEY] = pending
+        # parse_cases reads at most the size limit; the form has checked it already.
+        preview = parse_cases(upload, filename=upload.name)
         context["preview"] = preview
         if preview.ok and preview.cases:
+            upload.seek(0)
+            content = upload.read()
             token = secrets.token_urlsafe(16)
             path = private_storage().save(
-                f"imports/{token}.{upload.name.rsplit('.', 1)[-1].lower()}",
+                f"{IMPORT_PREVIEWS_FOLDER}/{token}."
+                f"{upload.name.rsplit('.', 1)[-1].lower()}",
                 ContentFile(content),
             )
             pending[token] = {"path": path, "name": upload.name, "plan": plan.pk}

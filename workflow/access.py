@@ -1,7 +1,9 @@
 """Access rules: the one place that answers "may this user see / do this?".
 
 A user's rights come from their memberships (user × organisation × role):
-- a user holding any role for the supplier sees every client's data;
+- a user holding a business role for the supplier sees every client's data;
+- an administrator sees the reference data of every organisation (the directory),
+  and no business data unless they also hold a business role;
 - a user holding roles for a client sees that client's data only;
 - a user with no membership sees no business data at all (superusers included:
   the Django admin is theirs, the business pages are not).
@@ -56,6 +58,11 @@ _ADMIN_ACTIONS = ("view", "add", "change", "delete")
 _ADMIN_DEVICE_PERMISSIONS = frozenset(
     {"otp_totp.view_totpdevice", "otp_totp.delete_totpdevice"}
 )
+# Read-only in the admin: signing-role requests (filed and decided on their own
+# page, workflow/roles.py) and the counts of anonymous refusals.
+_ADMIN_READ_ONLY = frozenset(
+    {"contacts.view_rolerequest", "workflow.view_anonymousrefusal"}
+)
 
 
 def memberships_of(user) -> tuple[Membership, ...]:
@@ -78,8 +85,20 @@ def forget_memberships(user) -> None:
 
 
 def is_supplier_user(user) -> bool:
-    """Does the user hold any role for the supplier?"""
-    return any(m.organisation.is_supplier for m in memberships_of(user))
+    """Does the user hold a business role for the supplier?
+
+    The administrator's role is not one: administrators maintain the reference
+    data (organisations, people, roles, contact points), not clients' business data.
+    """
+    return any(
+        m.organisation.is_supplier and m.role != Role.ADMINISTRATEUR
+        for m in memberships_of(user)
+    )
+
+
+def sees_all_reference_data(user) -> bool:
+    """The directory of every organisation: the supplier's users and administrators."""
+    return is_supplier_user(user) or is_administrator(user)
 
 
 def is_administrator(user) -> bool:
@@ -93,10 +112,15 @@ def organisations_for_role(user, role: str) -> list[Organisation]:
 
 
 def scope_to_organisations(
-    queryset: QuerySet, user, organisation_field: str = "organisation"
+    queryset: QuerySet,
+    user,
+    organisation_field: str = "organisation",
+    *,
+    reference: bool = False,
 ) -> QuerySet:
-    """`queryset` narrowed to the rows of the organisations the user may see."""
-    if is_supplier_user(user):
+    """`queryset` narrowed to the rows of the organisations the user may see
+    (`reference`: rows of the directory, which administrators see whole)."""
+    if is_supplier_user(user) or (reference and is_administrator(user)):
         return queryset
     own = {m.organisation_id for m in memberships_of(user)}
     if not own:
@@ -106,18 +130,24 @@ def scope_to_organisations(
 
 def organisations_visible_to(user) -> QuerySet[Organisation]:
     """Organisations: all of them for the supplier, one's own for a client."""
-    return scope_to_organisations(Organisation.objects.all(), user, "pk")
+    return scope_to_organisations(
+        Organisation.objects.all(), user, "pk", reference=True
+    )
 
 
 def people_visible_to(user) -> QuerySet[Person]:
     """People of the organisations the user may see."""
-    return scope_to_organisations(Person.objects.select_related("organisation"), user)
+    return scope_to_organisations(
+        Person.objects.select_related("organisation"), user, reference=True
+    )
 
 
 def memberships_visible_to(user) -> QuerySet[Membership]:
     """Roles held in the organisations the user may see."""
     return scope_to_organisations(
-        Membership.objects.select_related("organisation", "user"), user
+        Membership.objects.select_related("organisation", "user"),
+        user,
+        reference=True,
     )
 
 
@@ -133,13 +163,15 @@ def supplier_users_with_role(role: str) -> QuerySet:
 def contact_points_visible_to(user) -> QuerySet[ContactPoint]:
     """Contact points of the organisations the user may see."""
     return scope_to_organisations(
-        ContactPoint.objects.select_related("organisation", "person"), user
+        ContactPoint.objects.select_related("organisation", "person"),
+        user,
+        reference=True,
     )
 
 
 def support_hours_visible_to(user) -> QuerySet[SupportHours]:
     """Support hours of the organisations the user may see."""
-    return scope_to_organisations(SupportHours.objects.all(), user)
+    return scope_to_organisations(SupportHours.objects.all(), user, reference=True)
 
 
 def may_act(user, role: str, organisation: Organisation) -> bool:
@@ -208,7 +240,7 @@ def _role_permissions(memberships: Iterable[Membership]) -> set[str]:
             for model in models
             for action in _ADMIN_ACTIONS
         }
-        perms |= _ADMIN_DEVICE_PERMISSIONS
+        perms |= _ADMIN_DEVICE_PERMISSIONS | _ADMIN_READ_ONLY
     return perms
 
 

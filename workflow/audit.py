@@ -13,7 +13,10 @@ DELETE (migration workflow 0003).
 import hashlib
 import hmac
 import json
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -135,3 +138,145 @@ def verify() -> Verdict:
             return Verdict(count, entry.seq, "contenu modifié (empreinte invalide)")
         expected_seq, prev_hash, count = entry.seq + 1, entry.hash, count + 1
     return Verdict(count)
+
+
+# --- anchors: the chain's head kept outside the table ---------------------------------
+#
+# A TRUNCATE by the table's owner, or the deletion of the last entries, leaves a chain
+# that still verifies. So the head (seq and hash of the last entry) is also written
+# where the database cannot reach it: in every backup manifest, and each day in the
+# anchor file (one JSON line per anchor, TANDEM_AUDIT_ANCHOR_FILE) and the log. The
+# journal must still hold the last anchor's entry, with that hash.
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    seq: int
+    hash: str
+    at: str = ""
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "at": self.at,
+            "seq": self.seq,
+            "hash": self.hash,
+            "reason": self.reason,
+        }
+
+
+class AnchorError(Exception):
+    """The anchor file cannot be read; the message says why, in French."""
+
+
+def journal_head() -> tuple[int, str]:
+    """The last entry's seq and hash (0 and GENESIS when the journal is empty),
+    without taking the append lock."""
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    return last if last else (0, GENESIS)
+
+
+def anchor_path() -> Path:
+    return Path(settings.TANDEM_AUDIT_ANCHOR_FILE)
+
+
+def anchor_write(*, reason: str = "quotidienne") -> Anchor:
+    """Append the journal's current head to the anchor file and to the log."""
+    seq, head = journal_head()
+    anchor = Anchor(
+        seq=seq,
+        hash=head,
+        at=timezone.now().isoformat(timespec="seconds"),
+        reason=reason,
+    )
+    path = anchor_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(anchor.as_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as anchors:
+        anchors.write(line)
+        anchors.flush()
+        os.fsync(anchors.fileno())
+    logger.info(
+        "Ancre du journal d'audit (%s) : entrée n° %s, empreinte %s", reason, seq, head
+    )
+    return anchor
+
+
+def anchor_last() -> Anchor | None:
+    """The last anchor of the anchor file, or None if there is no file or no anchor."""
+    path = anchor_path()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise AnchorError(f"Fichier d'ancres {path} illisible : {error}") from None
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return None
+    try:
+        data = json.loads(lines[-1])
+        anchor = Anchor(
+            seq=data["seq"],
+            hash=data["hash"],
+            at=str(data.get("at", "")),
+            reason=str(data.get("reason", "")),
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise AnchorError(
+            f"Dernière ligne du fichier d'ancres {path} illisible : {error}"
+        ) from None
+    if (
+        not isinstance(anchor.seq, int)
+        or isinstance(anchor.seq, bool)
+        or anchor.seq < 0
+        or not isinstance(anchor.hash, str)
+        or len(anchor.hash) != 64
+    ):
+        raise AnchorError(f"Dernière ligne du fichier d'ancres {path} invalide.")
+    return anchor
+
+
+def anchor_check(anchor: Anchor) -> str:
+    """Why the journal does not hold the anchor's entry with the anchor's hash (in
+    French), or an empty string if it does."""
+    if anchor.seq == 0:
+        return ""
+    found = (
+        AuditEntry.objects.filter(seq=anchor.seq).values_list("hash", flat=True).first()
+    )
+    when = f" du {anchor.at}" if anchor.at else ""
+    if found is None:
+        head, _hash = journal_head()
+        return (
+            f"l'ancre{when} atteste l'entrée n° {anchor.seq}, absente du journal "
+            f"(dernière entrée : n° {head}) : le journal a été tronqué ou vidé"
+        )
+    if not hmac.compare_digest(found, anchor.hash):
+        return (
+            f"l'entrée n° {anchor.seq} n'a plus l'empreinte que l'ancre{when} "
+            "atteste : le journal a été réécrit"
+        )
+    return ""
+
+
+def anchor_daily() -> Anchor:
+    """The day's anchor, written only if the journal still verifies and holds the
+    previous anchor: a journal emptied since must not be anchored as it now is."""
+    verdict = verify()
+    if not verdict.intact:
+        raise AnchorError(
+            f"Journal d'audit altéré (entrée n° {verdict.broken_at} : "
+            f"{verdict.reason}) : pas de nouvelle ancre."
+        )
+    last = anchor_last()
+    if last is not None:
+        problem = anchor_check(last)
+        if problem:
+            raise AnchorError(
+                f"Journal d'audit altéré : {problem} ; pas de nouvelle ancre."
+            )
+    return anchor_write()

@@ -8,6 +8,11 @@ The archive holds, in this order:
     database/tandem.pgdump                  `pg_dump --format=custom` (PostgreSQL)
     database/tandem.sqlite3                 a copy by SQLite's backup API (SQLite)
     manifest.json                           written last, once every digest is known
+                                            (and the audit journal's head: an anchor)
+
+`backup_scheduled` is what beat runs each night (daily and weekly archives, verified,
+then the oldest beyond the retention deleted); `backup_restore` loads an archive
+beside the current database and switches it in only once it has been checked.
 """
 
 import hashlib
@@ -22,7 +27,7 @@ import tarfile
 import tempfile
 import tomllib
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -31,12 +36,11 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.files.storage import FileSystemStorage
-from django.core.management import call_command, get_commands
-from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
-from workflow.models import StoredFile
+from workflow import audit
+from workflow.models import AuditEntry, StoredFile
 from workflow.uploads import private_storage
 
 FORMAT = "tandem-backup"
@@ -106,6 +110,8 @@ class DatabaseState:
 
     counts: dict[str, int]
     references: list[FileReference]
+    # The audit journal's last entry (seq, hash), read in the same snapshot.
+    audit_head: tuple[int, str] | None = None
 
 
 @dataclass
@@ -118,6 +124,8 @@ class BackupSummary:
     files_bytes: int
     archive_bytes: int
     warnings: list[str] = field(default_factory=list)
+    # Scheduled backups: the archives deleted by the retention once this one verified.
+    removed: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -232,7 +240,15 @@ def _database_state(
             FileReference(table, row[0], row[1], (row[2] or "") if digest else "")
             for row in rows
         )
-    return DatabaseState(counts=counts, references=references)
+    audit_head = None
+    if AuditEntry._meta.db_table in present:
+        table = quote(AuditEntry._meta.db_table)
+        cursor.execute(
+            f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+        )
+        last = cursor.fetchone()
+        audit_head = (int(last[0]), str(last[1])) if last else (0, audit.GENESIS)
+    return DatabaseState(counts=counts, references=references, audit_head=audit_head)
 
 
 # --- backup ---------------------------------------------------------------------------
@@ -312,6 +328,13 @@ def backup_write(
                     **database_info,
                 },
                 "tables": state.counts,
+                # An anchor of the audit journal outside the database (README,
+                # "Backup and restore"): the restored journal must hold this entry.
+                **(
+                    {"audit": {"seq": state.audit_head[0], "hash": state.audit_head[1]}}
+                    if state.audit_head
+                    else {}
+                ),
                 "files": entries,
                 "warnings": warnings,
             }
@@ -339,6 +362,47 @@ def backup_write(
         archive_bytes=target.stat().st_size,
         warnings=warnings,
     )
+
+
+# Scheduled backups (beat): kind → folder under TANDEM_BACKUP_DIR and the setting
+# that says how many archives of that kind are kept.
+SCHEDULED = {
+    "daily": "TANDEM_BACKUP_KEEP_DAILY",
+    "weekly": "TANDEM_BACKUP_KEEP_WEEKLY",
+}
+_ARCHIVE_GLOB = "tandem-backup-*.tar"
+
+
+def backup_scheduled(
+    kind: str, *, say: Callable[[str], None] = _silent
+) -> BackupSummary:
+    """Write one archive into TANDEM_BACKUP_DIR/<kind>/, read it back (manifest and
+    every member's SHA-256), and only then delete the oldest archives of that kind
+    beyond the retention. An archive that does not verify is renamed `….invalide`
+    and nothing is deleted."""
+    keep = getattr(settings, SCHEDULED[kind])
+    folder = Path(settings.TANDEM_BACKUP_DIR) / kind
+    try:
+        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupError(f"Impossible de créer {folder} : {error}") from None
+    summary = backup_write(folder, say=say)
+    say(f"Relecture de {summary.path}…")
+    try:
+        archive_verify(summary.path)
+    except BackupError as error:
+        rejected = summary.path.with_name(summary.path.name + ".invalide")
+        summary.path.rename(rejected)
+        raise BackupError(
+            f"L'archive écrite ne se relit pas ({error}) ; mise de côté sous "
+            f"{rejected.name}, aucune ancienne sauvegarde supprimée."
+        ) from None
+    archives = sorted(folder.glob(_ARCHIVE_GLOB))
+    for old in archives[: max(len(archives) - keep, 0)]:
+        if old != summary.path:
+            old.unlink()
+            summary.removed.append(old)
+    return summary
 
 
 def _archive_path(target: Path | None, now) -> Path:
@@ -604,6 +668,13 @@ def _read_manifest(tar: tarfile.TarFile, members: dict) -> dict:
         isinstance(name, str) and _is_size(count) for name, count in tables.items()
     ):
         raise BackupError("Manifeste invalide : comptes de lignes incorrects.")
+    head = manifest.get("audit")
+    if head is not None and (
+        not isinstance(head, dict)
+        or not _is_size(head.get("seq"))
+        or not _is_sha256(head.get("hash"))
+    ):
+        raise BackupError("Manifeste invalide : ancre du journal d'audit incorrecte.")
     files = manifest.get("files")
     if not isinstance(files, list):
         raise BackupError("Manifeste invalide : liste des fichiers absente.")
@@ -665,13 +736,21 @@ def _is_sha256(value) -> bool:
 
 
 # --- restore --------------------------------------------------------------------------
+#
+# The archive's database is loaded beside the current one (PostgreSQL: into fresh
+# schemas, the current ones renamed aside; SQLite: into a file beside the current
+# one), checked there (row counts, audit chain and the manifest's anchor), then the
+# files are put in place and checked; only then is the new database switched in and
+# the old one dropped. Any failure before that drops what was loaded and puts the
+# old database and files back as they were.
 
 
 def backup_restore(
     archive: Path, *, force: bool = False, say: Callable[[str], None] = _silent
 ) -> RestoreSummary:
-    """Check the whole archive, then put its database and files in place and compare
-    them with the manifest; a non-empty target is refused unless `force`."""
+    """Check the whole archive, load its database and files beside the current ones,
+    compare them with the manifest, and switch them in only if they match; a
+    non-empty target is refused unless `force`."""
     say(f"Vérification de l'archive {archive}…")
     manifest = archive_verify(archive)
     vendor = manifest["database"]["vendor"]
@@ -682,6 +761,11 @@ def backup_restore(
         )
     if vendor == "postgresql":
         _client_program("pg_restore")
+        if connection.in_atomic_block:
+            raise BackupError(
+                "La restauration ouvre ses propres transactions : lancez-la hors de "
+                "toute transaction."
+            )
     storage = files_storage()
     root = Path(storage.location)
     tables = _target_tables()
@@ -696,28 +780,47 @@ def backup_restore(
             f"restaurée par Tandem {_tandem_version()} : lancez ensuite "
             "manage.py migrate."
         )
-    # From here on the target changes; everything above only read.
-    moved_aside = _move_aside(root) if present_files else None
-    if moved_aside:
-        say(f"Anciens fichiers mis de côté dans {moved_aside}")
+    staging = _PostgresqlStaging() if vendor == "postgresql" else _SqliteStaging()
+    moved_aside = None
     with tarfile.open(archive, "r:") as tar:
         members = _archive_members(tar)
-        say(f"Restauration de la base ({vendor})…")
-        if vendor == "postgresql":
-            _restore_postgresql(tar, members, manifest, tables)
-        else:
-            _restore_sqlite(tar, members, manifest)
-        say(f"Restauration de {len(manifest['files'])} fichier(s)…")
-        _restore_files(tar, members, manifest, storage)
-    differences = _compare_counts(manifest["tables"]) + _compare_files(
-        root, manifest["files"]
-    )
-    if differences:
-        raise BackupError(
-            "La base ou les fichiers restaurés diffèrent de la sauvegarde :\n"
-            + "\n".join(f"  - {difference}" for difference in differences)
+        say(f"Restauration de la base ({vendor}) à côté de la base actuelle…")
+        # From here on the target changes; everything above only read.
+        staging.load(tar, members, manifest)
+        try:
+            with staging.active():
+                _check_database(manifest)
+            moved_aside = _move_aside(root) if root.is_dir() else None
+            if moved_aside and present_files:
+                say(f"Anciens fichiers mis de côté dans {moved_aside}")
+            try:
+                say(f"Restauration de {len(manifest['files'])} fichier(s)…")
+                _restore_files(tar, members, manifest, storage)
+                differences = _compare_files(root, manifest["files"])
+                if differences:
+                    raise BackupError(_differences_message(differences))
+            except BaseException:
+                _put_files_back(root, moved_aside)
+                raise
+        except BaseException:
+            staging.abandon()
+            raise
+    say("Bascule sur la base restaurée…")
+    staging.switch_in()
+    if moved_aside and not present_files:
+        shutil.rmtree(moved_aside, ignore_errors=True)  # held no file
+        moved_aside = None
+    # The anchors written since the backup name entries the restored journal does
+    # not hold: a new one, for the journal as it now is.
+    try:
+        anchor = audit.anchor_write(reason=f"restauration de {archive.name}")
+    except OSError as error:
+        warnings.append(
+            f"Ancre du journal d'audit non écrite ({error}) : verify_audit la "
+            "cherchera dans une ancre antérieure ; lancez la tâche audit_anchor."
         )
-    _verify_audit_chain(say)
+    else:
+        say(f"Nouvelle ancre du journal d'audit : entrée n° {anchor.seq}.")
     return RestoreSummary(
         vendor=vendor,
         created_at=str(manifest.get("created_at", "?")),
@@ -728,6 +831,42 @@ def backup_restore(
         moved_aside=moved_aside,
         warnings=warnings,
     )
+
+
+def _check_database(manifest: dict) -> None:
+    """The loaded database has the manifest's row counts, an intact audit chain, and
+    the journal head the manifest recorded."""
+    differences = _compare_counts(manifest["tables"])
+    if differences:
+        raise BackupError(_differences_message(differences))
+    verdict = audit.verify()
+    if not verdict.intact:
+        raise BackupError(
+            "Le journal d'audit de la base restaurée est altéré : première rupture "
+            f"à l'entrée n° {verdict.broken_at} ({verdict.reason}). La clé "
+            "TANDEM_AUDIT_KEY est-elle celle de l'installation sauvegardée ?"
+        )
+    head = manifest.get("audit")
+    if head:
+        problem = audit.anchor_check(
+            audit.Anchor(seq=head["seq"], hash=head["hash"], at=manifest["created_at"])
+        )
+        if problem:
+            raise BackupError(f"Journal d'audit restauré incomplet : {problem}.")
+
+
+def _differences_message(differences: list[str]) -> str:
+    return "La base ou les fichiers restaurés diffèrent de la sauvegarde :\n" + (
+        "\n".join(f"  - {difference}" for difference in differences)
+    )
+
+
+def _put_files_back(root: Path, moved_aside: Path | None) -> None:
+    """Remove what the restore wrote under `root` and put the old folder back."""
+    if root.exists():
+        shutil.rmtree(root)
+    if moved_aside is not None:
+        moved_aside.rename(root)
 
 
 def _target_tables() -> list[str]:
@@ -765,9 +904,9 @@ def _not_empty_message(tables: list[str], root: Path, files: list[Path]) -> str:
     if files:
         lines.append(f"  - {root} contient {len(files)} fichier(s).")
     lines.append(
-        "Relancez avec --force pour la remplacer par l'archive (les tables "
-        "existantes sont supprimées, les fichiers présents mis de côté dans un "
-        "dossier voisin)."
+        "Relancez avec --force pour la remplacer par l'archive (la base actuelle "
+        "n'est supprimée qu'une fois la restauration vérifiée, les fichiers présents "
+        "sont mis de côté dans un dossier voisin)."
     )
     return "\n".join(lines)
 
@@ -784,63 +923,164 @@ def _move_aside(root: Path) -> Path:
     return aside
 
 
-def _restore_postgresql(tar, members, manifest, tables: list[str]) -> None:
-    pg_restore = _client_program("pg_restore")
-    database = manifest["database"]
-    with tempfile.TemporaryDirectory(prefix="tandem-restauration-") as work:
-        dump = Path(work) / "tandem.pgdump"
-        _extract_verified(tar, members[database["member"]], dump, database["sha256"])
-        environment = _pg_environment(connection.settings_dict)
-        # Before dropping anything: this pg_restore can read this dump.
-        _run([pg_restore, "--list", str(dump)], env=environment, what="pg_restore")
-        if tables:
-            _drop_tables()
+class _PostgresqlStaging:
+    """The archive's dump restored into fresh schemas, the current ones renamed
+    aside (`<schema>_avant_restauration_<date>`) until the switch."""
+
+    def __init__(self):
+        self.renamed: list[tuple[str, str]] = []
+
+    def load(self, tar, members, manifest) -> None:
+        pg_restore = _client_program("pg_restore")
+        database = manifest["database"]
+        with tempfile.TemporaryDirectory(prefix="tandem-restauration-") as work:
+            dump = Path(work) / "tandem.pgdump"
+            _extract_verified(
+                tar, members[database["member"]], dump, database["sha256"]
+            )
+            environment = _pg_environment(connection.settings_dict)
+            # Before changing anything: this pg_restore can read this dump.
+            _run([pg_restore, "--list", str(dump)], env=environment, what="pg_restore")
+            self._set_aside()
+            try:
+                connection.close()
+                _run(
+                    [
+                        pg_restore,
+                        "--no-owner",
+                        "--no-privileges",
+                        "--single-transaction",
+                        "--exit-on-error",
+                        f"--dbname={connection.settings_dict['NAME']}",
+                        str(dump),
+                    ],
+                    env=environment,
+                    what="pg_restore",
+                )
+            except BaseException:
+                self.abandon()
+                raise
+
+    def _set_aside(self) -> None:
+        """Rename the schemas of the search path aside and create empty ones in
+        their place, in one transaction."""
+        stamp = f"{timezone.localtime():%Y%m%d%H%M%S}"
+        quote = connection.ops.quote_name
+        try:
+            with transaction.atomic(durable=True), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT name, pg_get_userbyid(n.nspowner) FROM "
+                    "unnest(current_schemas(false)) AS name "
+                    "JOIN pg_namespace n ON n.nspname = name"
+                )
+                schemas = cursor.fetchall()
+                for schema, owner in schemas:
+                    aside = f"{schema[:30]}_avant_restauration_{stamp}"
+                    cursor.execute(
+                        f"ALTER SCHEMA {quote(schema)} RENAME TO {quote(aside)}"
+                    )
+                    cursor.execute(f"CREATE SCHEMA {quote(schema)}")
+                    self._give(cursor, schema, owner)
+                    self.renamed.append((schema, aside))
+        except DatabaseError as error:
+            self.renamed = []
+            raise BackupError(
+                f"Impossible de mettre la base actuelle de côté : {error}"
+            ) from None
+
+    @staticmethod
+    def _give(cursor, schema: str, owner: str) -> None:
+        """The new schema belongs to the old one's owner when this role may say so
+        (pg_database_owner for `public`); else to the restoring role."""
+        quote = connection.ops.quote_name
+        try:
+            with transaction.atomic():
+                cursor.execute(f"ALTER SCHEMA {quote(schema)} OWNER TO {quote(owner)}")
+        except DatabaseError:
+            pass
+
+    def active(self):
+        # The restored schemas have the names of the search path: nothing to do.
+        return nullcontext()
+
+    def abandon(self) -> None:
+        """Drop what was restored and give the old schemas their names back."""
+        if not self.renamed:
+            return
+        quote = connection.ops.quote_name
         connection.close()
-        _run(
-            [
-                pg_restore,
-                "--no-owner",
-                "--no-privileges",
-                "--clean",
-                "--if-exists",
-                "--single-transaction",
-                "--exit-on-error",
-                f"--dbname={connection.settings_dict['NAME']}",
-                str(dump),
-            ],
-            env=environment,
-            what="pg_restore",
-        )
+        try:
+            with transaction.atomic(durable=True), connection.cursor() as cursor:
+                for schema, aside in self.renamed:
+                    cursor.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
+                    cursor.execute(
+                        f"ALTER SCHEMA {quote(aside)} RENAME TO {quote(schema)}"
+                    )
+        except DatabaseError as error:
+            kept = ", ".join(
+                f"{aside} (pour {schema})" for schema, aside in self.renamed
+            )
+            raise BackupError(
+                f"Restauration échouée et base actuelle non remise en place "
+                f"({error}) : elle est intacte sous le nom {kept} ; renommez-la "
+                "(ALTER SCHEMA … RENAME TO …) après avoir supprimé la nouvelle."
+            ) from None
+        self.renamed = []
+
+    def switch_in(self) -> None:
+        """The restored schemas are already in place: drop the old ones (their rows
+        go with them, no DELETE: the append-only audit table refuses it)."""
+        quote = connection.ops.quote_name
+        with transaction.atomic(durable=True), connection.cursor() as cursor:
+            for _schema, aside in self.renamed:
+                cursor.execute(f"DROP SCHEMA {quote(aside)} CASCADE")
+        self.renamed = []
 
 
-def _drop_tables() -> None:
-    """--force: drop every table of the target (their rows go with them, no DELETE:
-    the append-only audit table refuses it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) "
-            "FROM pg_tables WHERE schemaname = ANY (current_schemas(false))"
-        )
-        names = [name for (name,) in cursor.fetchall()]
-        if names:
-            # Names quoted by quote_ident above.
-            cursor.execute(f"DROP TABLE {', '.join(names)} CASCADE")
+class _SqliteStaging:
+    """The archive's database written to a file beside the target, checked through
+    Django's connection pointed at it, then renamed over the target."""
 
+    def __init__(self):
+        self.target = Path(connection.settings_dict["NAME"])
+        self.staged = self.target.with_name(f".{self.target.name}.restauration")
 
-def _restore_sqlite(tar, members, manifest) -> None:
-    database = manifest["database"]
-    target = Path(connection.settings_dict["NAME"])
-    connection.close()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = target.with_name(f".{target.name}.restauration")
-    try:
-        _extract_verified(tar, members[database["member"]], staged, database["sha256"])
-        # A journal left beside the old file must not be replayed into the new one.
+    def load(self, tar, members, manifest) -> None:
+        database = manifest["database"]
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _extract_verified(
+                tar, members[database["member"]], self.staged, database["sha256"]
+            )
+        except BaseException:
+            self.abandon()
+            raise
+
+    @contextmanager
+    def active(self):
+        connection.close()
+        connection.settings_dict["NAME"] = str(self.staged)
+        try:
+            yield
+        finally:
+            connection.close()
+            connection.settings_dict["NAME"] = str(self.target)
+
+    def abandon(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.staged}{suffix}").unlink(missing_ok=True)
+
+    def switch_in(self) -> None:
+        connection.close()
+        if self.target.exists():
+            # What the old file's log still holds goes into it before it is
+            # replaced: a log left beside the new file would be replayed into it.
+            with closing(sqlite3.connect(self.target)) as old:
+                old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for suffix in ("-wal", "-shm", "-journal"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        os.replace(staged, target)
-    finally:
-        staged.unlink(missing_ok=True)
+            Path(f"{self.target}{suffix}").unlink(missing_ok=True)
+        os.replace(self.staged, self.target)
+        self.abandon()
 
 
 def _restore_files(tar, members, manifest, storage: FileSystemStorage) -> None:
@@ -935,30 +1175,6 @@ def _compare_files(root: Path, entries: list[dict]) -> list[str]:
                 f"fichier {entry['path']} : empreinte SHA-256 différente"
             )
     return differences
-
-
-def _verify_audit_chain(say: Callable[[str], None]) -> None:
-    # HOOK (audit journal): the append-only, hash-chained AuditEntry table has its
-    # own check, the `verify_audit` command; a restore whose chain does not verify
-    # has failed. Skipped where the command does not exist.
-    if "verify_audit" not in get_commands():
-        return
-    output = io.StringIO()
-    try:
-        call_command("verify_audit", stdout=output, stderr=output)
-    except CommandError as error:
-        raise BackupError(
-            "Base et fichiers restaurés, mais la vérification du journal d'audit "
-            f"(verify_audit) a échoué : {error}"
-        ) from None
-    except SystemExit as exit_:
-        if exit_.code not in (0, None):
-            raise BackupError(
-                "Base et fichiers restaurés, mais la vérification du journal d'audit "
-                f"(verify_audit) a échoué : {output.getvalue().strip()}"
-            ) from None
-    if output.getvalue().strip():
-        say(output.getvalue().strip())
 
 
 # --- PostgreSQL client programs -------------------------------------------------------

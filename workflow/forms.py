@@ -4,7 +4,11 @@ import re
 from html import escape
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+)
 from django.core.validators import MaxLengthValidator
 from django.forms.utils import flatatt
 from django.utils.html import format_html
@@ -68,6 +72,49 @@ class LoginForm(AuthenticationForm):
         self.fields["username"].validators.append(MaxLengthValidator(limit))
 
 
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, the current password checked like a login.
+
+    Through workflow.throttling.password_confirmed: a wrong one counts as a failed
+    login of the user from this address, and after TANDEM_LOGIN_FAILURE_LIMIT of
+    them django-axes refuses (its middleware then shows the lockout page). A session
+    left open cannot be used to guess its owner's password.
+    """
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self):
+        from workflow.throttling import password_confirmed
+
+        old_password = self.cleaned_data["old_password"]
+        if not password_confirmed(self.request, old_password):
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+
+class OutboxPasswordResetForm(PasswordResetForm):
+    """Django's password reset, its e-mail written to the notification outbox and
+    sent by the worker after commit: the page answers as fast for a known address
+    as for an unknown one (workflow.passwords)."""
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        from workflow.passwords import queue_reset_message
+
+        queue_reset_message(context["user"], to_email, context["uid"], context["token"])
+
+
 class QuickSelect(forms.Select):
     """A single-choice list printed in one pass, every label escaped.
 
@@ -96,3 +143,27 @@ class QuickSelect(forms.Select):
             attributes,
             mark_safe(options),  # noqa: S308 (every part escaped above)
         )
+
+
+class EnrolmentPasswordForm(forms.Form):
+    """Before a first authenticator app: the account's password again."""
+
+    password = forms.CharField(
+        label=_("Votre mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        error_messages={"required": _("Saisissez votre mot de passe.")},
+    )
+
+
+class MailboxCodeForm(forms.Form):
+    """The 8-digit code e-mailed to the user before a first enrolment."""
+
+    mail_code = forms.CharField(
+        label=_("Code reçu par courriel"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+        error_messages={"required": _("Saisissez le code reçu par courriel.")},
+    )

@@ -3,13 +3,19 @@
 import secrets
 
 from django.conf import settings
-from django.utils import translation
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone, translation
 
 from workflow import audit
-from workflow.models import AuditEntry
+from workflow.models import AnonymousRefusal, AuditEntry
+from workflow.throttling import client_ip
 
 # Answers that refuse access (403, 404) or an action (409): journalled.
 REFUSALS = {403, 404, 409}
+# The largest id a database column holds (PostgreSQL bigint, SQLite integer).
+LARGEST_ID = 2**63 - 1
 
 
 class LanguageMiddleware:
@@ -41,8 +47,11 @@ class AuditMiddleware:
 
     Views mark documents and downloads on the response (`response.audit`, set by
     workflow.responses.pdf_response and workflow.uploads.file_download_response);
-    refusals are read from the status code. Transitions and signatures are
-    journalled by the services, in their own transaction.
+    refusals are read from the status code. Refusals answered to anonymous
+    requests (and missing static files) are counted, not journalled: anyone can
+    send them, and each entry takes the journal's single-writer lock
+    (count_refusal). Transitions and signatures are journalled by the services,
+    in their own transaction.
     """
 
     def __init__(self, get_response):
@@ -61,6 +70,12 @@ class AuditMiddleware:
                 filename=marked["filename"],
                 sha256=marked["sha256"],
             )
+        elif response.status_code in REFUSALS and (
+            user is None
+            or not user.is_authenticated
+            or request.path.startswith(settings.STATIC_URL)
+        ):
+            count_refusal(request, response.status_code)
         elif response.status_code in REFUSALS:
             audit.record(
                 AuditEntry.Action.REFUSED,
@@ -70,6 +85,63 @@ class AuditMiddleware:
                 status=response.status_code,
             )
         return response
+
+
+def count_refusal(request, status: int) -> None:
+    """Add one to the day's counter of this path, client address and status.
+
+    Without the journal's lock and race-free on both engines: an UPDATE that adds
+    one, or the row's creation (in a savepoint: a concurrent creation makes it
+    fail, and the UPDATE is tried again). Past TANDEM_ANONYMOUS_REFUSAL_ROWS rows in
+    a day, new keys are added to the day's row « autres ».
+    """
+    now = timezone.now()
+    key = {
+        "day": timezone.localdate(now),
+        "path": request.path[:200],
+        "address": (client_ip(request) or "")[:45],
+        "status": status,
+    }
+    if _add_one(key, now):
+        return
+    day_rows = AnonymousRefusal.objects.filter(day=key["day"]).count()
+    if day_rows >= settings.TANDEM_ANONYMOUS_REFUSAL_ROWS:
+        key.update(path=AnonymousRefusal.OTHER, address="")
+        if _add_one(key, now):
+            return
+    try:
+        with transaction.atomic():
+            AnonymousRefusal.objects.create(**key, count=1, last_at=now)
+    except IntegrityError:  # created by a concurrent request meanwhile
+        _add_one(key, now)
+
+
+def _add_one(key: dict, now) -> bool:
+    return bool(
+        AnonymousRefusal.objects.filter(**key).update(count=F("count") + 1, last_at=now)
+    )
+
+
+class OutOfRangeIdMiddleware:
+    """404 for an id no database column can hold, on every route.
+
+    Django's `<int:...>` converter (ours and viewflow's) accepts any number of
+    digits; past 2**63 - 1 the lookups fail with OverflowError (a 500) instead of
+    finding nothing. Checked once here, on the resolved view's arguments, rather
+    than by a converter of our own that viewflow's patterns would not use.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        values = [*view_args, *view_kwargs.values()]
+        if any(isinstance(value, int) and abs(value) > LARGEST_ID for value in values):
+            raise Http404
+        return None
 
 
 # Scripts only from Tandem's own static files, or inline with this response's nonce;

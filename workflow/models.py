@@ -187,6 +187,11 @@ class AuditEntry(models.Model):
         DOCUMENT = "document", _("Document généré")
         DOWNLOAD = "telechargement", _("Téléchargement")
         REFUSED = "refus", _("Accès ou action refusés")
+        LOCKOUT = "blocage", _("Connexion bloquée (mots de passe erronés)")
+        ADMINISTRATION = (
+            "administration",
+            _("Administration (comptes, rôles, appareils, points de contact)"),
+        )
 
     seq = models.PositiveBigIntegerField(_("n°"), unique=True)
     at = models.DateTimeField(_("le"))
@@ -208,6 +213,65 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq} {self.action} {self.actor}"
+
+
+class AnonymousRefusal(models.Model):
+    """Refusals answered to anonymous requests (and missing static files), counted
+    per day, path, client address and status instead of chained one by one in the
+    audit journal: anyone can ask for unknown addresses, the journal must not grow
+    nor be locked for them (workflow.middleware.count_refusal).
+
+    At most TANDEM_ANONYMOUS_REFUSAL_ROWS rows a day; beyond, the refusals of the
+    day are added to its row « autres » (path OTHER, no address).
+    """
+
+    OTHER = "*"
+
+    day = models.DateField(_("jour"))
+    path = models.CharField(_("chemin"), max_length=200)
+    address = models.CharField(_("adresse du client"), max_length=45, blank=True)
+    status = models.PositiveSmallIntegerField(_("statut HTTP"))
+    count = models.PositiveIntegerField(_("nombre"), default=0)
+    last_at = models.DateTimeField(_("dernière fois"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("refus anonyme (compté)")
+        verbose_name_plural = _("refus anonymes (comptés)")
+        ordering = ["-day", "-count"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "path", "address", "status"],
+                name="workflow_anonymousrefusal_once_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status} {self.path} ({self.count})"
+
+
+class RateCounter(models.Model):
+    """How many times something was asked in one window of time, for one key
+    (password-reset e-mails per address and per client address): shared by every
+    application process, unlike a per-process cache (workflow.throttling)."""
+
+    scope = models.CharField(_("limite"), max_length=40)
+    key = models.CharField(_("clé"), max_length=64)
+    window = models.DateTimeField(_("début de la période"))
+    count = models.PositiveIntegerField(_("nombre"), default=0)
+
+    class Meta:
+        verbose_name = _("compteur de limitation")
+        verbose_name_plural = _("compteurs de limitation")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key", "window"],
+                name="workflow_ratecounter_once_per_window",
+            ),
+        ]
+        indexes = [models.Index(fields=["window"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} {self.window:%Y-%m-%d %H:%M} ({self.count})"
 
 
 class DeliveryAttempt(models.Model):

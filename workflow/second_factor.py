@@ -2,11 +2,12 @@
 agreement: enrolling the user's authenticator app, then checking its codes.
 
 A user has at most one confirmed device, plus one pending (unconfirmed) device while
-enrolling. A pending device is created for a user without a confirmed device, or,
-to replace it, only after a valid code of the current one: the password alone never
-replaces a device, since a second factor the password can reset protects nothing
-once the password is stolen. A lost phone: an administrator deletes the device in
-the Django admin, and the user enrols again.
+enrolling. A pending device is created, to replace a confirmed device, only after a
+valid code of the current one; for a user without one (a first enrolment, or after
+an administrator deleted a lost phone's device in the Django admin), only after the
+user typed their own password again (counted like a login) and then a code sent by
+e-mail to their own address. So an open session alone, or whoever reset the
+password, cannot enrol a device of their own in a signer's name.
 
 Codes are single-use: django-otp's `verify_token` only accepts a time step above
 the device's `last_t`, and the device row is locked while it is checked, so the same
@@ -15,9 +16,15 @@ code sent twice at the same instant passes once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+import uuid
 from base64 import b32encode
+from datetime import datetime, timedelta
 
 import qrcode
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -28,7 +35,9 @@ from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from qrcode.image.svg import SvgPathFillImage
 
+from workflow import audit
 from workflow.locking import for_update
+from workflow.models import AuditEntry
 from workflow.transitions import ActionRefused
 
 DEVICE_NAME = "Application d'authentification"
@@ -131,14 +140,125 @@ def failed_attempt_record(user) -> None:
             device.throttle_increment()
 
 
-def enrolment_start(*, user, current_code: str = "") -> TOTPDevice:
-    """A pending device with a new secret; replacing a confirmed device needs a
-    valid code of it."""
+# The code sent by e-mail before a first enrolment (kept hashed in the session).
+MAILBOX_CODE_MINUTES = 15
+MAILBOX_CODE_ATTEMPTS = 5
+_MAILBOX_KEY = "tandem_enrolment_mailbox"
+
+
+def _mailbox_digest(user, code: str) -> str:
+    material = f"{user.pk}:{code}:{settings.SECRET_KEY}".encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+def mailbox_code_send(session, user) -> None:
+    """E-mail a fresh 8-digit code to the user's own address (through the outbox)
+    and remember its digest in the session for MAILBOX_CODE_MINUTES."""
+    from workflow import routing
+    from workflow.notifications import Recipient, notify
+
+    if not user.email:
+        raise ActionRefused(
+            _(
+                "Aucune adresse électronique n'est enregistrée pour votre compte : "
+                "demandez à l'administrateur de Tandem de la renseigner."
+            )
+        )
+    code = f"{secrets.randbelow(10**8):08d}"
+    expires = timezone.now() + timedelta(minutes=MAILBOX_CODE_MINUTES)
+    session[_MAILBOX_KEY] = {
+        "user": user.pk,
+        "digest": _mailbox_digest(user, code),
+        "expires": expires.isoformat(),
+        "attempts": 0,
+    }
+    notify(
+        event=f"enrolment_code:{user.pk}:{uuid.uuid4().hex}",
+        kind="enrolment_code",
+        organisation=routing.supplier(),
+        recipients=[Recipient(user.email, user)],
+        context={"code": code, "minutes": MAILBOX_CODE_MINUTES, "account": user},
+        link=reverse("second_factor"),
+    )
+    audit.record(
+        AuditEntry.Action.ADMINISTRATION,
+        by=user,
+        change="code_enrolement_envoye",
+        model="otp_totp.totpdevice",
+    )
+
+
+def mailbox_code_pending(session, user) -> bool:
+    """Is a code sent to the user still waiting to be typed?"""
+    state = session.get(_MAILBOX_KEY)
+    return bool(
+        state
+        and state.get("user") == user.pk
+        and not state.get("proven")
+        and timezone.now() < datetime.fromisoformat(state["expires"])
+    )
+
+
+def mailbox_code_check(session, user, code: str) -> None:
+    """The code sent by e-mail, or a refusal; spent once right."""
+    state = session.get(_MAILBOX_KEY)
+    if not mailbox_code_pending(session, user):
+        session.pop(_MAILBOX_KEY, None)
+        raise ValidationError(
+            {"mail_code": _("Ce code a expiré : demandez-en un nouveau.")}
+        )
+    state["attempts"] += 1
+    if state["attempts"] > MAILBOX_CODE_ATTEMPTS:
+        session.pop(_MAILBOX_KEY, None)
+        raise ValidationError(
+            {"mail_code": _("Trop de codes erronés : demandez-en un nouveau.")}
+        )
+    given = "".join((code or "").split())
+    if not hmac.compare_digest(state["digest"], _mailbox_digest(user, given)):
+        session[_MAILBOX_KEY] = state
+        raise ValidationError(
+            {
+                "mail_code": _(
+                    "Code incorrect : saisissez le code à 8 chiffres reçu par courriel."
+                )
+            }
+        )
+    session[_MAILBOX_KEY] = {**state, "proven": True}
+
+
+def mailbox_proven(session, user) -> bool:
+    """Did the user type the code sent to their mailbox (within its validity)?"""
+    state = session.get(_MAILBOX_KEY)
+    return bool(
+        state
+        and state.get("user") == user.pk
+        and state.get("proven")
+        and timezone.now() < datetime.fromisoformat(state["expires"])
+    )
+
+
+def mailbox_forget(session) -> None:
+    session.pop(_MAILBOX_KEY, None)
+
+
+def enrolment_start(
+    *, user, current_code: str = "", mailbox_proven: bool = False
+) -> TOTPDevice:
+    """A pending device with a new secret. Replacing a confirmed device needs a
+    valid code of it; a first device, the proof that the user read the code sent
+    to their mailbox (`mailbox_proven`, after their password)."""
     with transaction.atomic():
         current = _locked_device(user, confirmed=True)
         rejected = None
         if current is not None:
             rejected = _rejection(current, current_code, field="code")
+        elif not mailbox_proven:
+            raise ActionRefused(
+                _(
+                    "Enregistrer une application demande d'abord votre mot de passe "
+                    "puis le code envoyé à votre adresse électronique."
+                )
+            )
         if rejected is None:
             TOTPDevice.objects.filter(user=user, confirmed=False).delete()
             pending = TOTPDevice.objects.create(
@@ -163,6 +283,13 @@ def enrolment_confirm(*, user, code: str) -> TOTPDevice:
             TOTPDevice.objects.filter(user=user).exclude(pk=pending.pk).delete()
             pending.name, pending.confirmed = DEVICE_NAME, True
             pending.save(update_fields=["name", "confirmed"])
+            audit.record(
+                AuditEntry.Action.ADMINISTRATION,
+                by=user,
+                change="enrolement",
+                model="otp_totp.totpdevice",
+                object_id=str(pending.pk),
+            )
     if rejected is not None:
         raise rejected
     return pending

@@ -7,6 +7,7 @@ broker kept in files under var/, e-mail written to files under var/.
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from workflow import env
@@ -28,6 +29,15 @@ if not SECRET_KEY:
 # Key of the audit journal's hash chain (workflow/audit.py). Keep it apart from the
 # database and never change it: entries sealed under another key no longer verify.
 TANDEM_AUDIT_KEY = env.env_str("TANDEM_AUDIT_KEY") or f"audit:{SECRET_KEY}"
+# The journal's head (seq, hash) is appended here each day (and logged), outside the
+# database: `verify_audit` fails when the journal no longer holds the last one.
+TANDEM_AUDIT_ANCHOR_FILE = Path(
+    env.env_str("TANDEM_AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.jsonl"))
+)
+# Scheduled backups (workflow/tasks.py): daily/ and weekly/ below this folder.
+TANDEM_BACKUP_DIR = Path(env.env_str("TANDEM_BACKUP_DIR", str(VAR_DIR / "backups")))
+TANDEM_BACKUP_KEEP_DAILY = env.env_int("TANDEM_BACKUP_KEEP_DAILY", 7, minimum=1)
+TANDEM_BACKUP_KEEP_WEEKLY = env.env_int("TANDEM_BACKUP_KEEP_WEEKLY", 5, minimum=1)
 
 ALLOWED_HOSTS = env.env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else []
@@ -40,7 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # django.contrib.staticfiles, with what collectstatic leaves out.
+    "workflow.staticfiles.StaticFilesConfig",
     "axes",
     "django_filters",
     "viewflow",
@@ -56,12 +67,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files, before anything that reads the session or journals (README,
+    # "Production"): an asset is never a refusal nor a session hit.
+    "workflow.staticfiles.StaticFilesMiddleware",
     "workflow.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "workflow.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # An id past 2**63 - 1 in any route is a 404, not an OverflowError.
+    "workflow.middleware.OutOfRangeIdMiddleware",
     # Every page needs a login unless marked @login_not_required (login, i18n).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Journals documents, downloads and refusals (workflow/audit.py).
@@ -137,6 +153,20 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "workflow.throttling.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "workflow.throttling.client_ip"
 AXES_VERBOSE = False  # no banner at each start; failures and lockouts are still logged
+# Password-reset e-mails (queued in the outbox, sent by the worker): at most this
+# many an hour for one e-mail address, and from one client address; beyond, the
+# same page is shown and nothing is sent.
+TANDEM_PASSWORD_RESET_PER_EMAIL = env.env_int(
+    "TANDEM_PASSWORD_RESET_PER_EMAIL", 3, minimum=1
+)
+TANDEM_PASSWORD_RESET_PER_ADDRESS = env.env_int(
+    "TANDEM_PASSWORD_RESET_PER_ADDRESS", 10, minimum=1
+)
+# Refusals answered to anonymous requests are counted per day, path and address
+# (workflow.models.AnonymousRefusal), in at most this many rows a day.
+TANDEM_ANONYMOUS_REFUSAL_ROWS = env.env_int(
+    "TANDEM_ANONYMOUS_REFUSAL_ROWS", 5000, minimum=1
+)
 # Reverse proxies in front of Tandem that append to X-Forwarded-For (0: none, the
 # client's address is REMOTE_ADDR).
 TANDEM_PROXY_COUNT = env.env_int("TANDEM_PROXY_COUNT", 0)
@@ -150,6 +180,21 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Under DEBUG=0 gunicorn serves the files `collectstatic` gathered in STATIC_ROOT
+# (WhiteNoise, workflow/staticfiles.py), compressed, under names that carry a hash of
+# their content, so that they are cached for ten years (WhiteNoise's "immutable"
+# answer; other files: 60 s).
+# In development and tests the files are found in the apps at each request, under
+# their plain names: the hashed names exist only once collectstatic has run.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "workflow.staticfiles.HashedStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Attachments, evidence and documents: never served directly (access-checked views).
@@ -212,9 +257,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's stock scheduler, which also records that beat is alive (workflow/health.py).
+CELERY_BEAT_SCHEDULER = "workflow.health:BeatScheduler"
+# /sante/ calls the worker's or beat's heartbeat stale past this age (both beat every
+# 60 s or less).
+TANDEM_HEALTH_STALE_SECONDS = env.env_int("TANDEM_HEALTH_STALE_SECONDS", 180, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "fire-due-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
     "heartbeat": {"task": "workflow.tasks.heartbeat", "schedule": 60.0},
+    "expire-import-previews": {
+        "task": "recette.tasks.expire_import_previews",
+        "schedule": 3600.0,
+    },
     "deadline-messages": {
         "task": "workflow.tasks.deadline_messages",
         "schedule": 3600.0,
@@ -223,12 +277,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflow.tasks.relay_notifications",
         "schedule": float(TANDEM_NOTIFICATION_RELAY_SECONDS),
     },
+    # Europe/Paris (CELERY_TIMEZONE): the anchor before the backups, so that both
+    # the anchor file and the archives hold the night's head of the audit journal.
+    "audit-anchor": {
+        "task": "workflow.tasks.audit_anchor",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "backup-daily": {
+        "task": "workflow.tasks.backup_daily",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    "backup-weekly": {
+        "task": "workflow.tasks.backup_weekly",
+        "schedule": crontab(hour=3, minute=30, day_of_week="sunday"),
+    },
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A refused access (403) is one line: its traceback tells nothing.
+    "filters": {"no_403_traceback": {"()": "workflow.logfilters.No403Traceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["no_403_traceback"]}},
     "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
 }
 
@@ -259,5 +330,7 @@ if not DEBUG:
 # http to https itself.
 SECURE_PROXY_SSL_HEADER = env.proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 SECURE_SSL_REDIRECT = env.env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# A monitoring probe on the application's own host may ask gunicorn directly.
+SECURE_REDIRECT_EXEMPT = [r"^sante/$"]
 if not DEBUG and not SECURE_SSL_REDIRECT:
     SILENCED_SYSTEM_CHECKS = ["security.W008"]

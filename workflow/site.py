@@ -10,7 +10,7 @@ from evolutions import pages as evolutions_pages
 from evolutions.flows import EvolutionFlow
 from recette import pages as recette_pages
 from recette.flows import RecetteFlow
-from workflow import views
+from workflow import roleviews, views
 from workflow.flowviews import ScopedFlowAppViewset
 
 
@@ -35,6 +35,14 @@ class DirectoryApp(Application):
         "points-de-contact/<int:pk>/",
         contacts_views.contact_point_detail,
         name="contact_point",
+    )
+    role_requests_path = path(
+        "roles-de-signature/", roleviews.role_requests, name="role_requests"
+    )
+    role_request_decide_path = path(
+        "roles-de-signature/<int:pk>/<slug:decision>/",
+        roleviews.role_request_decide,
+        name="role_request_decide",
     )
 
 

@@ -1,5 +1,6 @@
 """Background jobs run by the Celery worker and scheduled by Celery beat."""
 
+import logging
 import socket
 
 from celery import shared_task
@@ -78,3 +79,60 @@ def deadline_messages() -> int:
     from workflow.reminders import send_deadline_messages
 
     return send_deadline_messages()
+
+
+# --- scheduled backups and the audit journal's anchor (README, "Backup and restore")
+
+logger = logging.getLogger(__name__)
+
+
+def _scheduled_backup(kind: str) -> str:
+    """One scheduled backup; a failure is logged as an error (and the task fails)."""
+    from workflow.backup import backup_scheduled
+
+    try:
+        summary = backup_scheduled(kind)
+    except Exception as error:
+        logger.error(
+            "Sauvegarde planifiée (%s) en échec : %s", kind, error, exc_info=True
+        )
+        raise
+    Heartbeat.objects.update_or_create(
+        name=f"backup-{kind}",
+        defaults={"seen_at": timezone.now(), "hostname": socket.gethostname()},
+    )
+    logger.info(
+        "Sauvegarde planifiée (%s) écrite et relue : %s (%s octets) ; %s ancienne(s) "
+        "supprimée(s)",
+        kind,
+        summary.path,
+        summary.archive_bytes,
+        len(summary.removed),
+    )
+    return str(summary.path)
+
+
+@shared_task(name="workflow.tasks.backup_daily")
+def backup_daily() -> str:
+    """The daily backup into TANDEM_BACKUP_DIR/daily (7 kept)."""
+    return _scheduled_backup("daily")
+
+
+@shared_task(name="workflow.tasks.backup_weekly")
+def backup_weekly() -> str:
+    """The weekly backup into TANDEM_BACKUP_DIR/weekly (5 kept)."""
+    return _scheduled_backup("weekly")
+
+
+@shared_task(name="workflow.tasks.audit_anchor")
+def audit_anchor() -> dict:
+    """Write the audit journal's head to the anchor file and the log, if the journal
+    still holds the previous anchor; else log an error (and the task fails)."""
+    from workflow import audit
+
+    try:
+        anchor = audit.anchor_daily()
+    except Exception as error:
+        logger.error("Ancre du journal d'audit non écrite : %s", error, exc_info=True)
+        raise
+    return anchor.as_dict()

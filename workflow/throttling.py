@@ -3,9 +3,11 @@ and the password asked again before a signature."""
 
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import Max
+from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -58,3 +60,24 @@ def password_confirmed(request, password: str) -> bool:
         request, username=request.user.get_username(), password=password
     )
     return user is not None and user.pk == request.user.pk
+
+
+@receiver(user_locked_out, dispatch_uid="tandem_journal_lockout")
+def journal_lockout(sender, request, username, ip_address, **kwargs):
+    """A username locked out from an address goes into the audit journal, once.
+
+    django-axes sends the signal again at every attempt refused during the lockout;
+    only the attempt that caused it has counted the failures.
+    """
+    from workflow import audit
+    from workflow.models import AuditEntry
+
+    if getattr(request, "axes_failures_since_start", None) is None:
+        return
+    audit.record(
+        AuditEntry.Action.LOCKOUT,
+        username=(username or "")[:150],
+        address=ip_address or "",
+        path=request.path[:300],
+        failures=request.axes_failures_since_start,
+    )

@@ -44,6 +44,7 @@ __all__ = [
     "random_storage_name",
     "safe_download_name",
     "validate_upload",
+    "validate_upload_size",
 ]
 
 # Ordered for the messages that list them; "jpeg" is accepted and normalised to "jpg".
@@ -248,18 +249,7 @@ def validate_upload(uploaded: UploadedFile) -> str:
             code="empty",
             params={"name": display_name},
         )
-    if size > max_upload_bytes():
-        raise ValidationError(
-            _(
-                "Le fichier « %(name)s » dépasse la taille maximale autorisée "
-                "(%(limit)s Mo)."
-            ),
-            code="too_large",
-            params={
-                "name": display_name,
-                "limit": formats.number_format(_max_upload_mb()),
-            },
-        )
+    validate_upload_size(uploaded)
     try:
         matches = _content_matches(uploaded, extension, size)
     finally:
@@ -274,6 +264,23 @@ def validate_upload(uploaded: UploadedFile) -> str:
             params={"name": display_name, "extension": extension},
         )
     return extension
+
+
+def validate_upload_size(uploaded: UploadedFile) -> None:
+    """Refuse an upload above `TANDEM_MAX_UPLOAD_MB`: every file field validates it."""
+    # The size comes from the upload handler: nothing is read before it is checked.
+    if _size_of(uploaded) > max_upload_bytes():
+        raise ValidationError(
+            _(
+                "Le fichier « %(name)s » dépasse la taille maximale autorisée "
+                "(%(limit)s Mo)."
+            ),
+            code="too_large",
+            params={
+                "name": safe_download_name(uploaded.name or ""),
+                "limit": formats.number_format(_max_upload_mb()),
+            },
+        )
 
 
 def _content_matches(uploaded: UploadedFile, extension: str, size: int) -> bool:

@@ -5,12 +5,24 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from viewflow.contrib.auth import AuthViewset
 
+from workflow import health
 from workflow.forms import LoginForm
+from workflow.passwords import (
+    PasswordChangeView,
+    PasswordResetConfirmView,
+    PasswordResetView,
+)
 from workflow.site import site
 
 
 class TandemAuthViewset(AuthViewset):
-    """viewflow's login, logout and password pages, with our login form."""
+    """viewflow's login, logout and password pages, with our login form, the
+    password change throttled like a login and the reset e-mail sent through the
+    outbox (workflow.passwords)."""
+
+    pass_change_view_class = PasswordChangeView
+    pass_reset_view_class = PasswordResetView
+    pass_reset_confirm_view_class = PasswordResetConfirmView
 
     def get_login_view_kwargs(self, **kwargs):
         return super().get_login_view_kwargs(form_class=LoginForm, **kwargs)
@@ -28,6 +40,8 @@ urlpatterns = [
         login_not_required(JavaScriptCatalog.as_view()),
         name="javascript-catalog",
     ),
+    # For the monitoring probe: no login, no data (workflow/health.py).
+    path("sante/", login_not_required(health.health), name="health"),
     path("", site.urls),
 ]
 # Uploaded files are never served as static media: downloads go through views that

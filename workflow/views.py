@@ -14,8 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from workflow import access, second_factor
-from workflow.forms import SecondFactorCodeForm
+from contacts.models import SIGNING_ROLES
+from workflow import access, roles, second_factor, throttling
+from workflow.forms import (
+    EnrolmentPasswordForm,
+    MailboxCodeForm,
+    SecondFactorCodeForm,
+)
 from workflow.models import Heartbeat, Notification
 from workflow.responses import refused
 from workflow.transitions import ActionRefused
@@ -31,15 +36,23 @@ def home(request):
             membership.get_role_display()
         )
     heartbeat = None
-    if access.is_administrator(request.user):
+    administrator = access.is_administrator(request.user)
+    if administrator:
         heartbeat = Heartbeat.objects.filter(name="worker").first()
+    signing = administrator or any(
+        access.organisations_for_role(request.user, role) for role in SIGNING_ROLES
+    )
     return render(
         request,
         "workflow/home.html",
         {
             "by_organisation": by_organisation,
             "is_supplier": access.is_supplier_user(request.user),
+            "is_administrator": administrator,
             "heartbeat": heartbeat,
+            "roles_to_decide": roles.requests_to_decide(request.user)
+            if signing
+            else None,
         },
     )
 
@@ -80,15 +93,37 @@ def second_factor_page(request):
     here = reverse("second_factor")
     if next_url:
         here = f"{here}?{urlencode({'next': next_url})}"
-    forms = {"confirm": SecondFactorCodeForm(), "start": SecondFactorCodeForm()}
+    forms = {
+        "confirm": SecondFactorCodeForm(),
+        "start": SecondFactorCodeForm(),
+        "password": EnrolmentPasswordForm(),
+        "mail_code": MailboxCodeForm(),
+    }
     status = 200
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "cancel":
             second_factor.enrolment_cancel(user=user)
+            second_factor.mailbox_forget(request.session)
             return redirect(here)
         if action not in forms:
             return refused(request, _("Action inconnue."), status=400)
+        if action in ("password", "mail_code"):
+            response = _first_enrolment_step(request, action, forms, here)
+            if response is not None:
+                return response
+            return _second_factor_render(request, forms, next_url, status=400)
+        if action == "start" and second_factor.confirmed_device_of(user) is None:
+            # A first device: only once the mailbox code was typed.
+            try:
+                second_factor.enrolment_start(
+                    user=user,
+                    mailbox_proven=second_factor.mailbox_proven(request.session, user),
+                )
+            except ActionRefused as refusal:
+                return refused(request, str(refusal))
+            second_factor.mailbox_forget(request.session)
+            return redirect(here)
         needs_code = action == "confirm" or (
             second_factor.confirmed_device_of(user) is not None
         )
@@ -110,6 +145,51 @@ def second_factor_page(request):
                 )
                 return redirect(next_url or here)
         status = 400
+    return _second_factor_render(request, forms, next_url, status=status)
+
+
+def _first_enrolment_step(request, action, forms, here):
+    """Before a first device: the password again (counted like a login), then the
+    code e-mailed to the user. A redirect when the step passed, else None (the
+    form holds the error)."""
+    user = request.user
+    if second_factor.confirmed_device_of(user) is not None:
+        return refused(request, _("Une application est déjà enregistrée."))
+    if action == "password":
+        form = forms["password"] = EnrolmentPasswordForm(request.POST)
+        if not form.is_valid():
+            return None
+        if not throttling.password_confirmed(request, form.cleaned_data["password"]):
+            form.add_error(
+                "password",
+                _(
+                    "Mot de passe incorrect. Après plusieurs erreurs, votre compte "
+                    "est bloqué quelques minutes."
+                ),
+            )
+            return None
+        try:
+            second_factor.mailbox_code_send(request.session, user)
+        except ActionRefused as refusal:
+            return refused(request, str(refusal))
+        return redirect(here)
+    form = forms["mail_code"] = MailboxCodeForm(request.POST)
+    if not form.is_valid():
+        return None
+    try:
+        second_factor.mailbox_code_check(
+            request.session, user, form.cleaned_data["mail_code"]
+        )
+        second_factor.enrolment_start(user=user, mailbox_proven=True)
+    except ValidationError as error:
+        form.add_error("mail_code", error.message_dict.get("mail_code", error.messages))
+        return None
+    second_factor.mailbox_forget(request.session)
+    return redirect(here)
+
+
+def _second_factor_render(request, forms, next_url, *, status):
+    user = request.user
     confirmed = second_factor.confirmed_device_of(user)
     pending = second_factor.pending_device_of(user)
     return render(
@@ -122,7 +202,19 @@ def second_factor_page(request):
             "secret": second_factor.device_secret(pending) if pending else "",
             "confirm_form": forms["confirm"],
             "replace_form": forms["start"],
+            "password_form": forms["password"],
+            "mail_code_form": forms["mail_code"],
+            "mail_code_sent": second_factor.mailbox_code_pending(request.session, user),
+            "email": _masked(user.email),
             "next_url": next_url,
         },
         status=status,
     )
+
+
+def _masked(email: str) -> str:
+    """a.dupont@cd23.fr → a•••••t@cd23.fr: enough to recognise one's address."""
+    local, _sep, domain = (email or "").partition("@")
+    if len(local) <= 2:
+        return f"{local[:1]}•@{domain}" if domain else ""
+    return f"{local[0]}{'•' * (len(local) - 2)}{local[-1]}@{domain}"

@@ -64,3 +64,25 @@ def test_concurrent_appends_make_one_unbroken_chain(world):
     seqs = list(AuditEntry.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, start + THREADS * 10 + 1))
     assert audit.verify() == audit.Verdict(start + THREADS * 10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_audit_fails_on_a_journal_truncated_after_its_anchor(
+    world, settings, tmp_path
+):
+    settings.TANDEM_AUDIT_ANCHOR_FILE = tmp_path / "audit-anchors.jsonl"
+    for number in range(3):
+        audit.record("refus", by=world.user("cd23.porteur"), path=f"/x/{number}")
+    anchor = audit.anchor_daily()
+    call_command("verify_audit")
+
+    # DELETE is refused by the trigger; the table's owner can still TRUNCATE it,
+    # which leaves a chain (an empty one) that verifies.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE workflow_auditentry")
+    assert audit.verify().intact
+
+    with pytest.raises(CommandError, match=f"entrée n° {anchor.seq}, absente"):
+        call_command("verify_audit")
+    with pytest.raises(audit.AnchorError, match="tronqué ou vidé"):
+        audit.anchor_daily()

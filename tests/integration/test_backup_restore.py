@@ -166,3 +166,127 @@ def test_backup_restored_into_a_fresh_database_has_every_row_and_file(
         table: source[f"public.{table}"] for table in manifest["tables"]
     }
     assert {entry["path"]: entry["sha256"] for entry in manifest["files"]} == restored
+
+
+def _restore(archive: Path, dbname: str, media: Path, tmp_path: Path, *, fail=False):
+    """`manage.py restore --force` in another process, into `dbname`; with `fail`,
+    a step raising right after a pg_restore that succeeded."""
+    database_url = urlunsplit(
+        urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{dbname}")
+    )
+    script = (
+        "import sys, django\n"
+        "django.setup()\n"
+        "from workflow import backup\n"
+        "real = backup._run\n"
+        "def run(command, **kwargs):\n"
+        "    real(command, **kwargs)\n"
+        "    if '--single-transaction' in command:\n"
+        "        raise backup.BackupError('panne simulée après pg_restore')\n"
+        "backup._run = run\n"
+        "from django.core.management import call_command\n"
+        "call_command('restore', '--force', sys.argv[1])\n"
+    )
+    command = ["-c", script] if fail else ["manage.py", "restore", "--force"]
+    return subprocess.run(
+        [sys.executable, *command, str(archive)],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DATABASE_URL": database_url,
+            "PRIVATE_MEDIA_ROOT": str(media),
+            "TANDEM_VAR_DIR": str(tmp_path / "var"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _schemas(dbname: str) -> list[str]:
+    with _connect(dbname) as db:
+        return sorted(
+            name
+            for (name,) in db.execute("SELECT nspname FROM pg_namespace").fetchall()
+            if not name.startswith(("pg_", "information_schema"))
+        )
+
+
+def _truncated_dump(archive: Path, copy: Path) -> None:
+    """A copy of `archive` whose dump lost its last tenth, with a manifest giving
+    the truncated dump's size and SHA-256: it passes every check of the archive and
+    `pg_restore --list` (the table of contents is at the start), and pg_restore
+    fails midway."""
+    with tarfile.open(archive) as source:
+        manifest = json.loads(source.extractfile("manifest.json").read())
+        member = manifest["database"]["member"]
+        dump = source.extractfile(member).read()
+        dump = dump[: len(dump) * 9 // 10]
+        manifest["database"].update(
+            size=len(dump), sha256=hashlib.sha256(dump).hexdigest()
+        )
+        content = json.dumps(manifest).encode()
+        with tarfile.open(copy, "w") as target:
+            for info in source.getmembers():
+                data = source.extractfile(info)
+                if info.name == member:
+                    info.size, data = len(dump), io.BytesIO(dump)
+                elif info.name == "manifest.json":
+                    info.size, data = len(content), io.BytesIO(content)
+                target.addfile(info, data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_restore_leaves_the_old_database_as_it_was(
+    world, source_media, fresh_database, tmp_path
+):
+    archive = tmp_path / "sauvegarde.tar"
+    call_command("backup", str(archive), stdout=io.StringIO())
+    truncated = tmp_path / "tronquee.tar"
+    _truncated_dump(archive, truncated)
+    with _connect(fresh_database) as db:
+        db.execute("CREATE TABLE ancienne (x integer)")
+        db.execute("INSERT INTO ancienne VALUES (1), (2)")
+    media = tmp_path / "private-old"
+    media.mkdir()
+    (media / "ancien.pdf").write_bytes(PDF)
+    schemas = _schemas(fresh_database)
+
+    after_pg_restore = _restore(archive, fresh_database, media, tmp_path, fail=True)
+    midway = _restore(truncated, fresh_database, media, tmp_path)
+
+    assert after_pg_restore.returncode != 0
+    assert "panne simulée après pg_restore" in after_pg_restore.stderr
+    assert midway.returncode == 1, midway.stdout + midway.stderr
+    assert "pg_restore a échoué" in midway.stderr
+    assert row_counts(fresh_database) == {"public.ancienne": 2}
+    assert _schemas(fresh_database) == schemas
+    assert digests(media) == {"ancien.pdf": hashlib.sha256(PDF).hexdigest()}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(media.name)] == [
+        media.name
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_forced_restore_switches_in_and_drops_the_old_schema(
+    world, source_media, fresh_database, tmp_path
+):
+    archive = tmp_path / "sauvegarde.tar"
+    call_command("backup", str(archive), stdout=io.StringIO())
+    with _connect(fresh_database) as db:
+        db.execute("CREATE TABLE ancienne (x integer)")
+    schemas = _schemas(fresh_database)
+
+    result = _restore(archive, fresh_database, tmp_path / "private", tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    restored = row_counts(fresh_database)
+    assert "public.ancienne" not in restored
+    assert restored == row_counts(connection.settings_dict["NAME"])
+    assert _schemas(fresh_database) == schemas
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    head = manifest["audit"]
+    anchors = (tmp_path / "var" / "audit-anchors.jsonl").read_text().splitlines()
+    assert json.loads(anchors[-1])["seq"] == head["seq"]

@@ -3,10 +3,19 @@
 import csv
 import datetime as dt
 import io
+import os
+import time
 import zipfile
+from pathlib import Path
 
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from openpyxl import Workbook
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import WorkSheetParser
 
+from recette import importing, pages, services, tasks
 from recette.importing import (
     CaseRow,
     ImportPreview,
@@ -596,3 +605,340 @@ def test_row_error_reads_as_a_sentence_with_its_line_and_column():
         str(RowError(1, None, "Colonnes absentes.")) == "Ligne 1 : Colonnes absentes."
     )
     assert str(RowError(0, None, "Fichier illisible.")) == "Fichier illisible."
+
+
+# Bounds: a file over them is refused before, or as soon as, they are passed.
+
+SHEET_NS = (
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+
+
+def xlsx_with_sheet(sheet_data: bytes, dimension: str | None = None) -> bytes:
+    """A valid workbook whose first worksheet's XML is replaced by this sheetData."""
+    xml = SHEET_NS
+    if dimension:
+        xml += b'<dimension ref="%s"/>' % dimension.encode()
+    xml += b"<sheetData>" + sheet_data + b"</sheetData></worksheet>"
+    source = io.BytesIO(xlsx_bytes([]))
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in original.infolist():
+            data = original.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = xml
+            copy.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def inline_cell(reference: str, text: str) -> bytes:
+    return b'<c r="%s" t="inlineStr"><is><t>%s</t></is></c>' % (
+        reference.encode(),
+        text.encode(),
+    )
+
+
+@pytest.fixture
+def rows_parsed(monkeypatch):
+    """How many rows openpyxl parsed, and how many rows its reader handed out."""
+    counts = {"parsed": 0, "yielded": 0}
+    parse_row = WorkSheetParser.parse_row
+    cells_by_row = ReadOnlyWorksheet._cells_by_row
+
+    def counting_parse_row(self, row):
+        counts["parsed"] += 1
+        return parse_row(self, row)
+
+    def counting_cells_by_row(self, *args, **kwargs):
+        for values in cells_by_row(self, *args, **kwargs):
+            counts["yielded"] += 1
+            yield values
+
+    monkeypatch.setattr(WorkSheetParser, "parse_row", counting_parse_row)
+    monkeypatch.setattr(ReadOnlyWorksheet, "_cells_by_row", counting_cells_by_row)
+    return counts
+
+
+def test_small_xlsx_of_a_million_empty_rows_is_refused_before_openpyxl_parses_it(
+    rows_parsed, monkeypatch
+):
+    # No dimension: openpyxl would parse the whole sheet as soon as it opens it.
+    data = xlsx_with_sheet(b"<row/>" * 1_000_000)
+    assert len(data) < 20_000
+    inflated = 0
+    read = zipfile.ZipExtFile.read
+
+    def counting_read(self, n=-1):
+        nonlocal inflated
+        chunk = read(self, n)
+        inflated += len(chunk)
+        return chunk
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", counting_read)
+
+    preview = parse_cases(data, filename="plan.xlsx")
+
+    assert preview.bad_lines == [0]
+    assert preview.errors[0].message.startswith(
+        "Le fichier compte plus de 10\N{NO-BREAK SPACE}000 lignes, lignes vides "
+        "comprises"
+    )
+    assert rows_parsed == {"parsed": 0, "yielded": 0}
+    # The count stops at the bound: a few hundred kilobytes of the 6 MB of XML.
+    assert inflated < 1_000_000
+
+
+def test_row_tags_cut_by_the_scan_chunks_are_counted_once(monkeypatch):
+    monkeypatch.setattr(importing, "_XLSX_SCAN_CHUNK", 7)
+    xml = b'<row r="1"/><x:row>' + b"<row/>" * 8
+
+    assert importing._rows_over(io.BytesIO(xml), 9)
+    assert not importing._rows_over(io.BytesIO(xml), 10)
+
+
+def test_xlsx_declaring_more_lines_than_the_bound_is_refused_unread(rows_parsed):
+    data = xlsx_with_sheet(b"<row/>", dimension="A1:I1000000")
+
+    preview = parse_cases(data, filename="plan.xlsx")
+
+    assert preview.errors[0].message.startswith("Le fichier compte plus de 10")
+    assert rows_parsed["yielded"] == 0
+
+
+def test_xlsx_whose_dimension_lies_is_read_up_to_the_line_bound_only(rows_parsed):
+    # One cell in the last row: openpyxl hands out every missing row before it.
+    data = xlsx_with_sheet(
+        b'<row r="1000000">' + inline_cell("A1000000", "x") + b"</row>",
+        dimension="A1:A1",
+    )
+
+    preview = parse_cases(data, filename="plan.xlsx", max_rows=10)
+
+    assert preview.errors[0].message.startswith("Le fichier compte plus de 20 lignes")
+    assert rows_parsed["yielded"] == 21
+
+
+def test_blank_lines_up_to_twice_the_row_limit_are_accepted():
+    rows = [row("CT-001", "Titre")] + [[""] * len(HEADER)] * 18
+
+    assert parse_xlsx(rows, max_rows=10).ok
+    assert parse_csv(rows, max_rows=10).ok
+    assert not parse_csv([*rows, [""] * len(HEADER)], max_rows=10).ok
+
+
+def test_csv_of_a_million_blank_lines_stops_at_the_line_bound(monkeypatch):
+    cleaned = 0
+    clean = importing._clean
+
+    def counting_clean(text):
+        nonlocal cleaned
+        cleaned += 1
+        return clean(text)
+
+    monkeypatch.setattr(importing, "_clean", counting_clean)
+    data = b"reference;titre;action;resultat attendu\n" + b";;;\n" * 1_000_000
+
+    preview = parse_cases(data, filename="plan.csv")
+
+    assert preview.errors[0].message.startswith("Le fichier compte plus de 10")
+    assert cleaned <= 4 * 10_001
+
+
+def test_xlsx_declaring_more_than_50_columns_is_refused(rows_parsed):
+    data = xlsx_with_sheet(b"<row/>", dimension="A1:AY2")
+
+    preview = parse_cases(data, filename="plan.xlsx")
+
+    assert preview.errors[0].message == (
+        "Le fichier a des valeurs au-delà de la colonne 50 : supprimez les colonnes "
+        "inutiles, le format n'en compte que 9."
+    )
+    assert rows_parsed["yielded"] == 0
+
+
+def test_value_beyond_column_50_refuses_the_file_whatever_the_dimension():
+    header = b"".join(
+        inline_cell(f"{letter}1", text)
+        for letter, text in zip(
+            "ABCD", ["reference", "titre", "action", "resultat"], strict=True
+        )
+    )
+    data = xlsx_with_sheet(
+        b'<row r="1">' + header + inline_cell("AY1", "note") + b"</row>",
+        dimension="A1:D1",
+    )
+
+    preview = parse_cases(data, filename="plan.xlsx")
+
+    assert preview.errors[0].message.startswith(
+        "Le fichier a des valeurs au-delà de la colonne 50"
+    )
+
+
+def test_csv_with_values_beyond_column_50_is_refused_but_empty_ones_are_ignored():
+    header = [*HEADER, *[""] * 50]
+    filled = [*row("CT-001", "Titre"), *[""] * 50]
+
+    assert parse_csv([filled], header).ok
+    filled[-1] = "note"
+    preview = parse_csv([filled], header)
+    assert preview.errors[0].message.startswith(
+        "Le fichier a des valeurs au-delà de la colonne 50"
+    )
+
+
+def test_xlsx_larger_than_the_xml_bound_once_uncompressed_is_refused_unopened(
+    monkeypatch,
+):
+    data = xlsx_bytes(plan_rows(cases=10))
+    monkeypatch.setattr(importing, "MAX_XLSX_XML_BYTES", 1000)
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("openpyxl opened the workbook")
+
+    monkeypatch.setattr(importing, "load_workbook", no_load)
+
+    preview = parse_cases(data, filename="plan.xlsx")
+
+    assert preview.errors[0].message.startswith(
+        "Le classeur est trop volumineux une fois décompressé"
+    )
+
+
+class _ReadRecorder(io.BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.read_sizes: list[int] = []
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.read_sizes.append(len(chunk))
+        return chunk
+
+
+def test_file_over_the_upload_limit_is_refused_reading_one_byte_past_it(settings):
+    settings.TANDEM_MAX_UPLOAD_MB = 1
+    rows = [row("CT-001", "Titre", action="x" * 100)] * 20_000
+    data = csv_bytes(rows)
+    assert len(data) > 2 * 1024 * 1024
+    upload = _ReadRecorder(data)
+
+    preview = parse_cases(upload, filename="plan.csv")
+    too_large = parse_cases(data, filename="plan.csv")
+
+    assert preview.errors[0].message == (
+        "Le fichier « plan.csv » dépasse la taille maximale autorisée (1 Mo)."
+    )
+    assert upload.read_sizes == [1024 * 1024 + 1]
+    assert too_large.errors == preview.errors
+
+
+# The import page: previews are bounded in size and in time.
+
+
+@pytest.fixture
+def import_page(world, client, acceptance):
+    """The import page of a draft plan, opened by the supplier's project team."""
+    plan = services.plan_prepare(
+        change_request_pk=acceptance.pk, by=world.user("cnaf.moe")
+    )
+    client.force_login(world.user("cnaf.moe"))
+    return plan, reverse("recettes:cases_import", args=[acceptance.pk])
+
+
+def stored_previews(settings) -> list[str]:
+    folder = Path(settings.PRIVATE_MEDIA_ROOT) / "imports"
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def upload(data: bytes, name: str = "plan.xlsx") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data)
+
+
+def test_file_over_the_size_limit_is_refused_unread_and_keeps_the_pending_preview(
+    import_page, client, settings, monkeypatch
+):
+    plan, url = import_page
+    previewed = client.post(url, {"file": upload(xlsx_bytes(plan_rows(cases=2)))})
+    token = previewed.context["token"]
+    settings.TANDEM_MAX_UPLOAD_MB = 1
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("the file was parsed")
+
+    monkeypatch.setattr(pages, "parse_cases", no_parse)
+    too_large = client.post(url, {"file": upload(b"x" * (1024 * 1024 + 1), "p.csv")})
+
+    assert too_large.status_code == 400
+    assert (
+        "Le fichier « p.csv » dépasse la taille maximale autorisée (1 Mo)."
+        in too_large.content.decode()
+    )
+    assert "preview" not in too_large.context
+    monkeypatch.undo()
+    assert client.post(url, {"confirm": token}).status_code == 302
+    assert plan.cases.count() == 2
+
+
+def test_cancelling_the_import_deletes_the_stored_preview(
+    import_page, client, settings
+):
+    plan, url = import_page
+    previewed = client.post(url, {"file": upload(xlsx_bytes(plan_rows(cases=2)))})
+    token = previewed.context["token"]
+    assert "Annuler l'import" in previewed.content.decode()
+    assert len(stored_previews(settings)) == 1
+
+    cancelled = client.post(url, {"cancel": token})
+
+    assert cancelled.status_code == 302
+    assert stored_previews(settings) == []
+    assert client.session["tandem_case_imports"] == {}
+    assert client.post(url, {"confirm": token}).status_code == 400
+    assert not plan.cases.exists()
+
+
+def test_a_new_file_replaces_the_preview_not_confirmed(import_page, client, settings):
+    _plan, url = import_page
+    first = client.post(url, {"file": upload(xlsx_bytes(plan_rows(cases=2)))})
+    second = client.post(url, {"file": upload(xlsx_bytes(plan_rows(cases=3)))})
+
+    assert stored_previews(settings) == [f"{second.context['token']}.xlsx"]
+    assert client.post(url, {"confirm": first.context["token"]}).status_code == 400
+
+
+def test_confirming_a_preview_deleted_by_expiry_is_refused_not_an_error(
+    import_page, client, settings
+):
+    plan, url = import_page
+    previewed = client.post(url, {"file": upload(xlsx_bytes(plan_rows(cases=2)))})
+    for name in stored_previews(settings):
+        (Path(settings.PRIVATE_MEDIA_ROOT) / "imports" / name).unlink()
+
+    expired = client.post(url, {"confirm": previewed.context["token"]})
+
+    assert expired.status_code == 400
+    assert "Import expiré" in expired.content.decode()
+    assert not plan.cases.exists()
+
+
+def test_beat_task_deletes_the_previews_older_than_a_day(settings, tmp_path):
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    assert tasks.expire_import_previews() == 0  # no folder yet
+    folder = tmp_path / "private" / "imports"
+    folder.mkdir(parents=True)
+    now = time.time()
+    for name, age_hours in (("old.xlsx", 25), ("recent.csv", 23), ("new.xlsx", 0)):
+        path = folder / name
+        path.write_bytes(b"x")
+        os.utime(path, (now - age_hours * 3600, now - age_hours * 3600))
+
+    assert tasks.expire_import_previews() == 1
+    assert sorted(path.name for path in folder.iterdir()) == ["new.xlsx", "recent.csv"]
+    assert tasks.expire_import_previews() == 0
+    assert settings.CELERY_BEAT_SCHEDULE["expire-import-previews"]["task"] == (
+        tasks.expire_import_previews.name
+    )

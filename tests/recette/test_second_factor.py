@@ -2,6 +2,7 @@
 with a code of their own enrolled authenticator app, checked by the services."""
 
 import io
+import re
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +21,7 @@ from tests.conftest import totp_code
 from tests.recette.test_flow_http import _act, _open_task, _signing, _to_signatures
 from workflow import second_factor
 from workflow.demo import DEMO_TOTP_SECRET, demo_data_load, demo_totp_code
+from workflow.models import Notification
 
 F = RecetteFlow
 PASSWORD = "tandem-demo"
@@ -109,7 +111,7 @@ def test_dsi_without_device_cannot_sign_nor_refuse(world, agreement, username):
 def test_a_pending_device_is_not_enough_to_sign(world, agreement):
     dsi = world.user("cnaf.dsi")
     TOTPDevice.objects.filter(user=dsi).delete()
-    second_factor.enrolment_start(user=dsi)
+    second_factor.enrolment_start(user=dsi, mailbox_proven=True)
 
     with pytest.raises(second_factor.SecondFactorMissing):
         _sign(agreement, dsi, totp_code(dsi, confirmed=False))
@@ -267,13 +269,26 @@ def _post(client, action, **data):
     return client.post(PAGE, {"action": action, **data})
 
 
+def _mailed_code(user) -> str:
+    message = Notification.objects.filter(
+        kind="enrolment_code", recipient_user=user
+    ).latest("pk")
+    return re.search(r"Code à saisir : (\d{8})", message.body_text).group(1)
+
+
+def _first_start(client, user):
+    """A first enrolment: the password again, then the code e-mailed."""
+    assert _post(client, "password", password=PASSWORD).status_code == 302
+    return _post(client, "mail_code", mail_code=_mailed_code(user))
+
+
 def test_enrolment_shows_a_qr_code_and_the_key_then_confirms(world, client):
     user = world.user("cd23.porteur")
     client.force_login(user)
     assert "Aucune application enregistrée" in client.get(PAGE).content.decode()
     assert not TOTPDevice.objects.filter(user=user).exists()  # GET writes nothing
 
-    assert _post(client, "start").status_code == 302
+    assert _first_start(client, user).status_code == 302
     device = TOTPDevice.objects.get(user=user)
     page = client.get(PAGE).content.decode()
     assert not device.confirmed
@@ -298,7 +313,7 @@ def test_enrolment_shows_a_qr_code_and_the_key_then_confirms(world, client):
 
 def test_otpauth_uri_names_tandem_and_the_account(world):
     user = world.user("cd23.porteur")
-    device = second_factor.enrolment_start(user=user)
+    device = second_factor.enrolment_start(user=user, mailbox_proven=True)
 
     assert device.config_url.startswith("otpauth://totp/Tandem%3Acd23.porteur?")
     assert "issuer=Tandem" in device.config_url
@@ -328,7 +343,7 @@ def test_replacing_a_device_needs_a_code_of_the_current_one(world, client):
 def test_an_enrolment_can_be_abandoned(world, client):
     user = world.user("cd23.testeur")
     client.force_login(user)
-    _post(client, "start")
+    _first_start(client, user)
 
     assert _post(client, "cancel").status_code == 302
     assert not TOTPDevice.objects.filter(user=user).exists()
@@ -336,7 +351,7 @@ def test_an_enrolment_can_be_abandoned(world, client):
 
 def test_nobody_sees_or_confirms_another_users_device(world, client):
     owner, other = world.user("cd23.porteur"), world.user("cd57.porteur")
-    device = second_factor.enrolment_start(user=owner)
+    device = second_factor.enrolment_start(user=owner, mailbox_proven=True)
     code = totp_code(owner, confirmed=False)
     client.force_login(other)
 
@@ -369,7 +384,7 @@ def test_unknown_action_is_a_400(world, client):
 def test_confirming_returns_to_the_task_but_never_elsewhere(world, client):
     user = world.user("cd23.porteur")
     client.force_login(user)
-    _post(client, "start")
+    _first_start(client, user)
 
     response = _post(
         client,
@@ -446,3 +461,61 @@ def test_administrator_removes_a_lost_device_without_seeing_its_key(world, clien
     delete = reverse("admin:otp_totp_totpdevice_delete", args=[device.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 302
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+# --- A first enrolment: the password, then a code sent to the user's mailbox --------
+
+
+def test_a_first_enrolment_needs_the_password_then_the_mailed_code(world, client):
+    user = world.user("cd23.dsi")
+    TOTPDevice.objects.filter(user=user).delete()  # the administrator removed it
+    client.force_login(user)
+
+    # An open session alone enrols nothing.
+    assert _post(client, "start").status_code == 409
+    with pytest.raises(second_factor.ActionRefused):
+        second_factor.enrolment_start(user=user)
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+    page = _post(client, "password", password="pas-le-bon")
+    assert page.status_code == 400
+    assert "Mot de passe incorrect" in page.content.decode()
+    assert not Notification.objects.filter(kind="enrolment_code").exists()
+
+    assert _post(client, "password", password=PASSWORD).status_code == 302
+    message = Notification.objects.get(kind="enrolment_code")
+    assert message.recipient_email == user.email
+    assert "Étape 2 sur 2" in client.get(PAGE).content.decode()
+    wrong = _post(client, "mail_code", mail_code="00000000")
+    assert wrong.status_code == 400
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+    assert _post(client, "mail_code", mail_code=_mailed_code(user)).status_code == 302
+    assert TOTPDevice.objects.filter(user=user, confirmed=False).exists()
+    # The code served once.
+    assert _post(client, "mail_code", mail_code=_mailed_code(user)).status_code == 400
+
+
+def test_the_mailed_code_gives_up_after_five_wrong_tries(world, client):
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+    _post(client, "password", password=PASSWORD)
+    code = _mailed_code(user)
+    for _attempt in range(second_factor.MAILBOX_CODE_ATTEMPTS):
+        _post(client, "mail_code", mail_code="12345678")
+    response = _post(client, "mail_code", mail_code=code)
+    assert response.status_code == 400
+    assert "demandez-en un nouveau" in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_wrong_passwords_before_enrolment_count_like_failed_logins(
+    world, client, settings
+):
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+    for _attempt in range(settings.AXES_FAILURE_LIMIT):
+        _post(client, "password", password="pas-le-bon")
+    response = _post(client, "password", password=PASSWORD)
+    assert response.status_code in (400, 403, 429)
+    assert not Notification.objects.filter(kind="enrolment_code").exists()

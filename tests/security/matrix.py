@@ -168,10 +168,12 @@ def run_matrix(
     objects,
     client_b: frozenset[str],
     content_leak: Callable[[Cell, bytes], str] | None = None,
+    content_checked: frozenset[str] | None = None,
 ) -> MatrixRun:
     """Request every (pattern, user) cell; nothing a cell does is kept.
 
-    `users` maps a label to a user (None: anonymous). Each request runs in a
+    `users` maps a label to a user (None: anonymous); `content_checked`: the users
+    whose pages `content_leak` reads (client B's by default). Each request runs in a
     savepoint rolled back afterwards, so that a refusal that fails to refuse
     cannot change what the next cells see.
     """
@@ -182,7 +184,16 @@ def run_matrix(
             clients[label].force_login(user)
     run = MatrixRun()
     with _quiet():
-        _run_rows(run, rows, users, clients, objects, client_b, content_leak)
+        _run_rows(
+            run,
+            rows,
+            users,
+            clients,
+            objects,
+            client_b,
+            content_leak,
+            client_b if content_checked is None else content_checked,
+        )
     return run
 
 
@@ -203,7 +214,9 @@ def _quiet():
             logger.setLevel(level)
 
 
-def _run_rows(run, rows, users, clients, objects, client_b, content_leak) -> None:
+def _run_rows(
+    run, rows, users, clients, objects, client_b, content_leak, content_checked
+) -> None:
     for pattern, row in rows.items():
         if row.prepare is not None:
             row.prepare(objects)
@@ -222,7 +235,8 @@ def _run_rows(run, rows, users, clients, objects, client_b, content_leak) -> Non
                 transaction.set_rollback(True)
             cell.actual = outcome_of(response)
             cell.leak = leak_of(cell, row, client_b)
-            if not cell.leak and content_leak is not None and cell.user in client_b:
+            checked = cell.user in content_checked
+            if not cell.leak and content_leak is not None and checked:
                 cell.leak = content_leak(cell, _text_of(response))
             _close(response)
             run.cells.append(cell)

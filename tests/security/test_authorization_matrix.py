@@ -43,10 +43,13 @@ CLIENT_B = ("cd57.porteur", "cd57.testeur", "cd57.dsi")
 SUPPLIER = ("cnaf.contact", "cnaf.commande", "cnaf.moe", "cnaf.dsi", "cnaf.admin")
 USERS = (ANONYMOUS, *CLIENT_A, *CLIENT_B, *SUPPLIER)
 LOGGED_IN = USERS[1:]
-SEES_A = CLIENT_A + SUPPLIER  # supplier users see every client's data
 
 A_PORTEUR, A_TESTEUR, A_DSI = CLIENT_A
 CONTACT, COMMANDE, MOE, SUPPLIER_DSI, ADMINISTRATOR = SUPPLIER  # the admin: staff
+# Supplier users with a business role see every client's data; the administrator
+# reads every organisation's reference data (the directory) and no business data.
+SEES_A = (*CLIENT_A, CONTACT, COMMANDE, MOE, SUPPLIER_DSI)
+DSIS = (A_DSI, "cd57.dsi", SUPPLIER_DSI)
 
 
 # --- Shapes of expectations ------------------------------------------------------
@@ -62,10 +65,12 @@ def only(allowed, ok=200, *, refused=403):
     return {ANONYMOUS: LOGIN} | {u: ok if u in allowed else refused for u in LOGGED_IN}
 
 
-def on_a(ok=200, *, allowed=SEES_A, refused=403, hidden=()):
+def on_a(ok=200, *, allowed=SEES_A, refused=403, hidden=(), reference=False):
     """A page about an object of client A: `allowed` users get `ok`, the other users
-    who see client A's data get `refused`, `hidden` users and client B get 404."""
+    who see client A's data get `refused`, `hidden` users and client B get 404, and
+    so does the administrator unless the object is `reference` data (he gets `ok`)."""
     expect = {ANONYMOUS: LOGIN} | dict.fromkeys(CLIENT_B, 404)
+    expect[ADMINISTRATOR] = ok if reference else 404
     for user in SEES_A:
         if user in hidden:
             expect[user] = 404
@@ -102,6 +107,9 @@ TABLE: dict[str, Row] = {
     "password_reset_complete": Row(everyone(200, anonymous=200)),
     "set_language": Row(everyone(REDIRECT)),
     "javascript-catalog": Row(everyone(200, anonymous=200)),
+    # Health for the load balancer and the supervision: no login, no data; in the
+    # tests no worker has ever beaten, so it says 503 to everyone alike.
+    "health": Row(everyone(503, anonymous=503)),
     # The shell.
     "index": Row(everyone(200)),
     "notifications": Row(everyone(200)),
@@ -193,10 +201,40 @@ TABLE: dict[str, Row] = {
     ),
     # Directory.
     "annuaire:index": Row(everyone(200)),
-    "annuaire:organisation": Row(on_a(), kwargs=lambda a: {"code": dataset.CODE}),
-    "annuaire:person": Row(on_a(), kwargs=_pk("person")),
-    "annuaire:contact_point": Row(on_a(), kwargs=_pk("contact_point")),
+    "annuaire:organisation": Row(
+        on_a(reference=True), kwargs=lambda a: {"code": dataset.CODE}
+    ),
+    "annuaire:person": Row(on_a(reference=True), kwargs=_pk("person")),
+    "annuaire:contact_point": Row(on_a(reference=True), kwargs=_pk("contact_point")),
+    # Signing roles under four eyes: administrators ask, another person decides.
+    "annuaire:role_requests": Row(only({*DSIS, ADMINISTRATOR})),
+    "annuaire:role_request_decide": Row(
+        # Only the administrators and client A's DSI see a request for client A.
+        {
+            **dict.fromkeys(LOGGED_IN, 404),
+            ANONYMOUS: LOGIN,
+            ADMINISTRATOR: 405,
+            A_DSI: 405,
+        },
+        kwargs=lambda a: {"pk": _role_request(a).pk, "decision": "approuver"},
+        post_only=True,
+    ),
 }
+
+
+def _role_request(a):
+    """A pending request to make client A's tester its DSI."""
+    from contacts.models import Role, RoleRequest
+
+    users = get_user_model().objects
+    role_request = RoleRequest.objects.filter(organisation=a.organisation).first()
+    return role_request or RoleRequest.objects.create(
+        user=users.get(username=A_TESTEUR),
+        organisation=a.organisation,
+        role=Role.DSI_CLIENT,
+        reason="matrice",
+        requested_by=users.get(username=ADMINISTRATOR),
+    )
 
 
 # --- Rule: viewflow's pages of both flows -----------------------------------------
@@ -360,6 +398,18 @@ def _totp_device(a):
     return _first_or(TOTPDevice, user=user, name="matrice", confirmed=True)(a)
 
 
+def _anonymous_refusal(a):
+    from workflow.models import AnonymousRefusal
+
+    row = AnonymousRefusal.objects.order_by("pk").first()
+    if row is None:
+        from django.test import Client
+
+        Client().get("/inexistant-pour-la-matrice/")
+        row = AnonymousRefusal.objects.order_by("pk").first()
+    return row
+
+
 MAINTAINED = frozenset({"view", "add", "change", "delete"})  # reference data
 UNTOUCHED = frozenset()
 # A lost phone: the administrator sees and removes a device, never adds or changes
@@ -385,6 +435,8 @@ ADMIN_MODELS = {
         _first_or(StepDeadline, step="evolution.review_submission", working_days=5),
     ),
     "auth.user": (MAINTAINED, lambda a: a.person.user),
+    # Listed only: filed and decided on the page "Rôles de signature".
+    "contacts.rolerequest": (frozenset({"view"}), _role_request),
     "auth.group": (UNTOUCHED, _first_or(Group, name="matrice")),
     "viewflow.process": (
         UNTOUCHED,
@@ -399,6 +451,8 @@ ADMIN_MODELS = {
         _first_or(Heartbeat, name="worker", seen_at=timezone.now()),
     ),
     "workflow.auditentry": (UNTOUCHED, lambda a: AuditEntry.objects.first()),
+    # Anonymous refusals, counted per day, path, address and status.
+    "workflow.anonymousrefusal": (frozenset({"view"}), _anonymous_refusal),
     "axes.accessattempt": (UNTOUCHED, _axes("AccessAttempt")),
     "axes.accesslog": (UNTOUCHED, _axes("AccessLog")),
     "axes.accessfailurelog": (UNTOUCHED, _axes("AccessFailureLog")),
@@ -413,7 +467,8 @@ ADMIN_MODEL_PAGES = {
     "<path:object_id>/delete/": {"delete"},
     "<path:object_id>/history/": {"view", "change"},
     "<path:object_id>/": None,  # old-style URL
-    "<id>/password/": {"change"},  # auth.user
+    # auth.user: nobody sets another person's password (resets go by e-mail).
+    "<id>/password/": set(),
     # A device's key and QR code are never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA).
     "<int:pk>/config/": set(),
     "<int:pk>/qrcode/": set(),
@@ -546,7 +601,12 @@ def test_authorization_matrix(client_a):
     tasks_before = dataset.task_states()
 
     run = run_matrix(
-        rows, users, client_a, frozenset(CLIENT_B), content_leak=_client_a_shown
+        rows,
+        users,
+        client_a,
+        frozenset(CLIENT_B),
+        content_leak=_client_a_shown,
+        content_checked=frozenset({*CLIENT_B, ADMINISTRATOR}),
     )
 
     mismatches, leaks = run.mismatches, run.leaks

@@ -89,13 +89,19 @@ from recette.demo import recette_demo_load
 from recette.flows import RecetteFlow
 from recette.models import Campaign, Defect, Execution
 from tests.security.dataset import manufactured_request
+from workflow import roles, roleviews
 from workflow.demo import (
     DEMO_PASSWORD,
     complete_open_task,
     demo_data_load,
     demo_totp_code,
 )
-from workflow.forms import OneTimeCodeField, SecondFactorCodeForm
+from workflow.forms import (
+    EnrolmentPasswordForm,
+    MailboxCodeForm,
+    OneTimeCodeField,
+    SecondFactorCodeForm,
+)
 from workflow.models import Notification
 
 S = ChangeRequest.Status
@@ -1068,12 +1074,42 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
 
     def second_factor(stage):
         url = reverse("second_factor")
-        action = st.sampled_from(["start", "confirm", "cancel"])
+        action = st.sampled_from(
+            ["start", "confirm", "cancel", "password", "mail_code"]
+        )
         return Target(
             ((url, "cd23.dsi"), (url, "cd23.porteur")),
-            (SecondFactorCodeForm(),),
+            (SecondFactorCodeForm(), EnrolmentPasswordForm(), MailboxCodeForm()),
             {"action": _optional(action), "next": _optional(hostile_text())},
         )
+
+    def role_requests(stage):
+        url = reverse("annuaire:role_requests")
+        return Target(
+            ((url, "cnaf.admin"), (url, "cd23.dsi")), (roleviews.RoleRequestForm(),)
+        )
+
+    def role_request_decide(stage):
+        role_request = roles.role_request_create(
+            by=stage.user("cnaf.admin"),
+            user=stage.user("cd23.testeur"),
+            organisation=Organisation.objects.get(code="23"),
+            role="dsi_client",
+            reason="Intérim",
+        )
+        routes = [
+            (
+                reverse("annuaire:role_request_decide", args=[role_request.pk, what]),
+                user,
+            )
+            for what, user in (
+                ("refuser", "cd23.dsi"),
+                ("approuver", "cnaf.admin"),
+                ("annuler", "cd23.dsi"),
+                ("n-importe-quoi", "cd23.dsi"),
+            )
+        ]
+        return Target(tuple(routes), (roleviews.DecisionForm(),))
 
     def bulk(name: str, username: str):
         def target(stage):
@@ -1107,6 +1143,8 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "password_change": password_change,
         "password_reset": password_reset,
         "second_factor": second_factor,
+        "annuaire:role_requests": role_requests,
+        "annuaire:role_request_decide": role_request_decide,
         "evolution:tasks_assign": bulk("evolution:tasks_assign", "cnaf.contact"),
         "evolution:tasks_unassign": bulk("evolution:tasks_unassign", "cnaf.commande"),
         "recette:tasks_assign": bulk("recette:tasks_assign", "cd23.porteur"),
@@ -1160,6 +1198,7 @@ SHELL_WITHOUT_FORM = {
     "password_reset_confirm",
     "password_reset_complete",
     "javascript-catalog",
+    "health",  # GET only, no input
 }
 # viewflow's own pages: lists, charts, and the task actions without fields
 # (assign, unassign) or refused to everyone (undo, cancel, revive).
@@ -1252,6 +1291,63 @@ def test_every_form_endpoint_is_in_the_inventory():
     assert not left, f"pages sans entrée dans l'inventaire : {sorted(left)}"
     gone = set(ENDPOINTS) - names
     assert not gone, f"ne sont plus des URL : {sorted(gone)}"
+
+
+# --- Ids no column can hold --------------------------------------------------------
+
+OVERSIZED_ID = "9" * 25
+_CONVERTER = re.compile(r"<(?:(?P<kind>\w+):)?(?P<name>\w+)>")
+_SAMPLE = {
+    "str": "x",
+    "slug": "x",
+    "path": "x",
+    "uuid": "0" * 8 + "-0000" * 3 + "-" + "0" * 12,
+}
+
+
+def _int_routes(patterns=None, prefix: str = "") -> list[str]:
+    """Every route of the URL resolver with an `<int:...>` part (ours, viewflow's,
+    the admin's), each int replaced by a 25-digit number, the other parts by a
+    value their converter accepts."""
+    routes = []
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = str(pattern.pattern)
+        if route.startswith("^"):  # a regular expression: no int converter
+            continue
+        if isinstance(pattern, URLResolver):
+            routes += _int_routes(pattern.url_patterns, prefix + route)
+        elif "<int:" in prefix + route:
+            routes.append(
+                "/"
+                + _CONVERTER.sub(
+                    lambda part: (
+                        OVERSIZED_ID
+                        if part["kind"] == "int"
+                        else _SAMPLE.get(part["kind"] or "str", "x")
+                    ),
+                    prefix + route,
+                )
+            )
+    return routes
+
+
+def test_an_oversized_id_is_not_found_on_every_route(staged):
+    routes = _int_routes()
+    assert len(routes) > 50
+    assert f"/evolution/{OVERSIZED_ID}/" in routes
+    assert f"/evolution/{OVERSIZED_ID}/chart/" in routes
+    assert any(route.startswith("/admin/") for route in routes)
+    supplier = Client(raise_request_exception=False)
+    supplier.force_login(staged.user("cnaf.contact"))
+    anonymous = Client(raise_request_exception=False)
+    answers = {
+        (who, route, method): getattr(client, method)(route).status_code
+        for who, client in (("cnaf.contact", supplier), ("anonyme", anonymous))
+        for route in routes
+        for method in ("get", "post")
+    }
+    wrong = {key: status for key, status in answers.items() if status != 404}
+    assert not wrong, wrong
 
 
 # --- Hazards known by name -------------------------------------------------------

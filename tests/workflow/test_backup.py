@@ -280,3 +280,214 @@ def test_backup_stops_on_a_referenced_file_missing_and_leaves_no_archive(
     assert attachment in result.stderr
     assert "evolutions_attachment" in result.stderr
     assert list(archives.iterdir()) == []
+
+
+def _rewrite_manifest(source: Path, archive: Path, change) -> None:
+    """A copy of `source` whose manifest went through `change`; the members, and so
+    their SHA-256, are the same."""
+    manifest = read_manifest(source)
+    change(manifest)
+    content = json.dumps(manifest).encode()
+    with tarfile.open(source) as original, tarfile.open(archive, "w") as copy:
+        for member in original.getmembers():
+            data = original.extractfile(member)
+            if member.name == "manifest.json":
+                member.size = len(content)
+                data = io.BytesIO(content)
+            copy.addfile(member, data)
+
+
+def _old_installation(saved, folder: Path) -> Site:
+    """An installation holding other data than the archive: the saved one plus an
+    extra table, and one file of its own."""
+    target = Site(folder)
+    target.copy_database_from(saved.site)
+    with closing(sqlite3.connect(target.database)) as db, db:
+        db.execute("CREATE TABLE ancienne (x)")
+        db.execute("INSERT INTO ancienne VALUES (1)")
+    target.media.mkdir()
+    (target.media / "ancien.pdf").write_bytes(b"%PDF-1.4 ancien")
+    return target
+
+
+def test_a_restore_failing_its_checks_leaves_the_old_database_and_files(
+    saved, tmp_path
+):
+    def wrong_count(manifest):
+        manifest["tables"]["auth_user"] += 1
+
+    archive = tmp_path / "comptes-faux.tar"
+    _rewrite_manifest(saved.archive, archive, wrong_count)
+    target = _old_installation(saved, tmp_path / "cible")
+    database_before, media_before = row_counts(target.database), digests(target.media)
+
+    result = target.manage("restore", "--force", str(archive), expect=1)
+
+    assert "table auth_user" in result.stderr
+    assert row_counts(target.database) == database_before
+    assert row_counts(target.database)["ancienne"] == 1
+    assert digests(target.media) == media_before
+    assert sorted(p.name for p in target.folder.iterdir()) == [
+        "private",
+        "tandem.sqlite3",
+    ]
+
+
+def test_a_restore_failing_on_the_files_puts_the_old_ones_back(saved, tmp_path):
+    target = _old_installation(saved, tmp_path / "cible")
+    database_before, media_before = row_counts(target.database), digests(target.media)
+    script = (
+        "import sys\n"
+        "from workflow import backup\n"
+        "real = backup._restore_files\n"
+        "def failing(*args, **kwargs):\n"
+        "    real(*args, **kwargs)\n"
+        "    raise backup.BackupError('panne simulée après les fichiers')\n"
+        "backup._restore_files = failing\n"
+        "from django.core.management import call_command\n"
+        f"call_command('restore', '--force', {str(saved.archive)!r})\n"
+    )
+
+    result = target.manage("shell", "-c", script, expect=None)
+
+    assert result.returncode != 0
+    assert "panne simulée après les fichiers" in result.stderr
+    assert row_counts(target.database) == database_before
+    assert digests(target.media) == media_before
+    assert sorted(p.name for p in target.folder.iterdir()) == [
+        "private",
+        "tandem.sqlite3",
+    ]
+
+
+def test_the_manifest_records_the_audit_head_and_a_restore_checks_it(saved, tmp_path):
+    manifest = read_manifest(saved.archive)
+    with closing(sqlite3.connect(saved.site.database)) as db:
+        head = db.execute(
+            "SELECT seq, hash FROM workflow_auditentry ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    assert head is not None
+    assert manifest["audit"] == {"seq": head[0], "hash": head[1]}
+
+    def later_head(manifest):
+        manifest["audit"]["seq"] += 5
+
+    archive = tmp_path / "ancre-posterieure.tar"
+    _rewrite_manifest(saved.archive, archive, later_head)
+    target = Site(tmp_path / "cible")
+
+    result = target.manage("restore", str(archive), expect=1)
+
+    assert "Journal d'audit restauré incomplet" in result.stderr
+    assert "tronqué ou vidé" in result.stderr
+    assert not target.database.exists()
+    assert not target.media.exists()
+
+
+def test_a_successful_restore_anchors_the_restored_journal(saved, tmp_path):
+    target = Site(tmp_path / "cible")
+
+    target.manage("restore", str(saved.archive))
+
+    (line,) = (target.folder / "audit-anchors.jsonl").read_text().splitlines()
+    assert json.loads(line)["seq"] == read_manifest(saved.archive)["audit"]["seq"]
+    assert "retrouvée" in target.manage("verify_audit").stdout
+
+
+# --- scheduled backups ----------------------------------------------------------------
+
+
+@pytest.fixture
+def backup_dir(settings, tmp_path, monkeypatch):
+    """Scheduled backups of the test database into a folder of this test, with the
+    files of a private folder of its own."""
+    from workflow.backup import file_fields
+    from workflow.uploads import private_storage
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    for _model, model_field in file_fields():
+        monkeypatch.setattr(model_field, "storage", private_storage())
+    Path(settings.PRIVATE_MEDIA_ROOT).mkdir()
+    (Path(settings.PRIVATE_MEDIA_ROOT) / "libre.txt").write_text("fichier")
+    settings.TANDEM_BACKUP_DIR = tmp_path / "sauvegardes"
+    return settings.TANDEM_BACKUP_DIR
+
+
+def _older_archives(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True)
+    archives = [folder / f"tandem-backup-2026010{n}-023000.tar" for n in range(count)]
+    for archive in archives:
+        archive.write_bytes(b"ancienne")
+    return archives
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_daily_backup_is_verified_then_keeps_the_seven_newest(backup_dir):
+    from workflow import tasks
+
+    older = _older_archives(backup_dir / "daily", 8)
+
+    written = Path(tasks.backup_daily())
+
+    assert written.parent == backup_dir / "daily"
+    remaining = sorted((backup_dir / "daily").iterdir())
+    assert remaining == [*older[2:], written]
+    manifest = read_manifest(written)
+    assert [entry["path"] for entry in manifest["files"]] == ["libre.txt"]
+    assert manifest["audit"]["seq"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_weekly_backup_keeps_five(backup_dir):
+    from workflow import tasks
+
+    older = _older_archives(backup_dir / "weekly", 5)
+
+    written = Path(tasks.backup_weekly())
+
+    assert sorted((backup_dir / "weekly").iterdir()) == [*older[1:], written]
+    assert not (backup_dir / "daily").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_that_does_not_verify_deletes_nothing_and_logs_an_error(
+    backup_dir, monkeypatch, caplog
+):
+    from workflow import backup, tasks
+
+    older = _older_archives(backup_dir / "daily", 8)
+    checked = []
+
+    def unreadable(archive):
+        checked.append(archive)
+        raise backup.BackupError("Archive corrompue : simulée")
+
+    monkeypatch.setattr(backup, "archive_verify", unreadable)
+
+    with pytest.raises(backup.BackupError, match="ne se relit pas"):
+        tasks.backup_daily()
+
+    (written,) = checked
+    assert sorted((backup_dir / "daily").iterdir()) == sorted(
+        [*older, written.with_name(written.name + ".invalide")]
+    )
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert error.name == "workflow.tasks"
+    assert "Sauvegarde planifiée (daily) en échec" in error.getMessage()
+    assert "simulée" in error.getMessage()
+
+
+def test_beat_schedules_the_backups_and_the_anchor_at_night(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    daily = schedule["backup-daily"]["schedule"]
+    weekly = schedule["backup-weekly"]["schedule"]
+    anchor = schedule["audit-anchor"]["schedule"]
+
+    assert schedule["backup-daily"]["task"] == "workflow.tasks.backup_daily"
+    assert (daily.hour, daily.minute) == ({2}, {30})
+    assert len(daily.day_of_week) == 7
+    assert schedule["backup-weekly"]["task"] == "workflow.tasks.backup_weekly"
+    assert (weekly.hour, weekly.minute, weekly.day_of_week) == ({3}, {30}, {0})
+    assert schedule["audit-anchor"]["task"] == "workflow.tasks.audit_anchor"
+    assert (anchor.hour, anchor.minute) == ({2}, {15})
+    assert settings.CELERY_TIMEZONE == "Europe/Paris"

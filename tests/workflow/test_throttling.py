@@ -9,7 +9,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from workflow import throttling
+from workflow import audit, throttling
+from workflow.models import AuditEntry, Notification
 
 
 def _login(client, username, password, address="127.0.0.1"):
@@ -133,3 +134,128 @@ def test_an_over_long_username_is_a_form_error_not_a_failure(world, client):
     assert response.context["form"].errors["username"]
     assert not AccessAttempt.objects.exists()
     assert "_auth_user_id" not in client.session
+
+
+# The password change counts like a login (issue 14, finding 4).
+
+
+def _change_password(client, old, new="un nouveau mot de passe solide"):
+    return client.post(
+        reverse("password_change"),
+        {"old_password": old, "new_password1": new, "new_password2": new},
+        REMOTE_ADDR="127.0.0.1",
+    )
+
+
+def test_wrong_current_passwords_lock_the_password_change_out(world, client):
+    client.force_login(world.user("cd23.porteur"))
+    for _attempt in range(4):
+        wrong = _change_password(client, "mauvais")
+        assert wrong.status_code == 200
+        assert wrong.context["form"].errors["old_password"]
+
+    fifth = _change_password(client, "mauvais")
+    right = _change_password(client, world.password)
+
+    assert fifth.status_code == 429
+    assert "Connexion bloquée" in fifth.content.decode()
+    assert right.status_code == 429
+    assert AccessAttempt.objects.get(username="cd23.porteur").failures_since_start == 5
+    assert world.user("cd23.porteur").check_password(world.password)
+    client.logout()
+    assert _login(client, "cd23.porteur", world.password).status_code == 429
+
+
+def test_the_right_current_password_changes_it(world, client):
+    client.force_login(world.user("cd23.porteur"))
+    _change_password(client, "mauvais")
+
+    response = _change_password(client, world.password)
+
+    assert (response.status_code, response.url) == (
+        302,
+        reverse("password_change_done"),
+    )
+    assert world.user("cd23.porteur").check_password("un nouveau mot de passe solide")
+
+
+# Lockouts are journalled (finding 7).
+
+
+def test_a_lockout_is_journalled_once(world, client):
+    _fail(client, "cd23.porteur", 5)
+    _fail(client, "cd23.porteur", 3)  # refused during the lockout
+
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.LOCKOUT)
+    assert entry.detail == {
+        "username": "cd23.porteur",
+        "address": "127.0.0.1",
+        "path": reverse("login"),
+        "failures": 5,
+    }
+    assert audit.verify().intact
+
+
+# Password reset: through the outbox, throttled, one answer (finding 7).
+
+
+def _reset(client, email, address="127.0.0.1"):
+    return client.post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=address)
+
+
+def test_the_reset_e_mail_is_queued_and_sent_by_the_worker(
+    world, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = world.user("cd23.porteur")
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _reset(client, user.email)
+        assert mailoutbox == []  # nothing sent inside the request
+
+    assert (response.status_code, response.url) == (
+        302,
+        reverse("password_reset_done"),
+    )
+    notification = Notification.objects.get(kind="password_reset")
+    assert notification.recipient_email == user.email.lower()
+    assert notification.recipient_user is None
+    assert notification.link.startswith("/accounts/reset/")
+    assert len(callbacks) == 1
+    for callback in callbacks:
+        callback()  # the worker's task (eager in tests)
+    (message,) = mailoutbox
+    assert message.to == [user.email.lower()]
+    assert "Réinitialisation de votre mot de passe" in message.subject
+    assert notification.link in message.body
+    done = client.get(response.url)
+    assert "Si cette adresse est celle d'un compte de Tandem" in done.content.decode()
+
+
+def test_reset_requests_are_throttled_per_address_and_per_client(
+    world, client, settings
+):
+    email = world.user("cd23.porteur").email
+    for _attempt in range(5):
+        assert _reset(client, email).url == reverse("password_reset_done")
+
+    assert Notification.objects.filter(kind="password_reset").count() == 3
+    # Another client address is refused for this e-mail address too.
+    _reset(client, email, "10.0.0.9")
+    assert Notification.objects.filter(kind="password_reset").count() == 3
+
+    settings.TANDEM_PASSWORD_RESET_PER_ADDRESS = 2
+    other = world.user("cd23.testeur").email
+    response = _reset(client, other, "10.0.0.8")
+    _reset(client, other, "10.0.0.8")
+    _reset(client, world.user("cd57.testeur").email, "10.0.0.8")
+    assert response.url == reverse("password_reset_done")
+    assert Notification.objects.filter(kind="password_reset").count() == 5
+
+
+def test_an_unknown_address_gets_the_same_answer(world, client):
+    response = _reset(client, "personne@example.invalid")
+
+    assert (response.status_code, response.url) == (
+        302,
+        reverse("password_reset_done"),
+    )
+    assert not Notification.objects.filter(kind="password_reset").exists()

@@ -9,13 +9,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django import forms
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db.models import FileField
 from django.db.models.fields.files import FieldFile
+from django.forms.forms import BaseForm
 from django.utils import timezone
 
+from evolutions import forms as evolutions_forms
+from recette import forms as recette_forms
+from workflow import forms as workflow_forms
 from workflow.uploads import (
     ALLOWED_EXTENSIONS,
     PrivateStorage,
@@ -230,6 +235,50 @@ def test_fractional_limit_is_shown_the_french_way(settings) -> None:
     settings.TANDEM_MAX_UPLOAD_MB = 0.5
     assert max_upload_bytes() == MB // 2
     assert "0,5 Mo" in refusal(upload("moyen.txt", b"a" * MB)).messages[0]
+
+
+def _file_fields_of_the_product() -> list[tuple[str, forms.FileField]]:
+    """Every file field of every form of the apps, found by walking the modules."""
+    found = []
+    for module in (evolutions_forms, recette_forms, workflow_forms):
+        for name, form_class in vars(module).items():
+            if not (isinstance(form_class, type) and issubclass(form_class, BaseForm)):
+                continue
+            found += [
+                (f"{module.__name__}.{name}.{field_name}", field)
+                for field_name, field in form_class.base_fields.items()
+                if isinstance(field, forms.FileField)
+            ]
+    return found
+
+
+def test_every_file_field_refuses_a_file_over_the_limit_without_reading_it(
+    settings,
+) -> None:
+    settings.TANDEM_MAX_UPLOAD_MB = 1
+
+    class Unreadable(io.BytesIO):
+        def read(self, *args):
+            raise AssertionError("a file over the limit must not be read")
+
+    fields = _file_fields_of_the_product()
+    assert {
+        "recette.forms.ImportForm.file",
+        "recette.forms.PlanForm.cases_file",
+        "recette.forms.QualificationForm.report",
+        "recette.forms.EvidenceForm.file",
+        "evolutions.forms.SpecificationForm.document",
+        "evolutions.forms.QuoteForm.document",
+        "evolutions.forms.AttachmentForm.file",
+    } <= {name for name, _field in fields}
+    for name, field in fields:
+        too_large = UploadedFile(Unreadable(), name="plan.csv", size=MB + 1)
+        with pytest.raises(ValidationError) as excinfo:
+            field.clean(too_large)
+        assert excinfo.value.messages == [
+            "Le fichier « plan.csv » dépasse la taille maximale autorisée (1 Mo)."
+        ], name
+        assert field.clean(upload("plan.csv", b"a" * MB)).size == MB, name
 
 
 @pytest.mark.parametrize("value", [0, -1, "20", True, float("inf"), None])

@@ -8,8 +8,8 @@ from workflow.backup import BackupError, backup_restore
 class Command(BaseCommand):
     help = (
         "Restaure une archive de `manage.py backup` : vérifie d'abord chaque "
-        "empreinte SHA-256, puis remet la base et les fichiers et compare le "
-        "résultat au manifeste."
+        "empreinte SHA-256, charge la base et les fichiers à côté des actuels, les "
+        "compare au manifeste et ne bascule sur eux qu'ensuite."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +18,9 @@ class Command(BaseCommand):
             "--force",
             action="store_true",
             help=(
-                "remplacer une base qui contient déjà des tables (elles sont "
-                "supprimées) ; les fichiers déjà présents sont mis de côté"
+                "remplacer une base qui contient déjà des tables (supprimées "
+                "seulement une fois la restauration vérifiée) ; les fichiers déjà "
+                "présents sont mis de côté"
             ),
         )
 

@@ -1,4 +1,5 @@
-"""Check the audit journal's hash chain; exit 1 at the first broken link."""
+"""Check the audit journal's hash chain, then that it still holds the last anchor;
+exit 1 at the first broken link or on a missing anchor."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -6,9 +7,20 @@ from workflow import audit
 
 
 class Command(BaseCommand):
-    help = "Vérifie la chaîne d'empreintes du journal d'audit."
+    help = (
+        "Vérifie la chaîne d'empreintes du journal d'audit, puis qu'il contient "
+        "encore la dernière ancre (TANDEM_AUDIT_ANCHOR_FILE)."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--sans-ancre",
+            action="store_true",
+            dest="no_anchor",
+            help="ne pas comparer le journal à la dernière ancre",
+        )
+
+    def handle(self, *args, no_anchor=False, **options):
         verdict = audit.verify()
         if not verdict.intact:
             raise CommandError(
@@ -16,6 +28,28 @@ class Command(BaseCommand):
                 f"n° {verdict.broken_at} ({verdict.reason}) ; "
                 f"{verdict.entries} entrée(s) intègre(s) avant elle."
             )
+        anchored = ""
+        if not no_anchor:
+            try:
+                anchor = audit.anchor_last()
+            except audit.AnchorError as error:
+                raise CommandError(f"Vérification impossible : {error}") from None
+            if anchor is None:
+                anchored = (
+                    f" ; aucune ancre dans {audit.anchor_path()}, le journal n'a "
+                    "pas été comparé à une ancre"
+                )
+            else:
+                problem = audit.anchor_check(anchor)
+                if problem:
+                    raise CommandError(
+                        f"Journal d'audit altéré : {problem} "
+                        f"({verdict.entries} entrée(s) présente(s), chaîne intègre)."
+                    )
+                anchored = (
+                    f" ; dernière ancre ({anchor.at}, entrée n° {anchor.seq}) retrouvée"
+                )
         self.stdout.write(
-            f"Journal d'audit intègre : {verdict.entries} entrée(s) vérifiée(s)."
+            f"Journal d'audit intègre : {verdict.entries} entrée(s) vérifiée(s)"
+            f"{anchored}."
         )
