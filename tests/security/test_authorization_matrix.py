@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -403,8 +404,6 @@ def _anonymous_refusal(a):
 
     row = AnonymousRefusal.objects.order_by("pk").first()
     if row is None:
-        from django.test import Client
-
         Client().get("/inexistant-pour-la-matrice/")
         row = AnonymousRefusal.objects.order_by("pk").first()
     return row
@@ -638,3 +637,112 @@ def test_publishing_an_unknown_announcement_is_a_404_not_a_500(world, client):
     refused = client.post(url)
 
     assert (allowed.status_code, refused.status_code) == (404, 403)
+
+
+# --- The administrator's every admin form: no path to more power ----------------------
+
+# What an administrator could slip into any admin form to raise himself: superuser
+# status, permissions and groups, a signing role (for himself or anyone), a device
+# with a key of his choice for a signer, a password of his choice.
+_RAISING = {
+    "is_superuser": "on",
+    "is_staff": "on",
+    "is_active": "on",
+    "role": "dsi_client",
+    "key": "00" * 20,
+    "confirmed": "on",
+    "name": "clef-de-l-administrateur",
+    "password": "Choisi-par-l-admin-42",
+    "password1": "Choisi-par-l-admin-42",
+    "password2": "Choisi-par-l-admin-42",
+    "post": "yes",
+    # What Django's stock user form also needs to be valid.
+    "date_joined_0": "01/01/2026",
+    "date_joined_1": "10:00:00",
+}
+
+
+def _admin_form_urls(a) -> list[str]:
+    """Every add, change and password page of the admin's models, for an object
+    of client A where the page names one."""
+    urls = []
+    for pattern in url_patterns():
+        parts = pattern.route.split("/", 3)
+        if len(parts) != 4 or parts[0] != "admin":
+            continue
+        model = f"{parts[1]}.{parts[2]}"
+        if model not in ADMIN_MODELS or parts[3] not in (
+            "add/",
+            "<path:object_id>/change/",
+            "<id>/password/",
+        ):
+            continue
+        _granted, instance = ADMIN_MODELS[model]
+        kwargs = {}
+        if "<" in parts[3]:
+            pk = instance(a).pk
+            kwargs = {"object_id": pk, "id": pk}
+        urls.append(pattern.url(kwargs))
+    return urls
+
+
+def _powers() -> dict:
+    """What must not change whatever the administrator posts."""
+    from django.contrib.auth.models import Permission
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    users = get_user_model().objects
+    return {
+        "superusers": sorted(users.filter(is_superuser=True).values_list("pk")),
+        "user_permissions": Permission.objects.filter(user__isnull=False).count(),
+        "groups": Group.objects.count(),
+        "signers": sorted(
+            Membership.objects.filter(
+                role__in=("dsi_client", "dsi_fournisseur")
+            ).values_list("user_id", "organisation_id", "role")
+        ),
+        "administrator_roles": sorted(
+            Membership.objects.filter(user__username=ADMINISTRATOR).values_list(
+                "organisation_id", "role"
+            )
+        ),
+        "devices": sorted(TOTPDevice.objects.values_list("pk", "user_id", "key")),
+        "passwords": sorted(users.values_list("pk", "password")),
+    }
+
+
+def test_no_admin_form_raises_the_administrator(client_a):
+    """The administrator posts to every admin form of the matrix, with his own
+    account, a client DSI's and a tester's as the user concerned: nobody becomes a
+    superuser, gets a permission, a group, a signing role, a device or a password
+    the administrator chose, and the administrator gets no new role."""
+    from contacts.models import Organisation
+
+    users = get_user_model().objects
+    administrator = users.get(username=ADMINISTRATOR)
+    client = Client()
+    client.force_login(administrator)
+    urls = _admin_form_urls(client_a)  # creates the objects its pages name
+    before = _powers()
+    assert len(urls) >= 20, urls
+    targets = [administrator, users.get(username=A_DSI), users.get(username=A_TESTEUR)]
+    organisation = Organisation.objects.get(code=dataset.CODE)
+    answered = set()
+    for url in urls:
+        for target in targets:
+            payload = {
+                **_RAISING,
+                "user": target.pk,
+                "username": target.username,
+                "email": target.email,
+                "organisation": organisation.pk,
+                "user_permissions": list(range(1, 200)),
+                "groups": ["1"],
+            }
+            response = client.post(url, payload)
+            answered.add(response.status_code)
+            assert response.status_code < 500, url
+            now = _powers()
+            changed = [power for power in now if now[power] != before[power]]
+            assert not changed, f"{url} ({target.username}) : {changed}"
+    assert answered <= {200, 302, 403, 404}

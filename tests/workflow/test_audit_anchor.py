@@ -8,6 +8,7 @@ import logging
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from workflow import audit, tasks
 from workflow.models import AuditEntry
@@ -23,6 +24,19 @@ def _append(world, count: int) -> None:
     user = world.user("cd23.porteur")
     for number in range(count):
         audit.record("refus", by=user, path=f"/ancre/{number}")
+
+
+def _remove(entries) -> None:
+    """Remove journal entries as the table's owner could (on PostgreSQL the table
+    refuses DELETE through a trigger: the owner can switch it off)."""
+    if connection.vendor != "postgresql":
+        entries.delete()
+        return
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        entries.delete()
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 def _verify() -> str:
@@ -51,7 +65,7 @@ def test_a_journal_emptied_after_its_anchor_fails_verification(world, anchors):
     _append(world, 3)
     tasks.audit_anchor()
     # The chain of an empty journal holds: only the anchor tells it was emptied.
-    AuditEntry.objects.all().delete()
+    _remove(AuditEntry.objects.all())
     assert audit.verify().intact
 
     with pytest.raises(CommandError, match="tronqué ou vidé") as refused:
@@ -63,7 +77,7 @@ def test_a_journal_whose_tail_was_cut_fails_verification(world, anchors):
     _append(world, 4)
     tasks.audit_anchor()
     head = AuditEntry.objects.order_by("-seq").first().seq
-    AuditEntry.objects.filter(seq__gt=head - 2).delete()
+    _remove(AuditEntry.objects.filter(seq__gt=head - 2))
     assert audit.verify().intact
 
     with pytest.raises(CommandError, match=f"entrée n° {head}, absente"):
@@ -94,7 +108,7 @@ def test_no_new_anchor_over_a_journal_emptied_since_the_last_one(
 ):
     _append(world, 2)
     tasks.audit_anchor()
-    AuditEntry.objects.all().delete()
+    _remove(AuditEntry.objects.all())
 
     with (
         caplog.at_level(logging.ERROR, logger="workflow.tasks"),
