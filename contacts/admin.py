@@ -80,6 +80,13 @@ class MembershipForm(forms.ModelForm):
     class Meta:
         model = Membership
         fields = ["user", "organisation", "role"]
+        help_texts = {
+            "role": _(
+                "« DSI client » et « DSI fournisseur » ne s'attribuent pas ici : "
+                "faites-en la demande dans Tandem (Annuaire → Rôles de signature), "
+                "une autre personne l'approuve."
+            )
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -30,6 +30,10 @@ from workflow.models import DeliveryAttempt, Notification
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Messages carrying a secret (a reset link, an enrolment code): their text is
+# wiped from the outbox once sent.
+SECRET_KINDS = frozenset({"password_reset", "enrolment_code"})
+WIPED = "(contenu confidentiel effacé après l'envoi)"
 SENDING_ERRORS = (smtplib.SMTPException, OSError)
 
 
@@ -183,6 +187,11 @@ def deliver(pk: int) -> str:
                 ),
             )
         raise SendingFailed(error, retry_in) from error
+    wiped = (
+        {"body_text": WIPED, "body_html": WIPED}
+        if notification.kind in SECRET_KINDS
+        else {}
+    )
     with transaction.atomic():
         DeliveryAttempt.objects.create(notification=notification, succeeded=True)
         Notification.objects.filter(pk=pk).update(
@@ -190,6 +199,7 @@ def deliver(pk: int) -> str:
             sent_at=timezone.now(),
             claimed_until=None,
             retry_at=None,
+            **wiped,
         )
     return Notification.State.SENT
 

@@ -176,7 +176,9 @@ def mailbox_code_send(session, user) -> None:
         event=f"enrolment_code:{user.pk}:{uuid.uuid4().hex}",
         kind="enrolment_code",
         organisation=routing.supplier(),
-        recipients=[Recipient(user.email, user)],
+        # No user: the code goes to the mailbox only, never to the in-app list that
+        # an open session could read.
+        recipients=[Recipient(user.email)],
         context={"code": code, "minutes": MAILBOX_CODE_MINUTES, "account": user},
         link=reverse("second_factor"),
     )

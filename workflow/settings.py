@@ -167,6 +167,10 @@ TANDEM_PASSWORD_RESET_PER_ADDRESS = env.env_int(
 TANDEM_ANONYMOUS_REFUSAL_ROWS = env.env_int(
     "TANDEM_ANONYMOUS_REFUSAL_ROWS", 5000, minimum=1
 )
+# ... and kept this many days (deleted every night by beat).
+TANDEM_ANONYMOUS_REFUSAL_DAYS = env.env_int(
+    "TANDEM_ANONYMOUS_REFUSAL_DAYS", 90, minimum=1
+)
 # Reverse proxies in front of Tandem that append to X-Forwarded-For (0: none, the
 # client's address is REMOTE_ADDR).
 TANDEM_PROXY_COUNT = env.env_int("TANDEM_PROXY_COUNT", 0)
@@ -265,6 +269,10 @@ TANDEM_HEALTH_STALE_SECONDS = env.env_int("TANDEM_HEALTH_STALE_SECONDS", 180, mi
 CELERY_BEAT_SCHEDULE = {
     "fire-due-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
     "heartbeat": {"task": "workflow.tasks.heartbeat", "schedule": 60.0},
+    "purge-anonymous-refusals": {
+        "task": "workflow.tasks.purge_anonymous_refusals",
+        "schedule": crontab(hour=4, minute=10),
+    },
     "expire-import-previews": {
         "task": "recette.tasks.expire_import_previews",
         "schedule": 3600.0,

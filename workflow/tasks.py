@@ -136,3 +136,21 @@ def audit_anchor() -> dict:
         logger.error("Ancre du journal d'audit non écrite : %s", error, exc_info=True)
         raise
     return anchor.as_dict()
+
+
+@shared_task(name="workflow.tasks.purge_anonymous_refusals")
+def purge_anonymous_refusals() -> int:
+    """Delete the counts of anonymous refusals older than
+    TANDEM_ANONYMOUS_REFUSAL_DAYS: with at most TANDEM_ANONYMOUS_REFUSAL_ROWS rows a
+    day, the table stays bounded."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from workflow.models import AnonymousRefusal
+
+    oldest = timezone.localdate() - timedelta(
+        days=settings.TANDEM_ANONYMOUS_REFUSAL_DAYS
+    )
+    deleted, _by_model = AnonymousRefusal.objects.filter(day__lt=oldest).delete()
+    return deleted

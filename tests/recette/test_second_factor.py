@@ -271,7 +271,7 @@ def _post(client, action, **data):
 
 def _mailed_code(user) -> str:
     message = Notification.objects.filter(
-        kind="enrolment_code", recipient_user=user
+        kind="enrolment_code", recipient_email=user.email
     ).latest("pk")
     return re.search(r"Code à saisir : (\d{8})", message.body_text).group(1)
 
@@ -485,6 +485,9 @@ def test_a_first_enrolment_needs_the_password_then_the_mailed_code(world, client
     assert _post(client, "password", password=PASSWORD).status_code == 302
     message = Notification.objects.get(kind="enrolment_code")
     assert message.recipient_email == user.email
+    # To the mailbox only: the session's own notification list does not show it.
+    assert message.recipient_user is None
+    assert _mailed_code(user) not in client.get("/notifications/").content.decode()
     assert "Étape 2 sur 2" in client.get(PAGE).content.decode()
     wrong = _post(client, "mail_code", mail_code="00000000")
     assert wrong.status_code == 400
@@ -519,3 +522,22 @@ def test_wrong_passwords_before_enrolment_count_like_failed_logins(
     response = _post(client, "password", password=PASSWORD)
     assert response.status_code in (400, 403, 429)
     assert not Notification.objects.filter(kind="enrolment_code").exists()
+
+
+def test_secret_messages_are_wiped_from_the_outbox_once_sent(world, client):
+    from workflow import notifications
+
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+    _post(client, "password", password=PASSWORD)
+    message = Notification.objects.get(kind="enrolment_code")
+    code = _mailed_code(user)
+    assert notifications.claim(message.pk)
+    notifications.deliver(message.pk)
+
+    sent = Notification.objects.get(pk=message.pk)
+    assert code not in sent.body_text + sent.body_html
+    assert sent.body_text == notifications.WIPED
+    from django.core import mail
+
+    assert code in mail.outbox[-1].body  # what the user received

@@ -215,3 +215,27 @@ def test_a_403_is_logged_without_its_traceback(caplog):
     assert record.getMessage() == "Forbidden (Permission denied): /interdit/"
     assert record.exc_info is None
     assert "Traceback" not in caplog.text
+
+
+def test_counts_of_anonymous_refusals_are_kept_a_bounded_time(db, settings):
+    from datetime import timedelta
+
+    from workflow.tasks import purge_anonymous_refusals
+
+    settings.TANDEM_ANONYMOUS_REFUSAL_DAYS = 90
+    today = timezone.localdate()
+    for age in (0, 90, 91, 400):
+        AnonymousRefusal.objects.create(
+            day=today - timedelta(days=age),
+            path=f"/age-{age}/",
+            address="192.0.2.1",
+            status=404,
+            count=1,
+        )
+
+    assert purge_anonymous_refusals() == 2
+    assert sorted(AnonymousRefusal.objects.values_list("path", flat=True)) == [
+        "/age-0/",
+        "/age-90/",
+    ]
+    assert "purge-anonymous-refusals" in settings.CELERY_BEAT_SCHEDULE
