@@ -23,13 +23,6 @@ from workflow import access
 R = Execution.Result
 
 
-def plans_visible_to(user) -> QuerySet[AcceptancePlan]:
-    """Acceptance plans of the organisations the user may see."""
-    return access.scope_to_organisations(
-        AcceptancePlan.objects.select_related("change_request", "organisation"), user
-    )
-
-
 def campaigns_visible_to(user) -> QuerySet[Campaign]:
     """Campaigns of the organisations the user may see."""
     return access.scope_to_organisations(

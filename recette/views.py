@@ -25,12 +25,6 @@ class RecetteTaskView(TaskFormView):
     def change_request(self):
         return self.process.change_request
 
-    def get_form_kwargs(self):
-        kwargs = super().get_form_kwargs()
-        if getattr(self.form_class, "needs_change_request", False):
-            kwargs["change_request"] = self.change_request
-        return kwargs
-
 
 class PreparePlanView(RecetteTaskView):
     form_class = forms.PlanForm

@@ -249,6 +249,9 @@ if CELERY_BROKER_URL == _EMBEDDED_BROKER:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # The exchange tables (the worker's control messages): under var/ too, not
+        # in the current folder (kombu's default).
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""

@@ -303,3 +303,36 @@ def test_strong_new_password_is_accepted(world, client):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("Réglisse-Tempête-42")
+
+
+def test_the_embedded_broker_keeps_every_folder_under_var(tmp_path):
+    """kombu's filesystem transport writes its exchange tables to `control_folder`,
+    by default the current folder: the repository root once held them."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from workflow import celery; "
+            "print(json.dumps(celery.app.conf.broker_transport_options))",
+        ],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "TANDEM_VAR_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    options = json.loads(result.stdout.strip().splitlines()[-1])
+    folders = {key: value for key, value in options.items() if "folder" in key}
+    assert set(folders) >= {"data_folder_in", "processed_folder", "control_folder"}
+    for folder in folders.values():
+        assert folder.startswith(str(tmp_path)), folder
