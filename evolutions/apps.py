@@ -8,6 +8,10 @@ class EvolutionsConfig(AppConfig):
 
     def ready(self):
         from evolutions.consistency import CHECK
-        from workflow import consistency
+        from evolutions.demo import evolutions_demo_load
+        from evolutions.events import HEADLINES
+        from workflow import consistency, demo, events
 
         consistency.register(CHECK)
+        events.register_headlines(HEADLINES)
+        demo.register_demo(evolutions_demo_load)

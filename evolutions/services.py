@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.status import PROCESS
 
 from contacts.models import ContactPoint, Organisation, Role
+from evolutions import signals
 from evolutions.models import (
     Attachment,
     ChangeRequest,
@@ -543,9 +544,8 @@ def manufacture_start(*, pk: int, by, comment: str = "") -> ChangeRequest:
 
 
 def manufacture_finish(*, pk: int, by, comment: str = "") -> ChangeRequest:
-    """The project team marks manufacture done, which opens the acceptance process."""
-    from recette.services import acceptance_start  # recette builds on evolutions
-
+    """The project team marks manufacture done; what follows (the acceptance
+    process) is started by the receivers of `signals.manufacture_finished`."""
     with transaction.atomic():
         change_request = _locked(pk)
         access.require_role(by, Role.MOE, change_request.organisation)
@@ -561,7 +561,9 @@ def manufacture_finish(*, pk: int, by, comment: str = "") -> ChangeRequest:
                 *events.order_owner(change_request),
             ],
         )
-        acceptance_start(change_request)
+        signals.manufacture_finished.send(
+            sender=ChangeRequest, change_request=change_request
+        )
     return change_request
 
 

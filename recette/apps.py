@@ -7,7 +7,17 @@ class RecetteConfig(AppConfig):
     verbose_name = _("Recettes")
 
     def ready(self):
+        from evolutions.signals import manufacture_finished
         from recette.consistency import CHECK
-        from workflow import consistency
+        from recette.demo import recette_demo_load
+        from recette.events import HEADLINES
+        from recette.services import acceptance_start_on_manufacture
+        from workflow import consistency, demo, events
 
         consistency.register(CHECK)
+        events.register_headlines(HEADLINES)
+        demo.register_demo(recette_demo_load)
+        # The end of manufacture opens the acceptance (evolutions knows nothing of it).
+        manufacture_finished.connect(
+            acceptance_start_on_manufacture, dispatch_uid="recette_acceptance_start"
+        )

@@ -99,6 +99,11 @@ def acceptance_start(change_request: ChangeRequest) -> None:
     RecetteFlow.start.run(change_request=change_request)
 
 
+def acceptance_start_on_manufacture(sender, *, change_request, **kwargs) -> None:
+    """Receiver of evolutions.signals.manufacture_finished."""
+    acceptance_start(change_request)
+
+
 def plan_prepare(*, change_request_pk: int, by) -> AcceptancePlan:
     """The supplier opens the acceptance plan of a manufactured request (idempotent)."""
     with transaction.atomic():

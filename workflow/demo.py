@@ -190,3 +190,20 @@ def _create_client_contact_points(organisation: Organisation) -> None:
             mailbox=webmaster,
             defaults={"label": "Webmaster du portail"},
         )
+
+
+# The process apps' demo data, registered from their AppConfig.ready() and loaded by
+# `setup_demo` in INSTALLED_APPS order (an app's demo may build on an earlier one's).
+DEMO_LOADERS: list = []
+
+
+def register_demo(loader) -> None:
+    """Declare a process app's demo loader (idempotent, no argument)."""
+    if loader not in DEMO_LOADERS:
+        DEMO_LOADERS.append(loader)
+
+
+def process_demos_load() -> None:
+    """Load every registered app's demo data, in registration order."""
+    for loader in DEMO_LOADERS:
+        loader()

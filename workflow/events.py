@@ -1,45 +1,29 @@
-"""The events of both processes that reach someone, and who they reach.
+"""Events that reach someone, and who they reach: the engine's part.
+
+Each process app declares its event kinds and headlines (`register_headlines`, from
+its AppConfig.ready()).
 
 Each event of a change request is announced with one headline; `announce()` writes
 its notification rows (see workflow.notifications) in the caller's transaction.
 Messages only ever speak of the change request concerned.
 """
 
-from django.utils.translation import gettext_lazy as _
 
 from contacts.models import ContactPoint, Role
 from workflow import routing
 from workflow.notifications import notify
 
-HEADLINES = {
-    "cr_info_requested": _("Le point de contact évolutions demande un complément."),
-    "cr_acknowledged": _(
-        "La demande est prise en compte ; son porteur de la commande est nommé."
-    ),
-    "cr_declined": _("La demande est déclinée par le fournisseur."),
-    "cr_withdrawn": _("La demande est retirée par le client."),
-    "spec_issued": _("Un cahier des charges est à valider."),
-    "spec_decided": _("Le client a rendu sa décision sur le cahier des charges."),
-    "quote_issued": _("Un devis est à accepter ou refuser."),
-    "quote_decided": _("Le client a rendu sa décision sur le devis."),
-    "release_proposed": _("Une version majeure est proposée pour la demande."),
-    "release_decided": _("Le client a rendu sa décision sur la version proposée."),
-    "manufacture_done": _("La fabrication est terminée : la recette commence."),
-    "plan_submitted": _("Le plan de recette est à valider."),
-    "plan_decided": _("Le client a rendu sa décision sur le plan de recette."),
-    "plan_reopened": _(
-        "Le plan de recette validé est rouvert : sa nouvelle version sera à valider."
-    ),
-    "qualification_recorded": _("La qualification technique est enregistrée."),
-    "defect_opened": _("Une anomalie est ouverte."),
-    "report_submitted": _(
-        "Le bilan de recette est déposé : l'accord de mise en production attend les "
-        "signatures des deux DSI."
-    ),
-    "agreement_signed": _("Une DSI a signé l'accord de mise en production."),
-    "agreement_refused": _("L'accord de mise en production est refusé."),
-    "go_live": _("L'évolution est en production : les deux DSI ont signé."),
-}
+# The headline of each kind of event, registered by the process apps from their
+# AppConfig.ready() (`register_headlines`): the engine knows no process.
+HEADLINES: dict[str, str] = {}
+
+
+def register_headlines(headlines: dict) -> None:
+    """Declare event kinds and their headlines (a kind is declared once)."""
+    clash = set(headlines) & set(HEADLINES)
+    if clash:
+        raise ValueError(f"types d'événement déjà déclarés : {sorted(clash)}")
+    HEADLINES.update(headlines)
 
 
 def announce(

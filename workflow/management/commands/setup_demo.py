@@ -2,13 +2,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.services import reference_data_load
-from evolutions.demo import evolutions_demo_load
-from recette.demo import recette_demo_load
 from workflow.demo import (
     DEMO_PASSWORD,
     DEMO_TOTP_SECRET,
     SIGNING_ROLES,
     demo_data_load,
+    process_demos_load,
 )
 
 
@@ -26,8 +25,7 @@ class Command(BaseCommand):
             )
         reference_data_load()
         accounts = demo_data_load()
-        evolutions_demo_load()
-        recette_demo_load()
+        process_demos_load()  # each process app's, as registered by its AppConfig
         self.stdout.write("")
         self.stdout.write(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD})")
         for account in accounts:
