@@ -5,7 +5,7 @@ from django.http import Http404
 from django.urls import path
 
 from bench import floors
-from workflow.urls import urlpatterns as tandem_urlpatterns
+from tandem.urls import urlpatterns as tandem_urlpatterns
 
 
 def floor_view(request, name: str):

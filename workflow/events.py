@@ -8,7 +8,6 @@ its notification rows (see workflow.notifications) in the caller's transaction.
 Messages only ever speak of the change request concerned.
 """
 
-
 from contacts.models import ContactPoint, Role
 from workflow import routing
 from workflow.notifications import notify

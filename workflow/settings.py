@@ -90,7 +90,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "workflow.urls"
+ROOT_URLCONF = "tandem.urls"
 WSGI_APPLICATION = "workflow.wsgi.application"
 
 TEMPLATES = [

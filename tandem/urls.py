@@ -12,7 +12,7 @@ from workflow.passwords import (
     PasswordResetConfirmView,
     PasswordResetView,
 )
-from workflow.site import site
+from tandem.site import site
 
 
 class TandemAuthViewset(AuthViewset):
