@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from viewflow.contrib.auth import AuthViewset
 
+from tandem.site import site
 from workflow import health
 from workflow.forms import LoginForm
 from workflow.passwords import (
@@ -12,7 +13,6 @@ from workflow.passwords import (
     PasswordResetConfirmView,
     PasswordResetView,
 )
-from tandem.site import site
 
 
 class TandemAuthViewset(AuthViewset):
