@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "contacts.apps.ContactsConfig",
     "evolutions.apps.EvolutionsConfig",
     "recette.apps.RecetteConfig",
+    # The project package: commands that compose every app (generate_dataset).
+    "tandem.apps.TandemConfig",
     # TOTP second factor of the go-live signatures (workflow/second_factor.py).
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
+from bench.dataset.core import LARGE, TIERS, Volumes
 from evolutions.consistency import STEP_OF_STATUS
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, EvolutionProcess
@@ -28,7 +29,6 @@ from recette.models import (
     TestStep,
 )
 from workflow import audit
-from workflow.dataset import LARGE, TIERS, Volumes
 from workflow.models import AuditEntry, TransitionLog
 
 S = ChangeRequest.Status

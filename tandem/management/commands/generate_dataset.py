@@ -1,11 +1,11 @@
-"""Bulk generation of realistic data for benchmarks (see workflow.dataset)."""
+"""Bulk generation of realistic data for benchmarks (see bench.dataset.core)."""
 
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflow.dataset import TIERS, DatasetRefused, dataset_generate, manifest_path
+from bench.dataset.core import TIERS, DatasetRefused, dataset_generate, manifest_path
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Generated change requests (see workflow.dataset): each one is walked through its
+"""Generated change requests (see bench.dataset.core): each one is walked through its
 lifecycle in memory, with the loops real requests go through, then written with
 its history, specifications, quotes, messages and EvolutionFlow process."""
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from bench.dataset.core import FlowRun, FlowTables, Generation, allocate
 from contacts.models import Organisation, Role
 from evolutions.flows import EvolutionFlow
 from evolutions.models import (
@@ -17,7 +18,6 @@ from evolutions.models import (
     Release,
     SpecificationVersion,
 )
-from workflow.dataset import FlowRun, FlowTables, Generation, allocate
 
 S = ChangeRequest.Status
 F = EvolutionFlow
@@ -272,7 +272,7 @@ class RequestPlan:
     order_owner: int | None = None
     contact: int = 0
     moe: int = 0
-    acceptance: object = None  # recette.dataset.AcceptanceScript
+    acceptance: object = None  # bench.dataset.recette.AcceptanceScript
     origin: datetime | None = None  # when it was created
     id: int = 0
     reference: str = ""

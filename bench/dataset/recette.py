@@ -1,4 +1,4 @@
-"""Generated acceptances (see workflow.dataset): the plan with its cases and steps,
+"""Generated acceptances (see bench.dataset.core): the plan with its cases and steps,
 qualifications, deliveries, campaigns with their executions, defects followed
 until verified, the report and the go-live agreement, and the RecetteFlow process,
 for every generated request that reached manufacture's end."""
@@ -11,8 +11,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from bench.dataset.core import FlowRun, Generation, allocate
+from bench.dataset.evolutions import RequestPlan
 from contacts.models import Organisation, Role
-from evolutions.dataset import RequestPlan
 from evolutions.models import ChangeRequest
 from recette.flows import RecetteFlow
 from recette.models import (
@@ -30,7 +31,6 @@ from recette.models import (
     TestCase,
     TestStep,
 )
-from workflow.dataset import FlowRun, Generation, allocate
 
 F = RecetteFlow
 S = ChangeRequest.Status

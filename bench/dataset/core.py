@@ -1,10 +1,11 @@
 """Generated data for benchmarks (`manage.py generate_dataset`).
 
 Change requests and acceptances are walked through their lifecycle in memory
-(evolutions.dataset, recette.dataset), then written in bulk with everything the
-services and flows would have left: history rows, documents, viewflow processes and
-tasks, audit journal. Written with COPY on PostgreSQL (executemany elsewhere), in
-one transaction, in the order of the foreign keys, with the ids allocated here.
+(bench.dataset.evolutions, bench.dataset.recette), then written in bulk with
+everything the services and flows would have left: history rows, documents,
+viewflow processes and tasks, audit journal. Written with COPY on PostgreSQL
+(executemany elsewhere), in one transaction, in the order of the foreign keys, with
+the ids allocated here.
 
 Deterministic for a seed and a day: the same command on the same database gives
 the same rows; dates are relative to the day of generation.
@@ -876,8 +877,8 @@ def dataset_generate(
     log: Callable[[str], None] = print,
 ) -> Report:
     """Generate a dataset of `scale` times the large tier, in one transaction."""
-    from evolutions import dataset as evolutions_dataset
-    from recette import dataset as recette_dataset
+    from bench.dataset import evolutions as evolutions_dataset
+    from bench.dataset import recette as recette_dataset
 
     started = time.monotonic()
     phases: list[tuple[str, float]] = []
