@@ -1,4 +1,9 @@
-"""Reference data: the départements (clients), the CNAF contact points (annexe 3)."""
+"""Reference data: the départements (clients), the CNAF contact points (annexe 3),
+the parties' support hours (annexe 1)."""
+
+from collections.abc import Mapping
+from datetime import time
+from types import MappingProxyType
 
 SUPPLIER_NAME = "CNAF – Direction des systèmes d'information"
 
@@ -55,3 +60,17 @@ CNAF_CONTACT_POINTS: list[tuple[str, str, str, str]] = [
     ),
     ("reclamation", "Projet Flux PMI (réclamations)", "flux-pmi.projet@cnaf.fr", ""),
 ]
+
+
+_WEEKDAYS = range(5)
+
+# Contract, annexe 1: support hours of each party.
+CNAF_SUPPORT_HOURS: Mapping[int, tuple[tuple[time, time], ...]] = MappingProxyType(
+    {
+        **{day: ((time(6, 0), time(20, 0)),) for day in _WEEKDAYS},
+        5: ((time(6, 0), time(15, 30)),),
+    }
+)
+CD_SUPPORT_HOURS: Mapping[int, tuple[tuple[time, time], ...]] = MappingProxyType(
+    {day: ((time(9, 0), time(18, 0)),) for day in _WEEKDAYS}
+)

@@ -3,8 +3,13 @@
 from django.db import transaction
 
 from contacts.models import ContactPoint, Organisation, SupportHours
-from contacts.reference import CNAF_CONTACT_POINTS, DEPARTEMENTS, SUPPLIER_NAME
-from workflow.calendars import CD_SUPPORT_HOURS, CNAF_SUPPORT_HOURS
+from contacts.reference import (
+    CD_SUPPORT_HOURS,
+    CNAF_CONTACT_POINTS,
+    CNAF_SUPPORT_HOURS,
+    DEPARTEMENTS,
+    SUPPLIER_NAME,
+)
 
 
 def reference_data_load() -> dict[str, int]:

@@ -4,13 +4,12 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 
-from contacts import views as contacts_views
 from evolutions import documents as evolutions_documents
 from evolutions import pages as evolutions_pages
 from evolutions.flows import EvolutionFlow
 from recette import pages as recette_pages
 from recette.flows import RecetteFlow
-from workflow import roleviews, views
+from workflow import directory, roleviews, views
 from workflow.flowviews import ScopedFlowAppViewset
 
 
@@ -22,18 +21,16 @@ class DirectoryApp(Application):
     app_name = "annuaire"
     menu_template_name = None  # its pages are reached from the home page and lists
 
-    index_path = path("", contacts_views.organisation_list, name="index")
+    index_path = path("", directory.organisation_list, name="index")
     organisation_path = path(
         "organismes/<str:code>/",
-        contacts_views.organisation_detail,
+        directory.organisation_detail,
         name="organisation",
     )
-    person_path = path(
-        "personnes/<int:pk>/", contacts_views.person_detail, name="person"
-    )
+    person_path = path("personnes/<int:pk>/", directory.person_detail, name="person")
     contact_point_path = path(
         "points-de-contact/<int:pk>/",
-        contacts_views.contact_point_detail,
+        directory.contact_point_detail,
         name="contact_point",
     )
     role_requests_path = path(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from contacts.reference import CD_SUPPORT_HOURS, CNAF_SUPPORT_HOURS
 from contacts.reference import DEPARTEMENTS as DEPARTEMENT_NAMES
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "cnaf_opening_hours",
     "holidays_for",
     "is_working_day",
+    "opening_hours_of",
     "subdivision_for",
     "working_days_between",
 ]
@@ -377,20 +380,6 @@ class OpeningHours:
         return total
 
 
-_WEEKDAYS = range(5)
-
-# Contract, annexe 1: support hours of each party.
-CNAF_SUPPORT_HOURS: Mapping[int, tuple[tuple[time, time], ...]] = MappingProxyType(
-    {
-        **{day: ((time(6, 0), time(20, 0)),) for day in _WEEKDAYS},
-        5: ((time(6, 0), time(15, 30)),),
-    }
-)
-CD_SUPPORT_HOURS: Mapping[int, tuple[tuple[time, time], ...]] = MappingProxyType(
-    {day: ((time(9, 0), time(18, 0)),) for day in _WEEKDAYS}
-)
-
-
 @functools.cache
 def cnaf_opening_hours() -> OpeningHours:
     """Return the CNAF support hours on the national calendar."""
@@ -401,3 +390,12 @@ def cnaf_opening_hours() -> OpeningHours:
 def cd_opening_hours(departement: str | None) -> OpeningHours:
     """Return a Conseil départemental's support hours on its département's calendar."""
     return OpeningHours(CD_SUPPORT_HOURS, departement=departement)
+
+
+def opening_hours_of(organisation) -> OpeningHours:
+    """An organisation's support hours (its SupportHours rows, annexe 1) on its
+    département's calendar."""
+    weekly: dict[int, list] = defaultdict(list)
+    for hours in organisation.support_hours.all():
+        weekly[hours.weekday].append((hours.opens, hours.closes))
+    return OpeningHours(weekly, departement=organisation.departement)

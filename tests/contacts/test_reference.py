@@ -12,8 +12,8 @@ from contacts.models import (
     Role,
     SupportHours,
 )
-from contacts.selectors import opening_hours_of
 from contacts.services import reference_data_load
+from workflow.calendars import opening_hours_of
 
 
 def test_loading_reference_data_twice_keeps_one_supplier_and_101_clients(db):
