@@ -65,9 +65,10 @@ beat: install
 	@mkdir -p $(VAR)
 	$(BIN)/celery -A workflow beat --loglevel=INFO
 
-lint: install
+lint: install  ## ruff, and the import contracts of pyproject.toml (docs/architecture.md)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .
