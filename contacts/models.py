@@ -72,7 +72,7 @@ class Organisation(models.Model):
 
 
 class Role(models.TextChoices):
-    """What a user may do for one organisation (DOMAIN.md, "Roles")."""
+    """What a user may do for one organisation (README, "Access rules")."""
 
     PORTEUR_DEMANDE = "porteur_demande", _("Porteur de la demande")
     TESTEUR = "testeur", _("Testeur")

@@ -176,7 +176,7 @@ class ChangeRequest(models.Model):
                 {"data_flows": _("Choisissez les flux parmi DSG, SGR, GRO ou Autre.")}
             )
 
-    # The lifecycle (DOMAIN.md, "The change-request process"). Who may fire each
+    # The lifecycle (README, "Change requests"). Who may fire each
     # transition is checked by the services and the flow nodes.
 
     @status.transition(source=Status.DRAFT, target=Status.SUBMITTED)

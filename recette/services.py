@@ -50,7 +50,7 @@ from workflow.uploads import safe_download_name, validate_upload
 if TYPE_CHECKING:
     from recette.importing import ImportPreview
 
-# Who does what (DOMAIN.md, "The acceptance process").
+# Who does what (README, "Acceptance testing").
 PLAN_AUTHORS = (Role.PORTEUR_COMMANDE, Role.MOE)
 CLIENT_LEADS = (Role.PORTEUR_DEMANDE,)
 TESTERS = (Role.TESTEUR, Role.PORTEUR_DEMANDE)

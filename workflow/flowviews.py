@@ -1,4 +1,4 @@
-"""Viewflow's pages, limited to what the user may see (see ../shared/VIEWFLOW.md).
+"""Viewflow's pages, limited to what the user may see (README, viewflow pitfalls).
 
 Viewflow 2.4 lists every process and task of a flow to anyone allowed to open the
 flow, and opens any process by its number. Here every list is filtered through the

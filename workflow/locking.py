@@ -1,4 +1,4 @@
-"""Row locking for flows and services (see ../shared/VIEWFLOW.md)."""
+"""Row locking for flows and services (README, "Known viewflow 2.4 pitfalls")."""
 
 from contextlib import contextmanager
 
