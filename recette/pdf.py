@@ -3,18 +3,15 @@
 Built from plain data (the dataclasses below), so the views fill them from the models
 and the tests need no database.
 
-Some pieces are reportlab flowables of their own: the steps and results tables with
-columns sized to their content, the framed warnings, the bar chart of the final
-results and the SHA-256 in Courier. The shared base lays them out once its `Block`
-type takes flowables; until then each piece falls back to the plain blocks (equal
-columns, a heading and a text, no chart) so the documents still print everything.
+Some pieces are reportlab flowables of their own, laid out by the shared base among
+its blocks: the steps and results tables with columns sized to their content, the
+framed warnings, the bar chart of the final results and the SHA-256 in Courier.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import get_args
 
 from django.utils.translation import gettext as _
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -41,7 +38,6 @@ from workflow.pdf import (
     Block,
     Field,
     Heading,
-    Table,
     Text,
     build_pdf,
     escape_text,
@@ -290,8 +286,7 @@ def acceptance_report_pdf(
         Heading(_("Résultats par campagne")),
         *_results_table(data.campaigns, data.final),
     ]
-    if _base_takes_flowables():
-        items += [Heading(_("Résultat final")), results_chart(data.final)]
+    items += [Heading(_("Résultat final")), results_chart(data.final)]
     items += [
         Heading(_("Anomalies par gravité et par état")),
         *_defect_counts(data.defect_counts),
@@ -410,11 +405,6 @@ def results_chart(figures: CampaignFigures) -> Drawing:
     chart.valueAxis.gridStrokeWidth = 0.5
     drawing.add(chart, name="chart")
     return drawing
-
-
-def _base_takes_flowables() -> bool:
-    """Whether workflow.pdf lays out reportlab flowables among its blocks."""
-    return Flowable in get_args(Block)
 
 
 def _case(case: CaseData) -> list[_Item]:
@@ -650,8 +640,6 @@ def _table(
     total_row: bool = False,
 ) -> list[_Item]:
     """A grid with columns in proportion to `widths`, numbers right-aligned."""
-    if not _base_takes_flowables():
-        return [Table(headers=headers, rows=tuple(rows))]
     styles = _styles()
     scale = CONTENT_WIDTH / sum(widths)
     column_widths = [width * scale for width in widths]
@@ -710,8 +698,6 @@ def _table(
 
 def _notice(title: str, text: str, *, warning: bool = False) -> list[_Item]:
     """A framed statement that stands out: a warning or the verdict."""
-    if not _base_takes_flowables():
-        return [Heading(title), Text(text)]
     styles = _styles()
     colour = WARNING if warning else ACCENT
     box = GridTable(
@@ -748,8 +734,6 @@ def _notice(title: str, text: str, *, warning: bool = False) -> list[_Item]:
 
 def _monospace(text: str) -> _Item:
     """Text in Courier in a tinted box, wrapping anywhere if too long."""
-    if not _base_takes_flowables():
-        return Text(text)
     box = GridTable(
         [[Paragraph(escape_text(text), _styles()["monospace"])]],
         colWidths=[CONTENT_WIDTH],
