@@ -59,11 +59,11 @@ makemessages: install  ## refresh the .po files from the sources
 
 # Production-style processes (README: PostgreSQL + Redis).
 worker: install
-	$(BIN)/celery -A workflow worker --loglevel=INFO
+	$(BIN)/celery -A tandem worker --loglevel=INFO
 
 beat: install
 	@mkdir -p $(VAR)
-	$(BIN)/celery -A workflow beat --loglevel=INFO
+	$(BIN)/celery -A tandem beat --loglevel=INFO
 
 lint: install  ## ruff, and the import contracts of pyproject.toml (docs/architecture.md)
 	$(BIN)/ruff check .

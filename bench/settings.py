@@ -7,8 +7,8 @@ middleware stack is otherwise the production one. Nothing is sent: e-mail stays 
 memory and the bench's writes are rolled back before their transaction commits.
 """
 
-from workflow.settings import *  # noqa: F403
-from workflow.settings import ALLOWED_HOSTS
+from tandem.settings import *  # noqa: F403
+from tandem.settings import ALLOWED_HOSTS
 
 DEBUG = False
 SECURE_SSL_REDIRECT = False

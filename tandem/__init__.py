@@ -1,7 +1,9 @@
-"""The project: what composes the apps into one site.
-
-`tandem.site` puts the process apps' pages and flows into viewflow's Site and
-`tandem.urls` mounts it with the admin and the account pages. The engine
-(`workflow/`) and the reference data (`contacts/`) never import a process app; this
-package may import them all.
+"""The project: settings, URLconf, the viewflow Site, the Celery app and the WSGI/ASGI
+entry points compose the apps (docs/architecture.md). The engine (`workflow/`) and
+the reference data (`contacts/`) never import a process app; this package may import
+them all.
 """
+
+from tandem.celery import app as celery_app
+
+__all__ = ("celery_app",)

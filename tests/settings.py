@@ -4,8 +4,8 @@ probe flows of the tests can be stored by viewflow."""
 import tempfile
 from pathlib import Path
 
-from workflow.settings import *  # noqa: F403
-from workflow.settings import INSTALLED_APPS
+from tandem.settings import *  # noqa: F403
+from tandem.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]
 

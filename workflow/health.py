@@ -53,7 +53,7 @@ def broker_state() -> str:
         folder = options.get("data_folder_in", "")
         usable = os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
         return OK if usable else DOWN
-    from workflow.celery import app
+    from celery import current_app as app  # the project's Celery app
 
     connection = app.connection_for_write(
         settings.CELERY_BROKER_URL,

@@ -1,4 +1,4 @@
-"""Logging filters of the shell (LOGGING in workflow/settings.py)."""
+"""Logging filters of the shell (LOGGING in tandem/settings.py)."""
 
 import logging
 

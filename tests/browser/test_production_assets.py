@@ -50,7 +50,7 @@ def _environ(var_dir: Path, *, debug: bool) -> dict:
     }
     return {
         **clean,
-        "DJANGO_SETTINGS_MODULE": "workflow.settings",
+        "DJANGO_SETTINGS_MODULE": "tandem.settings",
         "DEBUG": "1" if debug else "0",
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1",

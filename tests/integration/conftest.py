@@ -70,7 +70,7 @@ test_database_url.__test__ = False  # a helper, not a test
 @pytest.fixture
 def real_broker():
     """Send tasks to the real broker, on a queue of this test's own."""
-    from workflow.celery import app
+    from tandem.celery import app
 
     previous = app.conf.task_always_eager, app.conf.task_default_queue
     queue = f"tandem-test-{uuid.uuid4().hex[:8]}"
@@ -89,7 +89,7 @@ class Worker:
         self.queue = app.conf.task_default_queue
         self.hostname = f"{self.queue}-{uuid.uuid4().hex[:4]}@%h"
         command = [
-            sys.executable, "-m", "celery", "-A", "workflow", "worker",
+            sys.executable, "-m", "celery", "-A", "tandem", "worker",
             "--pool=prefork", f"--concurrency={concurrency}", "--queues", self.queue,
             "--loglevel=WARNING", "--without-mingle", "--without-gossip",
             "--hostname", self.hostname,
@@ -102,7 +102,7 @@ class Worker:
             start_new_session=True,
             env={
                 **os.environ,
-                "DJANGO_SETTINGS_MODULE": "workflow.settings",
+                "DJANGO_SETTINGS_MODULE": "tandem.settings",
                 "DATABASE_URL": test_database_url(),
                 "CELERY_TASK_DEFAULT_QUEUE": self.queue,
                 "TANDEM_VAR_DIR": str(tmp_path),

@@ -138,7 +138,7 @@ def test_backup_restored_into_a_fresh_database_has_every_row_and_file(
         cwd=ROOT,
         env={
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
             "DATABASE_URL": database_url,
             "PRIVATE_MEDIA_ROOT": str(restored_media),
             "TANDEM_VAR_DIR": str(tmp_path / "var"),
@@ -193,7 +193,7 @@ def _restore(archive: Path, dbname: str, media: Path, tmp_path: Path, *, fail=Fa
         cwd=ROOT,
         env={
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
             "DATABASE_URL": database_url,
             "PRIVATE_MEDIA_ROOT": str(media),
             "TANDEM_VAR_DIR": str(tmp_path / "var"),

@@ -66,7 +66,7 @@ class Installation:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(live.ROOT),
-            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
             "DEBUG": "1",
             "DATABASE_URL": self.database.url,
             "CELERY_BROKER_URL": self.broker_url,
@@ -96,7 +96,7 @@ class Installation:
             self._start(
                 name,
                 [
-                    str(live.VENV_BIN / "gunicorn"), "workflow.wsgi",
+                    str(live.VENV_BIN / "gunicorn"), "tandem.wsgi",
                     "--bind", f"127.0.0.1:{port}", "--workers", "1",
                     "--timeout", "120",
                 ],
@@ -112,7 +112,7 @@ class Installation:
         self._start(
             "beat",
             [
-                str(live.VENV_BIN / "celery"), "-A", "workflow", "beat",
+                str(live.VENV_BIN / "celery"), "-A", "tandem", "beat",
                 "--loglevel=WARNING", "-s", str(self.root / "celerybeat-schedule"),
             ],
         )  # fmt: skip
@@ -126,7 +126,7 @@ class Installation:
 
     def _worker(self, name: str, *, concurrency: int) -> list[str]:
         return [
-            str(live.VENV_BIN / "celery"), "-A", "workflow", "worker",
+            str(live.VENV_BIN / "celery"), "-A", "tandem", "worker",
             "--pool=prefork", f"--concurrency={concurrency}", "--loglevel=WARNING",
             "--without-mingle", "--without-gossip", "-n", f"{name}@%h",
         ]  # fmt: skip

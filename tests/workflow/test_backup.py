@@ -66,7 +66,7 @@ class Site:
             cwd=ROOT,
             env={
                 **{k: v for k, v in os.environ.items() if k not in _OWN_SETTINGS},
-                "DJANGO_SETTINGS_MODULE": "workflow.settings",
+                "DJANGO_SETTINGS_MODULE": "tandem.settings",
                 "TANDEM_VAR_DIR": str(self.folder),
                 "DATABASE_URL": f"sqlite:///{self.database}",
                 "PRIVATE_MEDIA_ROOT": str(self.media),

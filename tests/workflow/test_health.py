@@ -10,8 +10,8 @@ from django.contrib.sessions.models import Session
 from django.db import OperationalError
 from django.utils import timezone
 
+from tandem.celery import app
 from workflow import health
-from workflow.celery import app
 from workflow.models import AnonymousRefusal, AuditEntry, Heartbeat
 
 

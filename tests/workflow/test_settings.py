@@ -78,7 +78,7 @@ def _manage(*args, **environ):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "workflow.settings", **environ},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "tandem.settings", **environ},
         capture_output=True,
         text=True,
         timeout=60,
@@ -131,7 +131,7 @@ def _production(tmp_path, *args, **environ):
         cwd=ROOT,
         env={
             **clean,
-            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "tandem.example.fr",
@@ -317,13 +317,13 @@ def test_the_embedded_broker_keeps_every_folder_under_var(tmp_path):
         [
             sys.executable,
             "-c",
-            "import json; from workflow import celery; "
+            "import json; from tandem import celery; "
             "print(json.dumps(celery.app.conf.broker_transport_options))",
         ],
         cwd=ROOT,
         env={
             **clean,
-            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
             "TANDEM_VAR_DIR": str(tmp_path),
         },
         capture_output=True,

@@ -44,7 +44,7 @@ def test_collectstatic_under_the_production_switch_hashes_and_compresses(tmp_pat
         cwd=ROOT,
         env={
             **clean,
-            "DJANGO_SETTINGS_MODULE": "workflow.settings",
+            "DJANGO_SETTINGS_MODULE": "tandem.settings",
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "tandem.example.fr",

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tandem.settings")
 
-app = Celery("workflow")
+app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -93,7 +93,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tandem.urls"
-WSGI_APPLICATION = "workflow.wsgi.application"
+WSGI_APPLICATION = "tandem.wsgi.application"
 
 TEMPLATES = [
     {

@@ -1,9 +1,0 @@
-"""WSGI entry point (production: gunicorn workflow.wsgi)."""
-
-import os
-
-from django.core.wsgi import get_wsgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow.settings")
-
-application = get_wsgi_application()
