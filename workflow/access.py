@@ -23,11 +23,13 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from contacts.models import (
+    SIGNING_ROLES,
     ContactPoint,
     Membership,
     Organisation,
     Person,
     Role,
+    RoleRequest,
     SupportHours,
 )
 
@@ -172,6 +174,22 @@ def contact_points_visible_to(user) -> QuerySet[ContactPoint]:
 def support_hours_visible_to(user) -> QuerySet[SupportHours]:
     """Support hours of the organisations the user may see."""
     return scope_to_organisations(SupportHours.objects.all(), user, reference=True)
+
+
+def role_requests_visible_to(user) -> QuerySet[RoleRequest]:
+    """Signing-role requests: administrators see every one; a DSI those of the
+    organisations they sign for; everyone else none."""
+    queryset = RoleRequest.objects.select_related(
+        "user", "organisation", "requested_by", "decided_by"
+    )
+    if is_administrator(user):
+        return queryset
+    organisations = {
+        organisation.pk
+        for role in SIGNING_ROLES
+        for organisation in organisations_for_role(user, role)
+    }
+    return queryset.filter(organisation__in=organisations)
 
 
 def may_act(user, role: str, organisation: Organisation) -> bool:

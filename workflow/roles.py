@@ -71,25 +71,11 @@ def may_decide(user, role_request: RoleRequest) -> bool:
     )
 
 
-def requests_visible_to(user):
-    """Administrators see every request; a DSI those of their organisation (the
-    supplier's DSI: those of the supplier); everyone else none."""
-    queryset = RoleRequest.objects.select_related(
-        "user", "organisation", "requested_by", "decided_by"
-    )
-    if access.is_administrator(user):
-        return queryset
-    organisations = {
-        organisation.pk
-        for role in SIGNING_ROLES
-        for organisation in access.organisations_for_role(user, role)
-    }
-    return queryset.filter(organisation__in=organisations)
-
-
 def requests_to_decide(user):
     """The pending requests this user may approve or refuse."""
-    pending = requests_visible_to(user).filter(state=RoleRequest.State.PENDING)
+    pending = access.role_requests_visible_to(user).filter(
+        state=RoleRequest.State.PENDING
+    )
     return [r for r in pending if may_decide(user, r)]
 
 

@@ -60,7 +60,7 @@ class DecisionForm(forms.Form):
 
 def _page(request, form=None, status=200):
     user = request.user
-    visible = roles.requests_visible_to(user)
+    visible = access.role_requests_visible_to(user)
     return render(
         request,
         "workflow/role_requests.html",
@@ -123,7 +123,7 @@ def role_requests(request):
 @require_POST
 def role_request_decide(request, pk: int, decision: str):
     """Approve, refuse or (its requester) cancel one request."""
-    role_request = roles.requests_visible_to(request.user).filter(pk=pk).first()
+    role_request = access.role_requests_visible_to(request.user).filter(pk=pk).first()
     if role_request is None or decision not in ("approuver", "refuser", "annuler"):
         raise Http404
     form = DecisionForm(request.POST)
