@@ -176,6 +176,13 @@ def support_hours_visible_to(user) -> QuerySet[SupportHours]:
     return scope_to_organisations(SupportHours.objects.all(), user, reference=True)
 
 
+def deals_with_signing_roles(user) -> bool:
+    """Does the user request (administrator) or decide (a DSI) signing roles?"""
+    return is_administrator(user) or any(
+        m.role in SIGNING_ROLES for m in memberships_of(user)
+    )
+
+
 def role_requests_visible_to(user) -> QuerySet[RoleRequest]:
     """Signing-role requests: administrators see every one; a DSI those of the
     organisations they sign for; everyone else none."""

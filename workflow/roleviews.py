@@ -76,16 +76,10 @@ def _page(request, form=None, status=200):
     )
 
 
-def _may_open(user) -> bool:
-    return access.is_administrator(user) or any(
-        access.organisations_for_role(user, role) for role in SIGNING_ROLES
-    )
-
-
 @require_http_methods(["GET", "POST"])
 def role_requests(request):
     """Pending requests to decide, the history, and (administrators) a new request."""
-    if not _may_open(request.user):
+    if not access.deals_with_signing_roles(request.user):
         raise PermissionDenied(
             _("Cette page est réservée aux administrateurs et aux DSI.")
         )

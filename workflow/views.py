@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from contacts.models import SIGNING_ROLES
 from workflow import access, roles, second_factor, throttling
 from workflow.forms import (
     EnrolmentPasswordForm,
@@ -39,9 +38,7 @@ def home(request):
     administrator = access.is_administrator(request.user)
     if administrator:
         heartbeat = Heartbeat.objects.filter(name="worker").first()
-    signing = administrator or any(
-        access.organisations_for_role(request.user, role) for role in SIGNING_ROLES
-    )
+    signing = access.deals_with_signing_roles(request.user)
     return render(
         request,
         "workflow/home.html",
