@@ -140,7 +140,7 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
     from bench import floors
     from evolutions.models import ChangeRequest
     from evolutions.selectors import change_requests_visible_to
-    from recette import documents
+    from recette import pdf_data
     from recette.models import AcceptanceReport, Execution
     from recette.selectors import report_figures
 
@@ -298,10 +298,10 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
         Measure(
             "bilan_pdf",
             "pdf",
-            f"recette.documents.report_pdf (request {report_request.pk})",
+            f"recette.pdf_data.report_pdf (request {report_request.pk})",
             "one aggregate, one query, SimpleDocTemplate with two bare Tables of "
             "the same rows and columns",
-            lambda: documents.report_pdf(report),
+            lambda: pdf_data.report_pdf(report),
             floors.bilan_table(report_request.pk),
             pdf_repeat,
             report_request.defects.count(),

@@ -37,6 +37,7 @@ def _status_is(*statuses):
 class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     process_class = EvolutionProcess
     organisation_lookup = "change_request__organisation"
+    url_name = "taches-evolutions"
     process_summary_template = SUMMARY
     process_title = _("Tâches des évolutions")
     process_description = _("De l'expression de besoin à la fabrication.")

@@ -56,6 +56,7 @@ def _refused(activation, active_tasks=None) -> bool:
 class RecetteFlow(ScopedFlowMixin, flow.Flow):
     process_class = RecetteProcess
     organisation_lookup = "change_request__organisation"
+    url_name = "taches-recettes"
     process_title = _("Tâches des recettes")
     process_description = _("Du plan de recette à l'accord de mise en production.")
     process_summary_template = SUMMARY

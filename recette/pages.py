@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from evolutions.selectors import change_requests_visible_to
-from recette import documents, forms, services
+from recette import forms, pdf_data, services
 from recette.importing import parse_cases
 from recette.models import AcceptanceReport, Campaign, Defect, Evidence, Execution
 from recette.selectors import (
@@ -573,9 +573,7 @@ def evidence_download(request, pk: int):
 def plan_pdf(request, pk: int):
     change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
     plan = change_request.acceptance_plan
-    content = documents.plan_pdf(
-        plan, margin_warning=services.plan_margin_warning(plan)
-    )
+    content = pdf_data.plan_pdf(plan, margin_warning=services.plan_margin_warning(plan))
     return pdf_response(
         content,
         f"{change_request.reference}-cahier-de-recette-v{plan.version}.pdf",
@@ -612,7 +610,7 @@ def report_pdf(request, pk: int):
         )
     # A version in writing: today's figures, marked as a draft nobody signs.
     return pdf_response(
-        documents.report_pdf(report),
+        pdf_data.report_pdf(report),
         f"{change_request.reference}-bilan-v{report.version}-projet.pdf",
         subject=change_request,
     )
@@ -629,7 +627,7 @@ def agreement_pdf(request, pk: int):
     if agreement is None:
         raise Http404
     return pdf_response(
-        documents.agreement_pdf(agreement),
+        pdf_data.agreement_pdf(agreement),
         f"{change_request.reference}-accord-mise-en-production.pdf",
         subject=change_request,
     )

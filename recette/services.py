@@ -818,7 +818,7 @@ def report_update(
 def report_submit(*, pk: int, by) -> GoLiveAgreement:
     """The client submits the report: figures and PDF are frozen, and the go-live
     agreement opens for both DSIs' signatures."""
-    from recette.documents import report_pdf  # documents read what services write
+    from recette.pdf_data import report_pdf  # documents read what services write
 
     with transaction.atomic():
         report = _locked_report(pk)

@@ -4,7 +4,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 
-from evolutions import documents as evolutions_documents
+from evolutions import downloads as evolutions_downloads
 from evolutions import pages as evolutions_pages
 from evolutions.flows import EvolutionFlow
 from recette import pages as recette_pages
@@ -91,27 +91,27 @@ class EvolutionsApp(Application):
     )
     attachment_path = path(
         "<int:pk>/pieces-jointes/<int:attachment_pk>/",
-        evolutions_documents.attachment_download,
+        evolutions_downloads.attachment_download,
         name="attachment",
     )
     specification_document_path = path(
         "<int:pk>/cahiers-des-charges/<int:version>/document/",
-        evolutions_documents.specification_document,
+        evolutions_downloads.specification_document,
         name="specification_document",
     )
     quote_document_path = path(
         "<int:pk>/devis/<int:version>/document/",
-        evolutions_documents.quote_document,
+        evolutions_downloads.quote_document,
         name="quote_document",
     )
     needs_expression_pdf_path = path(
         "<int:pk>/expression-de-besoin.pdf",
-        evolutions_documents.needs_expression_pdf,
+        evolutions_downloads.needs_expression_pdf,
         name="needs_expression_pdf",
     )
     quote_pdf_path = path(
         "<int:pk>/devis/<int:version>.pdf",
-        evolutions_documents.quote_pdf,
+        evolutions_downloads.quote_pdf,
         name="quote_pdf",
     )
 

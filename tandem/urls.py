@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.http import HttpResponsePermanentRedirect
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from viewflow.contrib.auth import AuthViewset
@@ -28,6 +29,14 @@ class TandemAuthViewset(AuthViewset):
         return super().get_login_view_kwargs(form_class=LoginForm, **kwargs)
 
 
+def former_task_address(request, flow: str, rest: str):
+    """Task links sent before the task pages moved (e-mails keep them): the same
+    page under its new prefix."""
+    query = request.META.get("QUERY_STRING", "")
+    target = f"/taches-{flow}s/{rest}" + (f"?{query}" if query else "")
+    return HttpResponsePermanentRedirect(target)
+
+
 admin.site.site_header = _("Tandem – administration")
 admin.site.site_title = _("Tandem")
 
@@ -42,6 +51,11 @@ urlpatterns = [
     ),
     # For the monitoring probe: no login, no data (workflow/health.py).
     path("sante/", login_not_required(health.health), name="health"),
+    re_path(
+        r"^(?P<flow>evolution|recette)/(?P<rest>.*)$",
+        former_task_address,
+        name="former_task_address",
+    ),
     path("", site.urls),
 ]
 # Uploaded files are never served as static media: downloads go through views that

@@ -218,7 +218,9 @@ def _reset_report(change_request):
     Defect.objects.filter(change_request=change_request).delete()
 
 
-@pytest.mark.parametrize("url", ["/evolution/inbox/", "/evolution/queue/"])
+@pytest.mark.parametrize(
+    "url", ["/taches-evolutions/inbox/", "/taches-evolutions/queue/"]
+)
 def test_task_lists_offer_no_list_of_every_process(world, client, url):
     # viewflow's filter listed one option per waiting process: the supplier's
     # queue page grew with its queue.
@@ -243,9 +245,9 @@ def test_task_lists_filter_by_step(world, client):
     client.force_login(world.user("cnaf.contact"))
     step = "evolutions/flows.EvolutionFlow.review_submission"
 
-    waiting = client.get("/evolution/queue/", {"flow_task": step})
+    waiting = client.get("/taches-evolutions/queue/", {"flow_task": step})
     other = client.get(
-        "/evolution/queue/",
+        "/taches-evolutions/queue/",
         {"flow_task": "evolutions/flows.EvolutionFlow.write_specification"},
     )
 
@@ -259,7 +261,7 @@ def test_task_list_pagination_is_french_and_its_links_say_where_they_lead(
     _submitted(world, 26)
     client.force_login(world.user("cnaf.contact"))
 
-    page = client.get("/evolution/queue/").content.decode()
+    page = client.get("/taches-evolutions/queue/").content.decode()
 
     assert "1–25 sur 26" in page
     assert " of " not in page

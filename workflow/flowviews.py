@@ -34,6 +34,14 @@ class ScopedFlowMixin:
 
     # Lookup from the flow's process model to its organisation.
     organisation_lookup: str = ""
+    # The flow's URL prefix and namespace (viewflow derives "evolution" from
+    # EvolutionFlow: one letter away from the app's "evolutions" pages).
+    url_name: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.url_name:
+            cls.app_name = cls.url_name
 
     @classmethod
     def scope_processes(cls, queryset: QuerySet, user) -> QuerySet:

@@ -96,7 +96,11 @@ def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
     visitor.follow(page.get_by_role("button", name="Filtrer").click)
     assert f"q={reference}" in page.url
     expect(page.locator("main")).to_contain_text("Aucune demande ne correspond.")
-    for path in ("/evolutions/", "/evolution/inbox/", "/evolution/queue/"):
+    for path in (
+        "/evolutions/",
+        "/taches-evolutions/inbox/",
+        "/taches-evolutions/queue/",
+    ):
         page = visitor.goto(path)
         expect(page.locator("main")).not_to_contain_text(reference)
         expect(page.locator("main")).not_to_contain_text(change_request.title)

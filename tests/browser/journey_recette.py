@@ -367,7 +367,7 @@ def in_production(visitor: Visitor, change_request: ChangeRequest) -> None:
     agreement.scroll_into_view_if_needed()
     visitor.screenshot("go-live-agreement")
     for listing in ("inbox", "queue"):
-        visitor.goto(f"/recette/{listing}/")
+        visitor.goto(f"/taches-recettes/{listing}/")
         expect(page.locator("body")).not_to_contain_text(ref)
 
 
@@ -376,7 +376,7 @@ def in_production(visitor: Visitor, change_request: ChangeRequest) -> None:
 
 def expect_task(visitor: Visitor, listing: str, reference: str, title: str) -> Locator:
     """The task waits in the user's inbox (taken) or queue (their role's)."""
-    visitor.goto(f"/recette/{listing}/")
+    visitor.goto(f"/taches-recettes/{listing}/")
     row = _row(visitor.page, reference).filter(has_text=title)
     expect(row).to_have_count(1)
     return row
@@ -387,7 +387,7 @@ def open_task(visitor: Visitor, listing: str, reference: str, title: str) -> Non
     (its form shows only to its owner)."""
     page = visitor.page
     row = expect_task(visitor, listing, reference, title)
-    _follow(visitor, row.get_by_role("link"), r"/recette/\d+/\w+/\d+/")
+    _follow(visitor, row.get_by_role("link"), r"/taches-recettes/\d+/\w+/\d+/")
     if listing == "queue":
         take = page.get_by_role("button", name="Attribuer et poursuivre")
         _follow(visitor, take, r"/execute/")
@@ -417,7 +417,7 @@ def outsiders_see_nothing(
     assert_consistent(change_request)
     outsider = who(OUTSIDERS[step % 2])
     reference = change_request.reference
-    for path in ("/recettes/", "/recette/inbox/", "/recette/queue/"):
+    for path in ("/recettes/", "/taches-recettes/inbox/", "/taches-recettes/queue/"):
         page = outsider.goto(path)
         expect(page.locator("body")).not_to_contain_text(reference)
     paths = [f"/recettes/{change_request.pk}/"]

@@ -239,12 +239,12 @@ def test_task_urls_by_role_client_and_anonymous(world, client, submitted):
 def test_other_client_sees_nothing_in_viewflow_lists(world, client, submitted):
     client.force_login(world.client_user(world.moselle, Role.PORTEUR_DEMANDE))
     viewset_urls = [
-        "/evolution/",
-        "/evolution/flows/",
-        "/evolution/tasks/",
-        "/evolution/inbox/",
-        "/evolution/queue/",
-        "/evolution/archive/",
+        "/taches-evolutions/",
+        "/taches-evolutions/flows/",
+        "/taches-evolutions/tasks/",
+        "/taches-evolutions/inbox/",
+        "/taches-evolutions/queue/",
+        "/taches-evolutions/archive/",
     ]
 
     for url in viewset_urls:
@@ -253,7 +253,7 @@ def test_other_client_sees_nothing_in_viewflow_lists(world, client, submitted):
         assert submitted.reference not in response.content.decode(), url
         assert "Motif de la déclaration" not in response.content.decode(), url
 
-    process_url = f"/evolution/{submitted.process.pk}/"
+    process_url = f"/taches-evolutions/{submitted.process.pk}/"
     assert client.get(process_url).status_code == 404
     assert client.get(process_url + "chart/").status_code == 404
 
@@ -300,7 +300,7 @@ def test_nobody_cancels_or_rewinds_a_process_by_hand(world, client, submitted):
     for username, refused in (("cnaf.dsi", 403), ("cnaf.admin", 404)):
         client.force_login(world.user(username))
         cancel = client.post(
-            f"/evolution/{process.pk}/cancel/", {"_cancel_process": "1"}
+            f"/taches-evolutions/{process.pk}/cancel/", {"_cancel_process": "1"}
         )
         task_cancel = client.post(
             F.review_submission.reverse("cancel", args=[process.pk, task.pk])
@@ -309,3 +309,15 @@ def test_nobody_cancels_or_rewinds_a_process_by_hand(world, client, submitted):
     process.refresh_from_db()
     assert process.status == "NEW"
     assert _open_task(submitted, F.review_submission).status == STATUS.NEW
+
+
+def test_task_links_sent_before_the_move_lead_to_the_same_page(world, client):
+    """Task pages moved from /evolution/ and /recette/ (one letter from the
+    apps' /evolutions/ and /recettes/) to /taches-…/: links already e-mailed
+    still lead there, query string kept."""
+    client.force_login(world.user("cnaf.contact"))
+    answer = client.get("/evolution/queue/", {"page": "2"})
+    assert answer.status_code == 301
+    assert answer["Location"] == "/taches-evolutions/queue/?page=2"
+    assert client.get("/recette/inbox/")["Location"] == "/taches-recettes/inbox/"
+    assert client.get("/evolution/queue/", follow=True).status_code == 200

@@ -219,12 +219,12 @@ def _drafts(world, count):
     [
         ("cd23.porteur", "/evolutions/"),
         ("cnaf.contact", "/evolutions/"),
-        ("cd23.porteur", "/evolution/inbox/"),
-        ("cnaf.contact", "/evolution/queue/"),
-        ("cd23.porteur", "/evolution/queue/"),
-        ("cnaf.contact", "/evolution/flows/"),
-        ("cnaf.contact", "/evolution/tasks/"),
-        ("cnaf.contact", "/evolution/"),
+        ("cd23.porteur", "/taches-evolutions/inbox/"),
+        ("cnaf.contact", "/taches-evolutions/queue/"),
+        ("cd23.porteur", "/taches-evolutions/queue/"),
+        ("cnaf.contact", "/taches-evolutions/flows/"),
+        ("cnaf.contact", "/taches-evolutions/tasks/"),
+        ("cnaf.contact", "/taches-evolutions/"),
         ("cnaf.contact", "/evolutions/versions/"),
     ],
 )
@@ -376,9 +376,12 @@ def test_client_opens_its_own_process_pages(demo, client):
     cr = _ours(demo).get(status=S.QUOTE_REVIEW)
     client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
 
-    for url in (f"/evolution/{cr.process.pk}/", f"/evolution/{cr.process.pk}/chart/"):
+    for url in (
+        f"/taches-evolutions/{cr.process.pk}/",
+        f"/taches-evolutions/{cr.process.pk}/chart/",
+    ):
         assert client.get(url).status_code == 200, url
-    archive = client.get("/evolution/archive/")
+    archive = client.get("/taches-evolutions/archive/")
     assert archive.status_code == 200
 
 
@@ -404,13 +407,13 @@ def test_task_lists_name_the_request_with_its_title_escaped(world, client):
     services.change_request_submit(pk=cr.pk, by=porteur)
     client.force_login(world.user("cnaf.contact"))
 
-    page = client.get("/evolution/queue/").content.decode()
+    page = client.get("/taches-evolutions/queue/").content.decode()
 
     assert f"{cr.reference} – &lt;b&gt;Flux&lt;/b&gt; &amp; contrôles" in page
     assert "<b>Flux</b>" not in page
     # Each row's link names the task it opens (not "#12/345").
     assert re.search(
-        r'<a href="/evolution/\d+/review_submission/\d+/">'
+        r'<a href="/taches-evolutions/\d+/review_submission/\d+/">'
         r"Prendre en compte la demande</a>",
         page,
     )
@@ -432,5 +435,5 @@ def test_request_in_acceptance_shows_its_acceptance_step(demo, client):
 
     assert "Aucune action en attente." not in page
     for task in waiting:
-        link = f"/recette/{task.process_id}/{task.flow_task.name}/{task.pk}/"
+        link = f"/taches-recettes/{task.process_id}/{task.flow_task.name}/{task.pk}/"
         assert f'<a href="{link}">{task.flow_task.task_title}</a>' in page

@@ -330,21 +330,24 @@ def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, acce
     client.force_login(world.user("cd57.testeur"))
 
     for url in (
-        "/recette/",
-        "/recette/flows/",
-        "/recette/tasks/",
-        "/recette/inbox/",
-        "/recette/queue/",
-        "/recette/archive/",
+        "/taches-recettes/",
+        "/taches-recettes/flows/",
+        "/taches-recettes/tasks/",
+        "/taches-recettes/inbox/",
+        "/taches-recettes/queue/",
+        "/taches-recettes/archive/",
     ):
         response = client.get(url)
         assert response.status_code == 200, url
         assert acceptance.reference not in response.content.decode(), url
-    for url in (f"/recette/{process.pk}/", f"/recette/{process.pk}/chart/"):
+    for url in (
+        f"/taches-recettes/{process.pk}/",
+        f"/taches-recettes/{process.pk}/chart/",
+    ):
         assert client.get(url).status_code == 404, url
 
     client.force_login(world.user("cd23.testeur"))
-    assert client.get(f"/recette/{process.pk}/").status_code == 200
+    assert client.get(f"/taches-recettes/{process.pk}/").status_code == 200
 
 
 def test_signature_tasks_refuse_an_open_major_defect_not_in_the_reserves(

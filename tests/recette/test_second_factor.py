@@ -395,9 +395,12 @@ def test_confirming_returns_to_the_task_but_never_elsewhere(world, client):
     assert response.url == PAGE
     second_factor.enrolment_start(user=user, current_code=totp_code(user))
     response = _post(
-        client, "confirm", code=totp_code(user, confirmed=False), next="/recette/"
+        client,
+        "confirm",
+        code=totp_code(user, confirmed=False),
+        next="/taches-recettes/",
     )
-    assert response.url == "/recette/"
+    assert response.url == "/taches-recettes/"
 
 
 def test_user_menu_links_to_the_enrolment_page(world, client):

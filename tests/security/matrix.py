@@ -46,7 +46,7 @@ class Pattern:
         """The path of this pattern for `kwargs`; it must resolve to the pattern."""
         path = _REGEX_GROUP.sub(lambda m: str(kwargs[m["name"]]), self.route)
         path = _PARAMETER.sub(lambda m: str(kwargs[m["name"]]), path)
-        path = "/" + path.removesuffix("\\Z").removesuffix("$")
+        path = "/" + path.removeprefix("^").removesuffix("\\Z").removesuffix("$")
         if resolve(path).route != self.route:
             raise AssertionError(f"{path} ne mène pas au motif {self.label}")
         return path

@@ -111,6 +111,12 @@ TABLE: dict[str, Row] = {
     # Health for the load balancer and the supervision: no login, no data; in the
     # tests no worker has ever beaten, so it says 503 to everyone alike.
     "health": Row(everyone(503, anonymous=503)),
+    # Task links e-mailed before the task pages moved: to the new address.
+    "former_task_address": Row(
+        everyone(REDIRECT),
+        kwargs=lambda a: {"flow": "evolution", "rest": "inbox/"},
+        of_client_a=False,
+    ),
     # The shell.
     "index": Row(everyone(200)),
     "notifications": Row(everyone(200)),
@@ -240,11 +246,11 @@ def _role_request(a):
 
 # --- Rule: viewflow's pages of both flows -----------------------------------------
 
-FLOWS = {"evolution": EvolutionFlow, "recette": RecetteFlow}
+FLOWS = {"taches-evolutions": EvolutionFlow, "taches-recettes": RecetteFlow}
 
 # Who acts on each human task of client A (one demo account per role).
 NODE_OWNERS = {
-    "evolution": {
+    "taches-evolutions": {
         "review_submission": CONTACT,
         "complete_information": A_PORTEUR,
         "write_specification": COMMANDE,
@@ -256,7 +262,7 @@ NODE_OWNERS = {
         "start_manufacture": MOE,
         "finish_manufacture": MOE,
     },
-    "recette": {
+    "taches-recettes": {
         "prepare_plan": COMMANDE,
         "review_plan": A_PORTEUR,
         "qualify": MOE,
@@ -269,7 +275,7 @@ NODE_OWNERS = {
 }
 # Nodes nobody acts on: their pages show them, nobody rewinds or cancels them.
 SYSTEM_NODES = {
-    "evolution": {
+    "taches-evolutions": {
         "start",
         "after_review_submission",
         "after_review_specification",
@@ -277,7 +283,7 @@ SYSTEM_NODES = {
         "after_confirm_release",
         "end",
     },
-    "recette": {
+    "taches-recettes": {
         "start",
         "after_review_plan",
         "after_qualify",

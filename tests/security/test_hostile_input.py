@@ -1145,10 +1145,18 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "second_factor": second_factor,
         "annuaire:role_requests": role_requests,
         "annuaire:role_request_decide": role_request_decide,
-        "evolution:tasks_assign": bulk("evolution:tasks_assign", "cnaf.contact"),
-        "evolution:tasks_unassign": bulk("evolution:tasks_unassign", "cnaf.commande"),
-        "recette:tasks_assign": bulk("recette:tasks_assign", "cd23.porteur"),
-        "recette:tasks_unassign": bulk("recette:tasks_unassign", "cnaf.moe"),
+        "taches-evolutions:tasks_assign": bulk(
+            "taches-evolutions:tasks_assign", "cnaf.contact"
+        ),
+        "taches-evolutions:tasks_unassign": bulk(
+            "taches-evolutions:tasks_unassign", "cnaf.commande"
+        ),
+        "taches-recettes:tasks_assign": bulk(
+            "taches-recettes:tasks_assign", "cd23.porteur"
+        ),
+        "taches-recettes:tasks_unassign": bulk(
+            "taches-recettes:tasks_unassign", "cnaf.moe"
+        ),
     }
 
 
@@ -1168,6 +1176,7 @@ ENDPOINTS = {**_pages(), **_task_views()}
 # Pages and downloads of our applications that take no input but their URL.
 WITHOUT_INPUT = {
     "index",
+    "former_task_address",  # a redirect to the same path under the new prefix
     "notifications",
     "evolutions:detail",
     "evolutions:roadmap",
@@ -1203,7 +1212,7 @@ SHELL_WITHOUT_FORM = {
 # viewflow's own pages: lists, charts, and the task actions without fields
 # (assign, unassign) or refused to everyone (undo, cancel, revive).
 VIEWFLOW_ACTIONS = re.compile(
-    r"^(evolution|recette):([a-z_]+:(index|detail|assign|unassign|undo|cancel|"
+    r"^taches-(evolutions|recettes):([a-z_]+:(index|detail|assign|unassign|undo|cancel|"
     r"revive)|index|process_list|process_detail|process_cancel|task_list|chart|"
     r"process_chart|inbox|queue|archive)$"
 )
@@ -1281,7 +1290,9 @@ def _url_names(patterns=None, namespace: str = "") -> set[str]:
 
 def test_every_form_endpoint_is_in_the_inventory():
     """A new page or task is fuzzed, or declared without input, by name."""
-    ours = re.compile(r"^(evolutions|recettes|annuaire|evolution|recette):|^[^:]+$")
+    ours = re.compile(
+        r"^(evolutions|recettes|annuaire|taches-evolutions|taches-recettes):|^[^:]+$"
+    )
     names = {name for name in _url_names() if ours.match(name)}
     left = {
         name
@@ -1334,8 +1345,8 @@ def _int_routes(patterns=None, prefix: str = "") -> list[str]:
 def test_an_oversized_id_is_not_found_on_every_route(staged):
     routes = _int_routes()
     assert len(routes) > 50
-    assert f"/evolution/{OVERSIZED_ID}/" in routes
-    assert f"/evolution/{OVERSIZED_ID}/chart/" in routes
+    assert f"/taches-evolutions/{OVERSIZED_ID}/" in routes
+    assert f"/taches-evolutions/{OVERSIZED_ID}/chart/" in routes
     assert any(route.startswith("/admin/") for route in routes)
     supplier = Client(raise_request_exception=False)
     supplier.force_login(staged.user("cnaf.contact"))
@@ -1425,12 +1436,12 @@ HAZARDS: dict[str, tuple[str, Callable[[Stage], object], int]] = {
         302,
     ),
     "specification-named-dot-pdf": (
-        "evolution:write_specification:execute",
+        "taches-evolutions:write_specification:execute",
         lambda s: {"summary": "CDC", "document": SimpleUploadedFile(".pdf", PDF_BYTES)},
         302,
     ),
     "qualification-report-named-dot-pdf": (
-        "recette:qualify:execute",
+        "taches-recettes:qualify:execute",
         lambda s: {
             "passed": "no",
             "on": _today(),
@@ -1450,37 +1461,37 @@ HAZARDS: dict[str, tuple[str, Callable[[Stage], object], int]] = {
         200,
     ),
     "bulk-assign-script-id": (
-        "evolution:tasks_assign",
+        "taches-evolutions:tasks_assign",
         lambda s: {"pk": ["<script>alert(1)</script>"], "_confirm": "1"},
         400,
     ),
     "bulk-unassign-own-task": (
-        "recette:tasks_unassign",
+        "taches-recettes:tasks_unassign",
         lambda s: {"pk": [_qualify_task(s)], "_confirm": "1"},
         302,
     ),
     "plan-in-year-9999": (
-        "recette:prepare_plan:execute",
+        "taches-recettes:prepare_plan:execute",
         lambda s: {"workload": "2", "start": "9999-12-31", "end": "9999-12-31"},
         200,
     ),
     "plan-in-year-1": (
-        "recette:prepare_plan:execute",
+        "taches-recettes:prepare_plan:execute",
         lambda s: {"workload": "2", "start": "0001-01-01", "end": "0001-01-01"},
         200,
     ),
     "quote-valid-until-9999": (
-        "evolution:write_quote:execute",
+        "taches-evolutions:write_quote:execute",
         lambda s: {"man_days": "1", "amount": "1", "valid_until": "9999-12-31"},
         302,
     ),
     "delivery-in-year-9999": (
-        "recette:deliver:execute",
+        "taches-recettes:deliver:execute",
         lambda s: {"on": "9999-12-31", "environment": "REC"},
         302,
     ),
     "qualification-in-year-1": (
-        "recette:qualify:execute",
+        "taches-recettes:qualify:execute",
         lambda s: {"passed": "yes", "on": "0001-01-01"},
         302,
     ),
@@ -1623,7 +1634,7 @@ def _needs_expression(client, stage):
             *_detail(stage, "payload", "cd23.porteur", "cnaf.contact"),
             ("cd23.porteur", reverse("evolutions:index")),
             ("cnaf.contact", f"{reverse('evolutions:index')}?q=script"),
-            ("cnaf.contact", reverse("evolution:inbox")),
+            ("cnaf.contact", reverse("taches-evolutions:inbox")),
             review,
             ("cd23.porteur", reverse("evolutions:edit", args=[pk])),
         ],

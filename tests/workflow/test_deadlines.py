@@ -85,7 +85,7 @@ def test_overdue_task_stands_out_in_queue_and_detail(world, client, submitted_57
     _created_on(_task(submitted_57, EvolutionFlow.review_submission), date(2020, 1, 6))
     client.force_login(world.user("cnaf.contact"))
 
-    queue = client.get("/evolution/queue/").content.decode()
+    queue = client.get("/taches-evolutions/queue/").content.decode()
     detail = client.get(reverse("evolutions:detail", args=[submitted_57.pk]))
 
     assert "Échéance" in queue and "en retard" in queue

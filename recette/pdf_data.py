@@ -1,4 +1,5 @@
-"""The acceptance documents built from the database: plan, report, agreement."""
+"""The acceptance documents' data, read from the database: plan, report, agreement
+(laid out by recette.pdf)."""
 
 from datetime import date
 
