@@ -14,7 +14,7 @@ from workflow import access
 def organisation_list(request):
     organisations = access.organisations_visible_to(request.user)
     return render(
-        request, "contacts/organisation_list.html", {"organisations": organisations}
+        request, "directory/organisation_list.html", {"organisations": organisations}
     )
 
 
@@ -37,7 +37,7 @@ def organisation_detail(request, code: str):
             organisation=organisation
         ),
     }
-    return render(request, "contacts/organisation_detail.html", context)
+    return render(request, "directory/organisation_detail.html", context)
 
 
 @login_required
@@ -49,7 +49,7 @@ def person_detail(request, pk: int):
         else []
     )
     return render(
-        request, "contacts/person_detail.html", {"person": person, "roles": roles}
+        request, "directory/person_detail.html", {"person": person, "roles": roles}
     )
 
 
@@ -59,5 +59,5 @@ def contact_point_detail(request, pk: int):
         access.contact_points_visible_to(request.user), pk=pk
     )
     return render(
-        request, "contacts/contact_point_detail.html", {"contact_point": contact_point}
+        request, "directory/contact_point_detail.html", {"contact_point": contact_point}
     )
