@@ -17,7 +17,6 @@ from evolutions import views
 from evolutions.models import ChangeRequest, EvolutionProcess
 from workflow.flowperms import (
     SUMMARY,
-    change_request_of,
     client_role,
     order_owner,
     supplier_role,
@@ -31,7 +30,7 @@ S = ChangeRequest.Status
 
 
 def _status_is(*statuses):
-    return lambda activation: change_request_of(activation).status in statuses
+    return lambda activation: activation.process.change_request.status in statuses
 
 
 class EvolutionFlow(ScopedFlowMixin, flow.Flow):

@@ -12,7 +12,6 @@ from recette import views
 from recette.models import AcceptancePlan, Campaign, GoLiveAgreement, RecetteProcess
 from workflow.flowperms import (
     SUMMARY,
-    change_request_of,
     client_role,
     order_owner,
     supplier_role,
@@ -25,13 +24,13 @@ def _plan_validated(activation) -> bool:
     # Read from the database: the request object may hold the plan as it was
     # before the service just changed it.
     return AcceptancePlan.objects.filter(
-        change_request=change_request_of(activation),
+        change_request=activation.process.change_request,
         status=AcceptancePlan.Status.VALIDATED,
     ).exists()
 
 
 def _qualified(activation) -> bool:
-    last = change_request_of(activation).qualifications.last()
+    last = activation.process.change_request.qualifications.last()
     return last is not None and last.passed
 
 
@@ -41,12 +40,12 @@ def _plan_validated_and_qualified(activation) -> bool:
 
 
 def _fixes_asked(activation) -> bool:
-    last = change_request_of(activation).campaigns.order_by("number").last()
+    last = activation.process.change_request.campaigns.order_by("number").last()
     return last.outcome == Campaign.Outcome.FIXES
 
 
 def _latest_agreement(activation):
-    return change_request_of(activation).go_live_agreements.last()
+    return activation.process.change_request.go_live_agreements.last()
 
 
 def _refused(activation, active_tasks=None) -> bool:

@@ -729,3 +729,9 @@ class RecetteProcess(Process):
 
     def __str__(self) -> str:
         return str(self.change_request)
+
+    @property
+    def subject(self) -> ChangeRequest:
+        """What the process runs on, as the engine reads it (reference, title,
+        organisation, get_absolute_url): task lists, permissions, reminders."""
+        return self.change_request

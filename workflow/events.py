@@ -3,9 +3,11 @@
 Each process app declares its event kinds and headlines (`register_headlines`, from
 its AppConfig.ready()).
 
-Each event of a change request is announced with one headline; `announce()` writes
-its notification rows (see workflow.notifications) in the caller's transaction.
-Messages only ever speak of the change request concerned.
+Each event is about one business object, its subject (a change request, an
+incident…: `reference`, `title`, `organisation`, `get_absolute_url()`), and is
+announced with one headline; `announce()` writes its notification rows (see
+workflow.notifications) in the caller's transaction. Messages only ever speak of
+the subject concerned.
 """
 
 from contacts.models import ContactPoint, Role
@@ -27,31 +29,31 @@ def register_headlines(headlines: dict) -> None:
 
 def announce(
     kind: str,
-    change_request,
+    subject,
     *,
     key: object,
     recipients,
     comment: str = "",
     link: str | None = None,
 ) -> int:
-    """Write the messages of one event about a change request."""
+    """Write the messages of one event about `subject`."""
     return notify(
-        event=f"{kind}:{change_request.pk}:{key}",
+        event=f"{kind}:{subject.pk}:{key}",
         kind="event",
-        organisation=change_request.organisation,
+        organisation=subject.organisation,
         recipients=recipients,
         context={
-            "cr": change_request,
+            "subject": subject,
             "headline": HEADLINES[kind],
             "comment": comment,
         },
-        link=link if link is not None else change_request.get_absolute_url(),
+        link=link if link is not None else subject.get_absolute_url(),
     )
 
 
-def client(change_request, role: Role) -> list:
-    """Holders of a client role in the request's organisation."""
-    return routing.role_holders(role, change_request.organisation)
+def client(subject, role: Role) -> list:
+    """Holders of a client role in the subject's organisation."""
+    return routing.role_holders(role, subject.organisation)
 
 
 def supplier(role: Role) -> list:
@@ -59,15 +61,16 @@ def supplier(role: Role) -> list:
     return routing.role_holders(role, routing.supplier())
 
 
-def order_owner(change_request) -> list:
-    """The supplier's owner of the request, when named."""
-    user = change_request.order_owner
+def order_owner(subject) -> list:
+    """The supplier's owner of the subject (its `order_owner`), when named."""
+    user = subject.order_owner
     return [routing.Recipient(user.email, user)] if user and user.email else []
 
 
-def client_contacts(change_request, subject: str) -> list:
-    """The client's contact points for a subject (annexe 3.1)."""
-    return routing.contact_points(change_request.organisation, subject)
+def client_contacts(about, topic: str) -> list:
+    """The contact points of the client `about` belongs to, for a topic of
+    annexe 3.1 (ContactPoint.Subject)."""
+    return routing.contact_points(about.organisation, topic)
 
 
 ROLLOUT = ContactPoint.Subject.EVOLUTION_ROLLOUT

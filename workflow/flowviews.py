@@ -168,8 +168,7 @@ class TaskListColumnsMixin:
             # SUMMARY printed directly: Task.brief compiles its template anew for
             # every row of every list.
             process = getattr(task.process, self.flow_class.process_class_name())
-            change_request = process.change_request
-            return f"{change_request.reference} – {change_request.title}"
+            return f"{process.subject.reference} – {process.subject.title}"
         return task.brief
 
     subject.short_description = _("Objet")

@@ -53,9 +53,9 @@ def send_deadline_messages(today=None) -> int:
         levels = deadlines.deadline_levels(task, today, configured)
         if not levels:
             continue
-        change_request = getattr(task.process.coerced, "change_request", None)
+        subject = getattr(task.process.coerced, "subject", None)
         role, organisation = _acting(task)
-        if change_request is None or organisation is None:
+        if subject is None or organisation is None:
             continue
         due = deadlines.task_due_date(task, configured)
         for level in levels:
@@ -66,16 +66,16 @@ def send_deadline_messages(today=None) -> int:
             )
             with transaction.atomic():
                 written += notify(
-                    event=f"{level}:{change_request.pk}:{task.pk}",
+                    event=f"{level}:{subject.pk}:{task.pk}",
                     kind=f"deadline_{level}",
-                    organisation=change_request.organisation,
+                    organisation=subject.organisation,
                     recipients=recipients,
                     context={
-                        "cr": change_request,
+                        "subject": subject,
                         "task_title": task.flow_task.task_title,
                         "due": due,
                         "acting": organisation,
                     },
-                    link=change_request.get_absolute_url(),
+                    link=subject.get_absolute_url(),
                 )
     return written

@@ -516,6 +516,10 @@ class _Stub:
     def change_request(self):
         return self
 
+    @property
+    def subject(self):
+        return self
+
 
 _AUTO_OWNER = object()
 
