@@ -10,8 +10,9 @@ class EvolutionsConfig(AppConfig):
         from evolutions.consistency import CHECK
         from evolutions.demo import evolutions_demo_load
         from evolutions.events import HEADLINES
-        from workflow import consistency, demo, events
+        from workflow import consistency, demo, events, shell
 
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
+        shell.register_applications("evolutions.urls.applications")
         demo.register_demo(evolutions_demo_load)

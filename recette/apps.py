@@ -12,10 +12,11 @@ class RecetteConfig(AppConfig):
         from recette.demo import recette_demo_load
         from recette.events import HEADLINES
         from recette.services import acceptance_start_on_manufacture
-        from workflow import consistency, demo, events
+        from workflow import consistency, demo, events, shell
 
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
+        shell.register_applications("recette.urls.applications")
         demo.register_demo(recette_demo_load)
         # The end of manufacture opens the acceptance (evolutions knows nothing of it).
         manufacture_finished.connect(

@@ -1,0 +1,38 @@
+"""The engine's own pages in the shell: the directory (organisations, people,
+contact points, signing-role requests)."""
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from viewflow.urls import Application
+
+from workflow import directory, roleviews
+
+
+class DirectoryApp(Application):
+    """Organisations, people, roles, contact points and support hours."""
+
+    title = _("Annuaire")
+    icon = "contacts"
+    app_name = "annuaire"
+    menu_template_name = None  # its pages are reached from the home page and lists
+
+    index_path = path("", directory.organisation_list, name="index")
+    organisation_path = path(
+        "organismes/<str:code>/",
+        directory.organisation_detail,
+        name="organisation",
+    )
+    person_path = path("personnes/<int:pk>/", directory.person_detail, name="person")
+    contact_point_path = path(
+        "points-de-contact/<int:pk>/",
+        directory.contact_point_detail,
+        name="contact_point",
+    )
+    role_requests_path = path(
+        "roles-de-signature/", roleviews.role_requests, name="role_requests"
+    )
+    role_request_decide_path = path(
+        "roles-de-signature/<int:pk>/<slug:decision>/",
+        roleviews.role_request_decide,
+        name="role_request_decide",
+    )
