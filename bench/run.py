@@ -164,8 +164,8 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
         ("supplier_analyst", analyst, as_analyst),
         ("client_owner", owner, as_owner),
     ):
-        # viewflow's namespace for a flow: its class name without "Flow".
-        app = flow.__name__.removesuffix("Flow").lower()
+        # The flow's task pages' namespace (ScopedFlowMixin.url_name).
+        app = flow.url_name
         page(
             f"inbox_{role}",
             f"viewflow inbox of {flow.__name__} for {user.username}",

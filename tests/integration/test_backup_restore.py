@@ -177,13 +177,13 @@ def _restore(archive: Path, dbname: str, media: Path, tmp_path: Path, *, fail=Fa
     script = (
         "import sys, django\n"
         "django.setup()\n"
-        "from workflow import backup\n"
-        "real = backup._run\n"
+        "from workflow.backup import BackupError, postgresql\n"
+        "real = postgresql._run\n"
         "def run(command, **kwargs):\n"
         "    real(command, **kwargs)\n"
         "    if '--single-transaction' in command:\n"
-        "        raise backup.BackupError('panne simulée après pg_restore')\n"
-        "backup._run = run\n"
+        "        raise BackupError('panne simulée après pg_restore')\n"
+        "postgresql._run = run\n"
         "from django.core.management import call_command\n"
         "call_command('restore', '--force', sys.argv[1])\n"
     )

@@ -338,12 +338,12 @@ def test_a_restore_failing_on_the_files_puts_the_old_ones_back(saved, tmp_path):
     database_before, media_before = row_counts(target.database), digests(target.media)
     script = (
         "import sys\n"
-        "from workflow import backup\n"
-        "real = backup._restore_files\n"
+        "from workflow.backup import BackupError, restore\n"
+        "real = restore._restore_files\n"
         "def failing(*args, **kwargs):\n"
         "    real(*args, **kwargs)\n"
-        "    raise backup.BackupError('panne simulée après les fichiers')\n"
-        "backup._restore_files = failing\n"
+        "    raise BackupError('panne simulée après les fichiers')\n"
+        "restore._restore_files = failing\n"
         "from django.core.management import call_command\n"
         f"call_command('restore', '--force', {str(saved.archive)!r})\n"
     )
@@ -454,6 +454,7 @@ def test_a_backup_that_does_not_verify_deletes_nothing_and_logs_an_error(
     backup_dir, monkeypatch, caplog
 ):
     from workflow import backup, tasks
+    from workflow.backup import schedule
 
     older = _older_archives(backup_dir / "daily", 8)
     checked = []
@@ -462,7 +463,7 @@ def test_a_backup_that_does_not_verify_deletes_nothing_and_logs_an_error(
         checked.append(archive)
         raise backup.BackupError("Archive corrompue : simulée")
 
-    monkeypatch.setattr(backup, "archive_verify", unreadable)
+    monkeypatch.setattr(schedule, "archive_verify", unreadable)
 
     with pytest.raises(backup.BackupError, match="ne se relit pas"):
         tasks.backup_daily()
