@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,9 +29,11 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from viewflow.workflow.fields import get_flow_ref, get_task_ref
 from viewflow.workflow.models import Process, Task
+from viewflow.workflow.nodes import Join
 from viewflow.workflow.status import PROCESS, STATUS
 from viewflow.workflow.token import Token
 
+from bench.dataset.graph import FlowGraph, Route
 from contacts.models import Membership, Organisation, Person, Role
 from contacts.services import reference_data_load
 from evolutions.models import ChangeRequest
@@ -96,8 +99,8 @@ class Table:
     def __init__(self, model, fields: tuple[str, ...], explicit_ids: bool):
         self.model = model
         self.explicit_ids = explicit_ids
-        names = ("id", *fields) if explicit_ids else fields
-        self.fields = [model._meta.get_field(name) for name in names]
+        self.names = ("id", *fields) if explicit_ids else fields
+        self.fields = [model._meta.get_field(name) for name in self.names]
         self.columns = [f.column for f in self.fields]
         self.rows: list[tuple] = []
         self.next_id = 0
@@ -113,7 +116,16 @@ class Table:
         return self.next_id
 
     def add(self, *values) -> None:
+        """One row, its values in the order of the declared fields."""
         self.rows.append(values)
+
+    def add_named(self, **values) -> None:
+        """One row, its values by field name: every declared field, no other."""
+        if values.keys() != set(self.names):
+            raise TypeError(
+                f"{self.name}: fields {sorted(values)}, expected {sorted(self.names)}"
+            )
+        self.rows.append(tuple(values[name] for name in self.names))
 
     def write(self, cursor) -> None:
         if not self.rows:
@@ -203,13 +215,11 @@ class BulkWriter:
                     connection.ops.quote_name(t.name) for t in self.tables
                 )
                 cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
-            for table in self.tables:
-                if table.explicit_ids:
-                    cursor.execute(
-                        "SELECT MAX(id) FROM "  # noqa: S608 - a model's own table
-                        + connection.ops.quote_name(table.name)
-                    )
-                    table.next_id = cursor.fetchone()[0] or 0
+        for table in self.tables:
+            if table.explicit_ids:
+                # The base manager: every row counts, whatever the default filters.
+                top = table.model._base_manager.aggregate(top=models.Max("id"))["top"]
+                table.next_id = top or 0
 
     def pending(self) -> int:
         return sum(len(t.rows) for t in self.tables)
@@ -494,8 +504,22 @@ class FlowTables:
         self.previous = writer.table(Task.previous.through, ("from_task", "to_task"))
 
 
-# Positions in a task row (see FlowTables.tasks).
-_ID, _STATUS, _CREATED, _STARTED, _FINISHED, _OWNER = 0, 3, 4, 5, 6, 9
+@dataclass(slots=True)
+class TaskRow:
+    """A viewflow task being written, its columns named as Task's fields."""
+
+    id: int
+    flow_task: str  # get_task_ref(node)
+    flow_task_type: str
+    status: str
+    created: datetime
+    started: datetime | None
+    finished: datetime | None
+    token: str
+    owner_permission: str | None
+    owner: int | None  # user id
+
+
 _MS = timedelta(milliseconds=1)
 # An open task waits in its role's queue, or sits in the inbox of whoever took it.
 TAKEN_RATE = 0.35
@@ -524,30 +548,54 @@ class _Stub:
 _AUTO_OWNER = object()
 
 
+class _NodeFacts(NamedTuple):
+    """What a node's tasks are given, whoever the process is for in one client."""
+
+    flow_task: str
+    flow_task_type: str
+    owner_permission: str | None
+    assigned: bool  # given to the order owner as soon as created
+
+
 class FlowRun:
     """One process of a flow as viewflow leaves it: each step completes the open
-    task of a node, passes the gateway after it and opens the next task, with the
-    owner, permission, token and previous-task link viewflow would give them."""
+    task of a node, passes the gateways after it and opens what follows, as the
+    flow's graph (bench.dataset.graph) routes it, with the owner, permission,
+    token and previous-task link viewflow would give them."""
 
     _node_cache: dict = {}  # shared by every run: (node, code) -> facts
 
-    def __init__(self, generation, tables, flow_class, change_request_id, code, at):
+    def __init__(
+        self,
+        generation,
+        tables: FlowTables,
+        graph: FlowGraph,
+        change_request_id: int,
+        code: str,
+        at: datetime,
+        *,
+        order_owner: int | None = None,
+    ):
+        """The process started at `at`: its start task, and the first task(s)
+        waiting."""
         self.generation = generation
         self.tables = tables
-        self.flow_class = flow_class
+        self.graph = graph
         self.code = code
         self.id = tables.processes.new_id()
         self.change_request_id = change_request_id
         self.created = at
-        self.order_owner: int | None = None
+        self.order_owner = order_owner
         self.status = PROCESS.NEW
         self.finished = None
-        self.tasks: list[list] = []
-        self.links: list[tuple[int, int]] = []
-        self.open: dict[str, list] = {}
-        self.last = self._task(flow_class.start, STATUS.DONE, at, at, at + _MS)
+        self.tasks: list[TaskRow] = []
+        self.links: list[tuple[int, int]] = []  # (task, one of its previous tasks)
+        self.open: dict[str, TaskRow] = {}  # node name -> its open task
+        self.arrived: dict[str, int] = {}  # Join name -> branches arrived so far
+        started = self._task(graph.start, STATUS.DONE, at, at, at + _MS)
+        self._follow(started, graph.route(graph.start.name), at, opened_at=at)
 
-    def _facts(self, node) -> tuple[str, str, str | None, bool]:
+    def _facts(self, node) -> _NodeFacts:
         key = (node, self.code)
         facts = self._node_cache.get(key)
         if facts is None:
@@ -556,7 +604,9 @@ class FlowRun:
             if hasattr(node, "calc_owner_permission"):
                 permission = node.calc_owner_permission(stub)
                 owner = node.calc_owner(stub)
-            facts = (get_task_ref(node), node.task_type, permission, owner is not None)
+            facts = _NodeFacts(
+                get_task_ref(node), node.task_type, permission, owner is not None
+            )
             self._node_cache[key] = facts
         return facts
 
@@ -571,28 +621,28 @@ class FlowRun:
         token="start",  # noqa: S107 - viewflow's path token, not a secret
         owner=None,
         previous=(),
-    ):
-        ref, kind, permission, _auto = self._facts(node)
-        row = [
-            self.tables.tasks.new_id(),
-            ref,
-            kind,
-            status,
-            created,
-            started,
-            finished,
-            token,
-            permission,
-            owner,
-        ]
+    ) -> TaskRow:
+        facts = self._facts(node)
+        row = TaskRow(
+            id=self.tables.tasks.new_id(),
+            flow_task=facts.flow_task,
+            flow_task_type=facts.flow_task_type,
+            status=status,
+            created=created,
+            started=started,
+            finished=finished,
+            token=token,
+            owner_permission=facts.owner_permission,
+            owner=owner,
+        )
         self.tasks.append(row)
-        self.links += [(row[_ID], p[_ID]) for p in previous]
+        self.links += [(row.id, p.id) for p in previous]
         return row
 
-    def open_task(self, node, at, previous, token="start") -> list:  # noqa: S107
+    def open_task(self, node, at, previous, token="start") -> TaskRow:  # noqa: S107
         """The task of `node` created after `previous`: NEW in its role's queue, or
         ASSIGNED when the node gives it to the order owner."""
-        auto = self._facts(node)[3]
+        auto = self._facts(node).assigned
         row = self._task(
             node,
             STATUS.ASSIGNED if auto else STATUS.NEW,
@@ -604,70 +654,85 @@ class FlowRun:
         self.open[node.name] = row
         return row
 
-    def complete(self, node, by: int, at) -> list:
+    def complete(self, node, by: int, at) -> TaskRow:
         """The open task of `node`, done by `by` at `at`."""
         row = self.open.pop(node.name)
-        row[_STATUS], row[_OWNER] = STATUS.DONE, by
-        row[_STARTED] = max(row[_CREATED], at - timedelta(minutes=20))
-        row[_FINISHED] = at
+        row.status, row.owner = STATUS.DONE, by
+        row.started = max(row.created, at - timedelta(minutes=20))
+        row.finished = at
         return row
 
-    def passing(self, node, at, previous) -> list:
-        """A gateway (Switch, Split) passed at once."""
-        return self._task(node, STATUS.DONE, at, None, at, previous=(previous,))
+    def step(self, route: Route, by: int, at) -> None:
+        """The task of `route.done` completed by `by` at `at`, then what follows
+        it in the flow."""
+        self._follow(self.complete(route.done, by, at), route, at)
 
-    def step(self, done, by: int, at, gateway=None, then=None) -> None:
-        """`done` completed by `by`, then `gateway`, then the task of `then`."""
-        self.proceed(self.complete(done, by, at), at, gateway, then)
-
-    def proceed(self, previous, at, gateway=None, then=None) -> None:
-        """After the task `previous`: `gateway`, then the task of `then`."""
-        if gateway is not None:
-            previous = self.passing(gateway, at + _MS, previous)
-        if then is None:
-            return
-        if then.task_type == "END":
+    def _follow(self, previous: TaskRow, route: Route, at, opened_at=None) -> None:
+        """After the task `previous`: the route's gateways, each a millisecond
+        after the other (a Join when its branch arrives: it goes on only once
+        every branch has), then the next task(s) or the End."""
+        passed = 0
+        for gateway in route.gateways:
+            if isinstance(gateway, Join):
+                previous = self._arrive(gateway, previous, at)
+                if previous is None:
+                    return
+            else:
+                passed += 1
+                previous = self._task(
+                    gateway,
+                    STATUS.DONE,
+                    at + passed * _MS,
+                    None,
+                    at + passed * _MS,
+                    token=previous.token,
+                    previous=(previous,),
+                )
+        # What follows comes a millisecond after the last gateway, and never
+        # sooner than 2 ms after the completion.
+        when = opened_at or at + max(2, passed + 1) * _MS
+        if route.ends:
             self._task(
-                then,
+                route.then[0],
                 STATUS.DONE,
-                at + 2 * _MS,
-                at + 2 * _MS,
-                at + 3 * _MS,
+                when,
+                when,
+                when + _MS,
+                token=previous.token,
                 previous=(previous,),
             )
-            self.status, self.finished = PROCESS.DONE, at + 3 * _MS
+            self.status, self.finished = PROCESS.DONE, when + _MS
+        elif route.splits:
+            tokens = Token.split_token_source(previous.token, previous.id)
+            for branch in route.then:
+                self.open_task(branch, when, (previous,), next(tokens).token)
         else:
-            self.open_task(then, at + 2 * _MS, (previous,))
+            self.open_task(route.then[0], when, (previous,), previous.token)
 
-    def split(self, done, by: int, at, gateway, branches) -> None:
-        """`done` completed, then a parallel gateway opening every branch."""
-        previous = self.passing(gateway, at + _MS, self.complete(done, by, at))
-        tokens = Token.split_token_source("start", previous[_ID])
-        for branch in branches:
-            self.open_task(branch, at + 2 * _MS, (previous,), next(tokens).token)
-
-    def join(self, node, arriving: list, at, *, complete: bool) -> list:
-        """The Join after parallel branches: started by the first arrival, done
-        when the last one arrives."""
-        row = self.open.get(node.name)
+    def _arrive(self, join, arriving: TaskRow, at) -> TaskRow | None:
+        """A branch reaching `join`: the Join's task is started by the first
+        arrival and done when the last one arrives (then returned)."""
+        row = self.open.get(join.name)
         if row is None:
-            row = self._task(node, STATUS.STARTED, at, at)
-            self.open[node.name] = row
-        self.links.append((row[_ID], arriving[_ID]))
-        if complete:
-            self.open.pop(node.name)
-            row[_STATUS], row[_FINISHED] = STATUS.DONE, at
+            row = self._task(join, STATUS.STARTED, at, at)
+            self.open[join.name] = row
+        self.links.append((row.id, arriving.id))
+        self.arrived[join.name] = self.arrived.get(join.name, 0) + 1
+        if self.arrived[join.name] < self.graph.arrivals(join):
+            return None
+        self.open.pop(join.name)
+        row.status, row.finished = STATUS.DONE, at
         return row
 
     def take(self, node_name: str, user_id: int) -> None:
         """The open task of `node_name` taken by `user_id` (in their inbox)."""
         row = self.open[node_name]
-        row[_STATUS], row[_OWNER] = STATUS.ASSIGNED, user_id
+        row.status, row.owner = STATUS.ASSIGNED, user_id
 
     def cancel(self, at) -> None:
         """The request was declined or withdrawn: open tasks are cancelled."""
         for row in self.open.values():
-            row[_STATUS], row[_FINISHED] = STATUS.CANCELED, at
+            row.status, row.finished = STATUS.CANCELED, at
         self.open = {}
         self.status, self.finished = PROCESS.CANCELED, at
 
@@ -676,28 +741,41 @@ class FlowRun:
         by someone holding their role: they sit in that person's inbox."""
         rng, people = self.generation.rng, self.generation.people
         for row in self.open.values():
-            if row[_STATUS] == STATUS.NEW and row[8] and rng.random() < TAKEN_RATE:
-                role, code = row[8].removeprefix("roles.").rsplit("_", 1)
-                row[_STATUS], row[_OWNER] = (
-                    STATUS.ASSIGNED,
-                    people.pick(rng, code, role),
-                )
-        processes, tasks = self.tables.processes, self.tables.tasks
-        processes.add(
-            self.id,
-            get_flow_ref(self.flow_class),
-            self.status,
-            self.created,
-            self.finished,
-            {},
-            self.generation.content_types[ChangeRequest],
-            self.change_request_id,
+            permission = row.owner_permission
+            if row.status == STATUS.NEW and permission and rng.random() < TAKEN_RATE:
+                role, code = permission.removeprefix("roles.").rsplit("_", 1)
+                row.status, row.owner = STATUS.ASSIGNED, people.pick(rng, code, role)
+        self.tables.processes.add_named(
+            id=self.id,
+            flow_class=get_flow_ref(self.graph.flow_class),
+            status=self.status,
+            created=self.created,
+            finished=self.finished,
+            data={},
+            artifact_content_type=self.generation.content_types[ChangeRequest],
+            artifact_object_id=self.change_request_id,
         )
-        child_table.add(self.id, self.change_request_id)
+        child_table.add_named(
+            process_ptr=self.id, change_request=self.change_request_id
+        )
+        tasks = self.tables.tasks
         for row in self.tasks:
-            tasks.add(*row, self.id, {})
-        for link in self.links:
-            self.tables.previous.add(*link)
+            tasks.add_named(
+                id=row.id,
+                flow_task=row.flow_task,
+                flow_task_type=row.flow_task_type,
+                status=row.status,
+                created=row.created,
+                started=row.started,
+                finished=row.finished,
+                token=row.token,
+                owner_permission=row.owner_permission,
+                owner=row.owner,
+                process=self.id,
+                data={},
+            )
+        for task, previous in self.links:
+            self.tables.previous.add_named(from_task=task, to_task=previous)
 
 
 # ---------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from bench.dataset.core import FlowRun, FlowTables, Generation, allocate
+from bench.dataset.graph import FlowGraph, FlowMismatch, Route
 from contacts.models import Organisation, Role
+from evolutions.consistency import STEP_OF_STATUS
 from evolutions.flows import EvolutionFlow
 from evolutions.models import (
     ChangeRequest,
@@ -20,22 +22,78 @@ from evolutions.models import (
 )
 
 S = ChangeRequest.Status
-F = EvolutionFlow
 SUPPLIER = Organisation.SUPPLIER_CODE
 JOURNALLED = (ChangeRequest,)
 
+# EvolutionFlow's graph; the usual way through takes these branches.
+GRAPH = FlowGraph(
+    EvolutionFlow,
+    happy={
+        "after_review_submission": "write_specification",
+        "after_review_specification": "write_quote",
+        "after_review_quote": "propose_release",
+        "after_confirm_release": "start_manufacture",
+    },
+)
+# The way to production, in the flow's order: the transition of the request that
+# completes each task (the first submission starts the process), and the days it
+# takes (min, max). Checked below against the flow's happy path.
+COMPLETED_BY = {
+    "start": ("submit", (0.2, 8)),
+    "review_submission": ("acknowledge", (0.5, 6)),
+    "write_specification": ("issue_specification", (5, 30)),
+    "review_specification": ("validate_specification", (1, 10)),
+    "write_quote": ("issue_quote", (3, 15)),
+    "review_quote": ("accept_quote", (1, 10)),
+    "propose_release": ("propose_release", (2, 12)),
+    "confirm_release": ("confirm_release", (1, 6)),
+    "start_manufacture": ("start_manufacture", (5, 60)),
+    "finish_manufacture": ("finish_manufacture", (20, 90)),
+}
+# Transitions off the happy path: the task each completes and the one it sends the
+# work to (None: the flow's only way on).
+DETOURS = {
+    "request_information": ("review_submission", "complete_information"),
+    # Submitted again after a request for information (the "resubmit" transition).
+    "submit": ("complete_information", None),
+    "send_back_specification": ("review_specification", "write_specification"),
+    "refuse_quote": ("review_quote", "write_quote"),
+    "ask_another_release": ("confirm_release", "propose_release"),
+}
+# Where the request stands while a task waits: the app's own table
+# (evolutions.consistency), read the other way round. Once the flow is over, the
+# acceptance begins.
+STATUS_AT = {node: status for status, node in STEP_OF_STATUS.items()}
+AFTER_END = S.IN_ACCEPTANCE
+# Not tasks: actions that cancel the process, and the status they leave.
+CLOSINGS = {"decline": S.DECLINED, "withdraw": S.WITHDRAWN}
+
+if list(COMPLETED_BY) != [GRAPH.start.name, *GRAPH.human_path()]:
+    raise FlowMismatch(
+        f"COMPLETED_BY follows {list(COMPLETED_BY)}, EvolutionFlow's happy path "
+        f"{[GRAPH.start.name, *GRAPH.human_path()]}"
+    )
+if len(STATUS_AT) != len(STEP_OF_STATUS):
+    raise FlowMismatch("STEP_OF_STATUS gives one task to two statuses")
+GRAPH.check_tasks(STATUS_AT)
+
+# The flow's route for each transition taken in a task.
+ROUTES = {
+    transition: GRAPH.route(node)
+    for node, (transition, _days) in COMPLETED_BY.items()
+    if node != GRAPH.start.name
+} | {name: GRAPH.route(done, to) for name, (done, to) in DETOURS.items()}
+
+
+def status_after(route: Route) -> str:
+    """The request's status once the flow has gone along `route`."""
+    return AFTER_END if route.ends else STATUS_AT[route.then[0].name]
+
+
 # The way to production: transition, status reached, days it takes (min, max).
-HAPPY_PATH = (
-    ("submit", S.SUBMITTED, (0.2, 8)),
-    ("acknowledge", S.IN_STUDY, (0.5, 6)),
-    ("issue_specification", S.SPEC_REVIEW, (5, 30)),
-    ("validate_specification", S.QUOTE_PREPARATION, (1, 10)),
-    ("issue_quote", S.QUOTE_REVIEW, (3, 15)),
-    ("accept_quote", S.PLANNING, (1, 10)),
-    ("propose_release", S.RELEASE_PROPOSED, (2, 12)),
-    ("confirm_release", S.PLANNED, (1, 6)),
-    ("start_manufacture", S.IN_MANUFACTURE, (5, 60)),
-    ("finish_manufacture", S.IN_ACCEPTANCE, (20, 90)),
+HAPPY_PATH = tuple(
+    (transition, status_after(GRAPH.route(node)), days)
+    for node, (transition, days) in COMPLETED_BY.items()
 )
 # After these transitions the work may go back: the pair of transitions of one loop,
 # and how likely each further loop is.
@@ -53,57 +111,14 @@ LOOP_DAYS = {
     "decline": (1, 20),
     "withdraw": (1, 30),
 }
-TARGET = {name: status for name, status, _days in HAPPY_PATH} | {
-    "request_information": S.INFO_REQUESTED,
-    "send_back_specification": S.IN_STUDY,
-    "refuse_quote": S.QUOTE_PREPARATION,
-    "ask_another_release": S.PLANNING,
-    "decline": S.DECLINED,
-    "withdraw": S.WITHDRAWN,
-}
+TARGET = (
+    {name: status for name, status, _days in HAPPY_PATH}
+    | {name: status_after(route) for name, route in ROUTES.items()}
+    | CLOSINGS
+)
 DAYS = {name: days for name, _status, days in HAPPY_PATH} | LOOP_DAYS
+STARTED_BY = COMPLETED_BY[GRAPH.start.name][0]
 
-# The EvolutionFlow step each transition is taken in: the task it completes, the
-# Switch that follows, the task it opens. The first submission starts the process.
-FLOW_STEPS = {
-    "request_information": (
-        F.review_submission,
-        F.after_review_submission,
-        F.complete_information,
-    ),
-    "acknowledge": (
-        F.review_submission,
-        F.after_review_submission,
-        F.write_specification,
-    ),
-    "issue_specification": (F.write_specification, None, F.review_specification),
-    "validate_specification": (
-        F.review_specification,
-        F.after_review_specification,
-        F.write_quote,
-    ),
-    "send_back_specification": (
-        F.review_specification,
-        F.after_review_specification,
-        F.write_specification,
-    ),
-    "issue_quote": (F.write_quote, None, F.review_quote),
-    "accept_quote": (F.review_quote, F.after_review_quote, F.propose_release),
-    "refuse_quote": (F.review_quote, F.after_review_quote, F.write_quote),
-    "propose_release": (F.propose_release, None, F.confirm_release),
-    "confirm_release": (
-        F.confirm_release,
-        F.after_confirm_release,
-        F.start_manufacture,
-    ),
-    "ask_another_release": (
-        F.confirm_release,
-        F.after_confirm_release,
-        F.propose_release,
-    ),
-    "start_manufacture": (F.start_manufacture, None, F.finish_manufacture),
-    "finish_manufacture": (F.finish_manufacture, None, F.end),
-}
 CLIENT_DECISIONS = {
     "validate_specification",
     "send_back_specification",
@@ -152,6 +167,7 @@ SHOWCASE = (
     (S.IN_ACCEPTANCE, "campaign_500", {}),
     (S.IN_ACCEPTANCE, "report_2000", {}),
 )
+GRAPH.check_tasks(node for _status, _notable, taken in SHOWCASE for node in taken)
 SHOWCASE_CLIENT = "23"
 # Loops of the request whose page shows exactly 30 history rows.
 DETAIL_30_LOOPS = {
@@ -539,21 +555,22 @@ class RequestWriter:
             comment = rng.choice(COMMENTS[name]) if name in COMMENTS else ""
             if name == "submit":
                 submitted_at = when
-                if run is None:
-                    run = FlowRun(
-                        generation, generation.flows, EvolutionFlow, pk, code, when
-                    )
-                    run.order_owner = request.order_owner
-                    run.open_task(F.review_submission, when, (run.last,))
-                else:
-                    run.step(F.complete_information, by, when, then=F.review_submission)
-            elif name in ("decline", "withdraw"):
+            if run is None and name == STARTED_BY:
+                run = FlowRun(
+                    generation,
+                    generation.flows,
+                    GRAPH,
+                    pk,
+                    code,
+                    when,
+                    order_owner=request.order_owner,
+                )
+            elif name in CLOSINGS:
                 closing_reason = comment
                 if run is not None:
                     run.cancel(when)
             else:
-                done, gateway, then = FLOW_STEPS[name]
-                run.step(done, by, when, gateway, then)
+                run.step(ROUTES[name], by, when)
             if name == "issue_specification":
                 specifications.append(
                     [
@@ -670,7 +687,8 @@ class RequestWriter:
                 self.comments.add(pk, author, rng.choice(MESSAGES), moment)
         if run is not None:
             if request.status == S.IN_MANUFACTURE and rng.random() < 0.8:
-                run.take("finish_manufacture", request.moe)  # who started goes on
+                # Who started the manufacture goes on with it.
+                run.take(STEP_OF_STATUS[S.IN_MANUFACTURE], request.moe)
             for node_name, username in request.taken.items():
                 run.take(node_name, people.demo[username])
             run.close(self.processes)

@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from bench.dataset.core import FlowRun, Generation, allocate
 from bench.dataset.evolutions import RequestPlan
+from bench.dataset.graph import FlowGraph, FlowMismatch
 from contacts.models import Organisation, Role
 from evolutions.models import ChangeRequest
+from recette.consistency import SIGN_STEP
 from recette.flows import RecetteFlow
 from recette.models import (
     AcceptancePlan,
@@ -32,12 +34,52 @@ from recette.models import (
     TestStep,
 )
 
-F = RecetteFlow
 S = ChangeRequest.Status
 R = Execution.Result
 D = Defect.Status
 SUPPLIER = Organisation.SUPPLIER_CODE
 JOURNALLED = (AcceptancePlan, Campaign, Defect, AcceptanceReport, GoLiveAgreement)
+
+# RecetteFlow's graph; the usual way through takes these branches.
+GRAPH = FlowGraph(
+    RecetteFlow,
+    happy={
+        "after_review_plan": "qualify",
+        "after_qualify": "deliver",
+        "after_campaign": "write_report",
+        "after_signatures": "end",
+    },
+)
+# The task each event of a script completes, and the one it sends the work to
+# (None: along the happy path). The signatures complete SIGN_STEP's tasks
+# (recette.consistency), one per side.
+EVENT_STEPS = {
+    "plan_submit": ("prepare_plan", None),
+    "plan_send_back": ("review_plan", "prepare_plan"),
+    "plan_validate": ("review_plan", None),
+    "qualify_failed": ("qualify", "qualify"),
+    "qualify_passed": ("qualify", None),
+    "deliver": ("deliver", None),
+    "close_fixes": ("run_campaign", "deliver"),
+    "close_report": ("run_campaign", None),
+    "report_submit": ("write_report", None),
+}
+ROUTES = {event: GRAPH.route(done, to) for event, (done, to) in EVENT_STEPS.items()}
+SIGN_ROUTES = {side: GRAPH.route(node) for side, node in SIGN_STEP.items()}
+# The events of an acceptance that never goes back, in the order of _script_events.
+HAPPY_EVENTS = (
+    "plan_submit",
+    "plan_validate",
+    "qualify_passed",
+    "deliver",
+    "close_report",
+    "report_submit",
+)
+_happy = [ROUTES[event].done.name for event in HAPPY_EVENTS] + list(SIGN_STEP.values())
+if _happy != GRAPH.human_path():
+    raise FlowMismatch(
+        f"HAPPY_EVENTS complete {_happy}, RecetteFlow's happy path {GRAPH.human_path()}"
+    )
 
 # Where an acceptance stands, named by its open task.
 NO_PLAN, PREPARE, REVIEW, QUALIFY, DELIVER = (
@@ -581,13 +623,12 @@ class _Acceptance:
         run = FlowRun(
             self.generation,
             self.generation.flows,
-            RecetteFlow,
+            GRAPH,
             request.id,
             self.code,
             request.at(start_day),
+            order_owner=request.order_owner,
         )
-        run.order_owner = request.order_owner
-        run.open_task(F.prepare_plan, request.at(start_day), (run.last,))
         self.run = run
         for index, (action, day) in enumerate(events[1:], start=1):
             at = request.at(day)
@@ -647,7 +688,7 @@ class _Acceptance:
         self.transition(
             AcceptancePlan, self.plan_id, "submit", source, self.plan_status, owner, at
         )
-        self.run.step(F.prepare_plan, owner, at, then=F.review_plan)
+        self.run.step(ROUTES["plan_submit"], owner, at)
 
     def _plan_send_back(self, at, _following) -> None:
         by, comment = self.porteur(), self.rng.choice(SEND_BACKS)
@@ -662,7 +703,7 @@ class _Acceptance:
             at,
             comment,
         )
-        self.run.step(F.review_plan, by, at, F.after_review_plan, F.prepare_plan)
+        self.run.step(ROUTES["plan_send_back"], by, at)
 
     def _plan_validate(self, at, _following) -> None:
         by = self.porteur()
@@ -676,7 +717,7 @@ class _Acceptance:
             by,
             at,
         )
-        self.run.step(F.review_plan, by, at, F.after_review_plan, F.qualify)
+        self.run.step(ROUTES["plan_validate"], by, at)
 
     def _qualify(self, at, passed: bool) -> None:
         moe = self.request.moe
@@ -692,9 +733,7 @@ class _Acceptance:
             moe,
             at,
         )
-        self.run.step(
-            F.qualify, moe, at, F.after_qualify, F.deliver if passed else F.qualify
-        )
+        self.run.step(ROUTES["qualify_passed" if passed else "qualify_failed"], moe, at)
 
     def _qualify_failed(self, at, _following) -> None:
         self._qualify(at, False)
@@ -772,7 +811,7 @@ class _Acceptance:
             tables.campaign_cases.add(campaign.id, case, tester)
         self.campaigns.append(campaign)
         self.deliveries.append((number, at))
-        self.run.step(F.deliver, moe, at, then=F.run_campaign)
+        self.run.step(ROUTES["deliver"], moe, at)
 
     def _close(self, at, following, outcome: str) -> None:
         campaign = self.campaigns[-1]
@@ -788,13 +827,8 @@ class _Acceptance:
             by,
             at,
         )
-        self.run.step(
-            F.run_campaign,
-            by,
-            at,
-            F.after_campaign,
-            F.deliver if outcome == Campaign.Outcome.FIXES else F.write_report,
-        )
+        fixes = outcome == Campaign.Outcome.FIXES
+        self.run.step(ROUTES["close_fixes" if fixes else "close_report"], by, at)
         if outcome == Campaign.Outcome.FIXES:
             # Before the next delivery, the supplier rejects a few defects.
             for defect in self.defects:
@@ -840,9 +874,7 @@ class _Acceptance:
             at,
             "",
         ]
-        self.run.split(
-            F.write_report, by, at, F.signatures, (F.sign_client, F.sign_supplier)
-        )
+        self.run.step(ROUTES["report_submit"], by, at)
 
     def _sign(self, at, _following) -> None:
         rng = self.rng
@@ -869,12 +901,9 @@ class _Acceptance:
             report_sha256=digest,
             second_factor="totp",
         )
-        arriving = self.run.complete(
-            F.sign_client if client else F.sign_supplier, signer, at
-        )
-        last = len(self.signed) == 2
-        join = self.run.join(F.signed, arriving, at, complete=last)
-        if not last:
+        # The Join waits for the other side; after the last one the flow ends.
+        self.run.step(SIGN_ROUTES[side], signer, at)
+        if len(self.signed) < len(SIGN_STEP):
             return
         self.agreement[5] = GoLiveAgreement.Status.SIGNED
         self.transition(
@@ -897,7 +926,6 @@ class _Acceptance:
             at,
             GO_LIVE_COMMENT,
         )
-        self.run.proceed(join, at, F.after_signatures, F.end)
 
     # Campaigns and defects
 
