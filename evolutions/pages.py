@@ -18,8 +18,9 @@ from evolutions import forms, services
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
 from workflow import access, deadlines, routing
+from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import refused
-from workflow.transitions import ActionRefused, history_of
+from workflow.transitions import history_of
 
 PAGE_SIZE = 25
 
@@ -149,7 +150,7 @@ def change_request_create(request):
                 by=request.user, organisation=organisation, **form.cleaned_data
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            errors_onto(form, error)
         else:
             messages.success(request, _("Brouillon enregistré."))
             return redirect("evolutions:detail", pk=change_request.pk)
@@ -171,7 +172,7 @@ def change_request_edit(request, pk: int):
                 pk=change_request.pk, by=request.user, **form.cleaned_data
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            errors_onto(form, error)
         else:
             messages.success(request, _("Expression de besoin enregistrée."))
             return redirect("evolutions:detail", pk=change_request.pk)
@@ -190,13 +191,12 @@ def change_request_edit(request, pk: int):
 def change_request_submit(request, pk: int):
     change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
     try:
-        services.change_request_submit(pk=change_request.pk, by=request.user)
+        with refusal_about(change_request):
+            services.change_request_submit(pk=change_request.pk, by=request.user)
     except ValidationError as error:
         return refused(
             request, " ".join(error.messages), subject=change_request, status=400
         )
-    except ActionRefused as refusal:
-        return refused(request, str(refusal), subject=change_request)
     messages.success(request, _("Demande soumise au point de contact de la CNAF."))
     return redirect("evolutions:detail", pk=change_request.pk)
 
@@ -214,15 +214,14 @@ def _closing_view(service, title: str, done: str, roles):
         form = forms.ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                service(
-                    pk=change_request.pk,
-                    by=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
+                with refusal_about(change_request):
+                    service(
+                        pk=change_request.pk,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"],
+                    )
             except ValidationError as error:
-                form.add_error("reason", error)
-            except ActionRefused as refusal:
-                return refused(request, str(refusal), subject=change_request)
+                errors_onto(form, error, default="reason")
             else:
                 messages.success(request, done)
                 return redirect("evolutions:detail", pk=change_request.pk)
@@ -260,15 +259,16 @@ def attachment_upload(request, pk: int):
         reason = " ".join(form.errors.get("file", [_("Choisissez un fichier.")]))
         return refused(request, reason, subject=change_request, status=400)
     try:
-        services.attachment_add(
-            pk=change_request.pk, by=request.user, uploaded=form.cleaned_data["file"]
-        )
+        with refusal_about(change_request):
+            services.attachment_add(
+                pk=change_request.pk,
+                by=request.user,
+                uploaded=form.cleaned_data["file"],
+            )
     except ValidationError as error:
         return refused(
             request, " ".join(error.messages), subject=change_request, status=400
         )
-    except ActionRefused as refusal:
-        return refused(request, str(refusal), subject=change_request)
     messages.success(request, _("Fichier joint à la demande."))
     return redirect("evolutions:detail", pk=change_request.pk)
 
@@ -318,7 +318,7 @@ def announcement_create(request):
         try:
             services.announcement_create(by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            form.add_error(None, error)
+            errors_onto(form, error)
         else:
             messages.success(
                 request, _("Annonce enregistrée : relisez-la puis publiez-la.")

@@ -27,6 +27,7 @@ from recette.selectors import (
 )
 from recette.tasks import IMPORT_PREVIEWS_FOLDER
 from workflow import access, consistency
+from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import pdf_response, refused
 from workflow.transitions import ActionRefused
 from workflow.uploads import file_download_response, private_storage
@@ -158,22 +159,22 @@ def campaign_case(request, pk: int, case_pk: int):
             errors.append(_("Résultat d'étape inconnu."))
         if not errors:
             try:
-                services.executions_record(
-                    pk=campaign.pk,
-                    by=request.user,
-                    results=[
-                        {
-                            "case": case.pk,
-                            "result": result,
-                            "comment": request.POST.get("comment", "")[:4000],
-                            "step_results": step_results,
-                        }
-                    ],
-                )
+                with refusal_about(campaign):
+                    services.executions_record(
+                        pk=campaign.pk,
+                        by=request.user,
+                        results=[
+                            {
+                                "case": case.pk,
+                                "result": result,
+                                "comment": request.POST.get("comment", "")[:4000],
+                                "step_results": step_results,
+                            }
+                        ],
+                    )
             except ValidationError as error:
+                # The page lists its errors itself: it has no Django form.
                 errors.extend(error.messages)
-            except ActionRefused as refusal:
-                return refused(request, str(refusal), subject=campaign)
             else:
                 messages.success(request, _("Résultat enregistré."))
                 return redirect("recettes:case", pk=campaign.pk, case_pk=case.pk)
@@ -230,8 +231,8 @@ def campaign_record(request, pk: int):
         return JsonResponse({"error": str(refusal)}, status=403)
     except ValidationError as error:
         return JsonResponse({"error": " ".join(error.messages)}, status=400)
-    except ActionRefused as refusal:
-        return JsonResponse({"error": str(refusal)}, status=409)
+    # An ActionRefused (the campaign closed meanwhile) is answered by
+    # workflow.refusals.RefusalMiddleware: {"error": …}, 409, as the grid reads it.
     labels = dict(R.choices)
     return JsonResponse(
         {
@@ -309,7 +310,7 @@ def defect_create(request, pk: int):
                 execution_pks=tuple(e.pk for e in data["executions"]),
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            errors_onto(form, error)
         else:
             messages.success(request, _("Anomalie enregistrée."))
             return redirect("recettes:detail", pk=change_request.pk)
@@ -339,11 +340,10 @@ def defect_action(request, pk: int, action: str):
     form.is_valid()
     kwargs = {"reason": form.cleaned_data.get("reason", "")} if needs_reason else {}
     try:
-        service(pk=defect.pk, by=request.user, **kwargs)
+        with refusal_about(defect):
+            service(pk=defect.pk, by=request.user, **kwargs)
     except ValidationError as error:
         return refused(request, " ".join(error.messages), subject=defect, status=400)
-    except ActionRefused as refusal:
-        return refused(request, str(refusal), subject=defect)
     messages.success(request, _("Anomalie mise à jour."))
     return redirect("recettes:detail", pk=defect.change_request_id)
 
@@ -389,8 +389,11 @@ def _editable_plan_of(request, pk: int, action: str):
         ):
             raise PermissionDenied(_("Seul le fournisseur écrit le plan de recette."))
         if plan.is_frozen:
-            raise ActionRefused(_("Le plan de recette est figé : rouvrez-le d'abord."))
-        raise ActionRefused(services.CASES_ALREADY_PLAYED)
+            raise ActionRefused(
+                _("Le plan de recette est figé : rouvrez-le d'abord."),
+                subject=change_request,
+            )
+        raise ActionRefused(services.CASES_ALREADY_PLAYED, subject=change_request)
     return change_request, plan
 
 
@@ -417,10 +420,7 @@ def _import_preview_read(entry: dict | None, plan):
 def cases_import(request, pk: int):
     """Dry run first: the file is read and every case or bad line is shown; it is
     saved only when confirmed, and only if it has no error."""
-    try:
-        change_request, plan = _editable_plan_of(request, pk, "import")
-    except ActionRefused as refusal:
-        return refused(request, str(refusal), subject=None)
+    change_request, plan = _editable_plan_of(request, pk, "import")
     pending = request.session.get(_IMPORTS_KEY, {})
     if request.method == "POST" and "cancel" in request.POST:
         entry = pending.get(request.POST["cancel"])
@@ -443,13 +443,14 @@ def cases_import(request, pk: int):
             )
         private_storage().delete(entry["path"])
         try:
-            count = services.cases_import(pk=plan.pk, by=request.user, preview=preview)
+            with refusal_about(change_request):
+                count = services.cases_import(
+                    pk=plan.pk, by=request.user, preview=preview
+                )
         except ValidationError as error:
             return refused(
                 request, " ".join(error.messages), subject=change_request, status=400
             )
-        except ActionRefused as refusal:
-            return refused(request, str(refusal), subject=change_request)
         messages.success(request, _("%(n)s cas de test importés.") % {"n": count})
         return redirect("recettes:detail", pk=change_request.pk)
 
@@ -485,10 +486,7 @@ def cases_import(request, pk: int):
 
 def case_create(request, pk: int):
     """The supplier types a test case in, with its ordered steps."""
-    try:
-        change_request, plan = _editable_plan_of(request, pk, "add_case")
-    except ActionRefused as refusal:
-        return refused(request, str(refusal), subject=None)
+    change_request, plan = _editable_plan_of(request, pk, "add_case")
     form = forms.CaseForm(request.POST or None)
     steps = forms.StepFormSet(request.POST or None, prefix="etapes")
     if request.method == "POST" and form.is_valid() and steps.is_valid():
@@ -503,8 +501,7 @@ def case_create(request, pk: int):
             )
         except ValidationError as error:
             # "steps" is no field of the case form: its error shows above the form.
-            for name, problems in getattr(error, "error_dict", {None: error}).items():
-                form.add_error(name if name in form.fields else None, problems)
+            errors_onto(form, error)
         else:
             messages.success(request, _("Cas de test ajouté."))
             return redirect("recettes:detail", pk=change_request.pk)
@@ -522,17 +519,16 @@ def plan_reopen(request, pk: int):
     form = forms.ReasonForm(request.POST)
     form.is_valid()
     try:
-        services.plan_reopen(
-            pk=change_request.acceptance_plan.pk,
-            by=request.user,
-            reason=form.cleaned_data.get("reason", ""),
-        )
+        with refusal_about(change_request):
+            services.plan_reopen(
+                pk=change_request.acceptance_plan.pk,
+                by=request.user,
+                reason=form.cleaned_data.get("reason", ""),
+            )
     except ValidationError as error:
         return refused(
             request, " ".join(error.messages), subject=change_request, status=400
         )
-    except ActionRefused as refusal:
-        return refused(request, str(refusal), subject=change_request)
     messages.success(request, _("Plan rouvert : la nouvelle version sera à valider."))
     return redirect("recettes:detail", pk=change_request.pk)
 
@@ -551,7 +547,7 @@ def campaign_assignment(request, pk: int):
                 tester=form.cleaned_data["tester"],
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            errors_onto(form, error)
         else:
             messages.success(request, _("%(n)s cas attribué(s).") % {"n": count})
             return redirect("recettes:grid", pk=campaign.pk)

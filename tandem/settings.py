@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Journals documents, downloads and refusals (workflow/audit.py).
     "workflow.middleware.AuditMiddleware",
+    # A view's ActionRefused: the 409 page, or JSON (workflow/refusals.py).
+    "workflow.refusals.RefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "viewflow.middleware.SiteMiddleware",

@@ -22,11 +22,19 @@ def pdf_response(content: bytes, filename: str, *, subject=None) -> HttpResponse
     return response
 
 
-def refused(request, reason: str, *, subject=None, status: int = 409):
-    """The page telling why an action was refused; nothing was saved."""
+def refused(
+    request, reason: str, *, subject=None, status: int = 409, link=None, link_label=""
+):
+    """The page telling why an action was refused; nothing was saved. `link`: where
+    the user can lift the obstacle (e.g. enrol a device)."""
     return render(
         request,
         "workflow/refused.html",
-        {"reason": reason, "subject": subject},
+        {
+            "reason": reason,
+            "subject": subject,
+            "link": link,
+            "link_label": link_label,
+        },
         status=status,
     )

@@ -12,8 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from contacts.models import SIGNING_ROLES, Organisation, Role
 from workflow import access, roles
-from workflow.responses import refused
-from workflow.transitions import ActionRefused
+from workflow.refusals import errors_onto
 
 
 class RoleRequestForm(forms.Form):
@@ -97,11 +96,7 @@ def role_requests(request):
         try:
             roles.role_request_create(by=request.user, **form.cleaned_data)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, error.messages)
+            errors_onto(form, error)
         else:
             messages.success(
                 request,
@@ -133,9 +128,8 @@ def role_request_decide(request, pk: int, decision: str):
             )
             done = _("Rôle attribué.") if approve else _("Demande refusée.")
     except ValidationError as error:
+        # No form on the page to show it on: the message above the list.
         messages.error(request, " ".join(error.messages))
         return redirect("annuaire:role_requests")
-    except ActionRefused as refusal:
-        return refused(request, str(refusal))
     messages.success(request, done)
     return redirect("annuaire:role_requests")

@@ -4,12 +4,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
-from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 from viewflow.workflow.flow.views.mixins import TaskSuccessUrlMixin
 
-from workflow.transitions import ActionRefused
+from workflow.refusals import errors_onto, refusal_about
 
 
 class TaskFormView(TaskSuccessUrlMixin, FormView):
@@ -17,7 +16,8 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
 
     Runs inside viewflow's flow lock and transaction on POST. A service's
     ValidationError is shown on the form; an ActionRefused (the object moved on
-    meanwhile) is a 409 page with the reason. Either way nothing is saved.
+    meanwhile) propagates, rolling back viewflow's transaction too, and is a 409
+    page naming the subject (workflow.refusals). Either way nothing is saved.
     """
 
     template_name = "workflow/task_form.html"
@@ -48,36 +48,12 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
     def form_valid(self, form):
         try:
             # All or nothing: a refusal half-way leaves no partial write behind.
-            with transaction.atomic():
+            # The subject is read only on a refusal, after the rollback.
+            with refusal_about(self.subject), transaction.atomic():
                 self.perform(form)
         except ValidationError as error:
-            for field, errors in _by_field(error, form).items():
-                for message in errors:
-                    form.add_error(field, message)
+            errors_onto(form, error)
             return self.form_invalid(form)
-        except ActionRefused as refusal:
-            return render(
-                self.request,
-                "workflow/refused.html",
-                {
-                    "reason": str(refusal),
-                    "subject": self.subject(),
-                    # Where the user can lift the obstacle (e.g. enrol a device).
-                    "link": getattr(refusal, "link", None),
-                    "link_label": getattr(refusal, "link_label", ""),
-                },
-                status=409,
-            )
         self.request.activation.execute()
         messages.success(self.request, self.success_message, fail_silently=True)
         return HttpResponseRedirect(self.get_success_url())
-
-
-def _by_field(error: ValidationError, form) -> dict:
-    """The error's messages keyed by form field (None: the whole form)."""
-    if not hasattr(error, "error_dict"):
-        return {None: error.messages}
-    return {
-        (name if name in form.fields else None): ValidationError(errors).messages
-        for name, errors in error.error_dict.items()
-    }

@@ -13,8 +13,25 @@ from workflow.models import AuditEntry, TransitionLog
 class ActionRefused(Exception):
     """A legal-looking request the current state of the object does not allow.
 
-    Carries a French message for the user; views answer it with a 409.
+    Carries a French message for the user. Views let it propagate (rolling back
+    their transaction): workflow.refusals.RefusalMiddleware answers it with a 409
+    naming `subject` ("Retour à …", attached by workflow.refusals.refusal_about)
+    and `link`/`link_label`, where the user can lift the obstacle.
     """
+
+    subject = None
+    link = None
+    link_label = ""
+
+    def __init__(self, message="", *, subject=None, link=None, link_label=None):
+        super().__init__(message)
+        # Only what is given: a subclass may set link/link_label itself.
+        if subject is not None:
+            self.subject = subject
+        if link is not None:
+            self.link = link
+        if link_label is not None:
+            self.link_label = link_label
 
 
 def required_text(text: str, message: str) -> str:

@@ -21,8 +21,8 @@ from workflow.forms import (
     SecondFactorCodeForm,
 )
 from workflow.models import Heartbeat, Notification
+from workflow.refusals import errors_onto
 from workflow.responses import refused
-from workflow.transitions import ActionRefused
 
 
 @login_required
@@ -112,13 +112,10 @@ def second_factor_page(request):
             return _second_factor_render(request, forms, next_url, status=400)
         if action == "start" and second_factor.confirmed_device_of(user) is None:
             # A first device: only once the mailbox code was typed.
-            try:
-                second_factor.enrolment_start(
-                    user=user,
-                    mailbox_proven=second_factor.mailbox_proven(request.session, user),
-                )
-            except ActionRefused as refusal:
-                return refused(request, str(refusal))
+            second_factor.enrolment_start(
+                user=user,
+                mailbox_proven=second_factor.mailbox_proven(request.session, user),
+            )
             second_factor.mailbox_forget(request.session)
             return redirect(here)
         needs_code = action == "confirm" or (
@@ -133,9 +130,7 @@ def second_factor_page(request):
                     return redirect(here)
                 second_factor.enrolment_confirm(user=user, code=code)
             except ValidationError as error:
-                form.add_error("code", error.messages)
-            except ActionRefused as refusal:
-                return refused(request, str(refusal))
+                errors_onto(form, error, default="code")
             else:
                 messages.success(
                     request, _("Votre application d'authentification est enregistrée.")
@@ -165,10 +160,7 @@ def _first_enrolment_step(request, action, forms, here):
                 ),
             )
             return None
-        try:
-            second_factor.mailbox_code_send(request.session, user)
-        except ActionRefused as refusal:
-            return refused(request, str(refusal))
+        second_factor.mailbox_code_send(request.session, user)
         return redirect(here)
     form = forms["mail_code"] = MailboxCodeForm(request.POST)
     if not form.is_valid():
@@ -179,7 +171,7 @@ def _first_enrolment_step(request, action, forms, here):
         )
         second_factor.enrolment_start(user=user, mailbox_proven=True)
     except ValidationError as error:
-        form.add_error("mail_code", error.message_dict.get("mail_code", error.messages))
+        errors_onto(form, error, default="mail_code")
         return None
     second_factor.mailbox_forget(request.session)
     return redirect(here)

@@ -32,7 +32,12 @@
         const response = await fetch(url, {
           method: "POST",
           credentials: "same-origin",
-          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+          // JSON both ways: a refusal comes back as {"error": …} too.
+          headers: {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "X-CSRFToken": csrf,
+          },
           body: JSON.stringify({results: [{case: row.dataset.case, result: result}]}),
         });
         const body = await response.json();

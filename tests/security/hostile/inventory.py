@@ -459,7 +459,7 @@ def _task_views() -> dict[str, Callable[[Stage], Target]]:
     """Every human task of both flows, by `<namespace>:<node>:execute`."""
     found = {}
     for flow_class in FLOWS:
-        namespace = flow_class.instance.app_name
+        namespace = flow_class.url_name  # viewflow resets app_name once mounted
         for node in flow_class.instance.nodes():
             if isinstance(node, flow.View):
                 found[f"{namespace}:{node.name}:execute"] = _task_target(node)
