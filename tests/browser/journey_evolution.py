@@ -51,7 +51,12 @@ def task_row(page: Page, reference: str, task: str) -> Locator:
 
 
 def waiting_task(
-    visitor: Visitor, box: str, reference: str, task: str, *, flow: str = "evolution"
+    visitor: Visitor,
+    box: str,
+    reference: str,
+    task: str,
+    *,
+    flow: str = "taches-evolutions",
 ) -> Locator:
     """The row of `task` about `reference` in the visitor's `box` ("inbox": the
     tasks given to them, "queue": those their roles may take) of `flow`'s pages,
@@ -69,7 +74,7 @@ def act(
     task: str,
     fill: Callable[[Page], object],
     *,
-    flow: str = "evolution",
+    flow: str = "taches-evolutions",
 ) -> None:
     """Do `task` about `reference` as a user would: find it in the inbox or the
     queue, open it by its row's link (taking it first when it waits in the queue),
