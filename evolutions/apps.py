@@ -15,4 +15,9 @@ class EvolutionsConfig(AppConfig):
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
         shell.register_applications("evolutions.urls.applications")
+        shell.register_menu_entry(_("Demandes d'évolution"), "evolutions:index")
         demo.register_demo(evolutions_demo_load)
+        from workflow.mytasks import register_home_link as home_link
+
+        home_link(_("Nouvelle demande"), "evolutions:create", ["porteur_demande"])
+        home_link(_("Mes demandes"), "evolutions:index", ["porteur_demande"], "owner")

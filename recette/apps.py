@@ -17,6 +17,7 @@ class RecetteConfig(AppConfig):
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
         shell.register_applications("recette.urls.applications")
+        shell.register_menu_entry(_("Recettes"), "recettes:index")
         demo.register_demo(recette_demo_load)
         # The end of manufacture opens the acceptance (evolutions knows nothing of it).
         manufacture_finished.connect(

@@ -12,7 +12,18 @@ class TandemSite(Site):
     primary_color = "#000091"  # the French State's blue
     secondary_color = "#e1000f"
 
+    # « Mes tâches »: the user's tasks of every process.
     index_path = path("", views.home, name="index")
+    # Opening a waiting task from « Mes tâches » takes it; « Rendre la tâche »
+    # gives it back. `flow`: the flow's url_name (workflow.flowviews.SCOPED_FLOWS).
+    task_open_path = path(
+        "taches/<str:flow>/<int:task_pk>/ouvrir/", views.task_open, name="task_open"
+    )
+    task_give_back_path = path(
+        "taches/<str:flow>/<int:task_pk>/rendre/",
+        views.task_give_back,
+        name="task_give_back",
+    )
     notifications_path = path(
         "notifications/", views.notification_list, name="notifications"
     )

@@ -1,14 +1,49 @@
 """Values every page of the shell shows."""
 
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
+
+from workflow import access
+from workflow import shell as registry
 from workflow.notifications import unread_count
 
 
 def shell(request) -> dict:
-    """The user's unread notifications count (one query, only when logged in)."""
+    """The user's unread notifications count (one query, only when logged in) and
+    the main menu of tandem/page.html (built only if the page shows it)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"unread_notifications": unread_count(user)}
+    return {
+        "unread_notifications": unread_count(user),
+        "shell_menu": SimpleLazyObject(lambda: main_menu(request)),
+    }
+
+
+def main_menu(request) -> list[dict]:
+    """The main menu's entries: "Mes tâches", each process app's (workflow.shell),
+    the directory (for a user with a membership) and the notifications.
+
+    Each entry is a dict: `label`, `url`, `current` ("page" on that very page,
+    "true" below it, else ""), `key` ("notifications" for the one showing a count).
+    """
+    entries = [(_("Mes tâches"), "index", "")]
+    entries += [(label, url_name, "") for label, url_name in registry.menu_entries()]
+    if access.memberships_of(request.user):
+        entries.append((_("Annuaire"), "annuaire:index", ""))
+    entries.append((_("Notifications"), "notifications", "notifications"))
+    menu = []
+    for label, url_name, key in entries:
+        url = reverse(url_name)
+        if request.path == url:
+            current = "page"
+        elif url != "/" and request.path.startswith(url):
+            current = "true"
+        else:
+            current = ""
+        menu.append({"label": label, "url": url, "current": current, "key": key})
+    return menu
 
 
 def csp_nonce(request) -> dict:

@@ -11,10 +11,11 @@ import re
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.shortcuts import render
 from django.urls import URLPattern, URLResolver
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_filters import FilterSet
 from viewflow.utils import viewprop
@@ -27,6 +28,17 @@ from viewflow.workflow.status import STATUS
 
 from workflow import access, consistency, deadlines
 from workflow.flowperms import SUMMARY
+from workflow.responses import refused
+
+# Every concrete flow of the process apps, in definition order (the order their
+# apps are loaded): what the engine reads to list a user's tasks across processes
+# ("Mes tâches", workflow.mytasks) without importing any process app.
+SCOPED_FLOWS: list[type] = []
+
+
+def flow_named(url_name: str):
+    """The registered flow whose `url_name` is `url_name`, or None."""
+    return next((f for f in SCOPED_FLOWS if f.url_name == url_name), None)
 
 
 class ScopedFlowMixin:
@@ -42,6 +54,13 @@ class ScopedFlowMixin:
         super().__init_subclass__(**kwargs)
         if cls.url_name:
             cls.app_name = cls.url_name
+            # A concrete flow: it has its own pages. One flow per URL name: a
+            # flow defined again (a module reloaded) takes its former place.
+            known = [f.url_name for f in SCOPED_FLOWS]
+            if cls.url_name in known:
+                SCOPED_FLOWS[known.index(cls.url_name)] = cls
+            else:
+                SCOPED_FLOWS.append(cls)
 
     @classmethod
     def scope_processes(cls, queryset: QuerySet, user) -> QuerySet:
@@ -95,11 +114,16 @@ class ScopedFlowMixin:
         return cls.process_class._meta.model_name
 
     @classmethod
+    def task_organisation_path(cls) -> str:
+        """The lookup from a task row to its process's organisation."""
+        return f"process__{cls.process_class_name()}__{cls.organisation_lookup}"
+
+    @classmethod
     def scope_tasks(cls, queryset: QuerySet, user) -> QuerySet:
         """Tasks of the flow the user may see, with what their lists show."""
         process = f"process__{cls.process_class_name()}"
         scoped = access.scope_to_organisations(
-            queryset, user, f"{process}__{cls.organisation_lookup}"
+            queryset, user, cls.task_organisation_path()
         )
         # Lists show the task's process as its concrete model and summarise it with
         # what it leads to: join them once.
@@ -288,9 +312,30 @@ def _finished_task_refusal(request, task_pk):
     """A 409 telling who handled a task that another request just completed."""
     if task_pk is None or request.method != "POST":
         return None
-    task = Task.objects.filter(pk=task_pk).select_related("owner").first()
+    task = Task.objects.filter(pk=task_pk).select_related("owner", "process").first()
     if task is None or task.status not in (STATUS.DONE, STATUS.CANCELED):
         return None
+    return refused(
+        request, stale_task_reason(task), subject=task.process.coerced.subject
+    )
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _date_and_time(moment) -> dict[str, str]:
+    moment = timezone.localtime(moment)
+    return {
+        "date": date_format(moment, "DATE_FORMAT"),
+        "time": date_format(moment, "TIME_FORMAT"),
+    }
+
+
+def stale_task_reason(task) -> str | None:
+    """Why a task shown on someone's screen can no longer be done: handled by
+    someone (who, when), or cancelled (what the process waits for now). None
+    while it is waiting or assigned."""
     if task.status == STATUS.CANCELED:
         waiting = [
             f"« {consistency.step_title(t.flow_task)} »"
@@ -298,19 +343,33 @@ def _finished_task_refusal(request, task_pk):
         ]
         if waiting:
             # Sent back to an earlier step (e.g. a validated plan reopened).
-            reason = _(
+            return gettext(
                 "Cette tâche a été annulée entre-temps : le dossier attend "
                 "maintenant %(steps)s."
             ) % {"steps": ", ".join(waiting)}
-        else:
-            reason = _(
-                "Cette tâche a été annulée : la demande a été close entre-temps."
-            )
-    else:
-        reason = _("Cette tâche a déjà été traitée par %(name)s.") % {
-            "name": task.owner.get_full_name() or task.owner.get_username()
+        return gettext(
+            "Cette tâche a été annulée : la demande a été close entre-temps."
+        )
+    if task.status in (STATUS.NEW, STATUS.ASSIGNED):
+        return None
+    if task.owner is None or task.finished is None:
+        return gettext("Cette tâche a déjà été traitée.")
+    return gettext(
+        "Cette tâche a déjà été traitée par %(name)s le %(date)s à %(time)s."
+    ) % {"name": _name(task.owner), **_date_and_time(task.finished)}
+
+
+def taken_task_reason(task) -> str:
+    """Why a task assigned to someone else cannot be taken: who took it, and when
+    when it is known (viewflow does not record it; Tandem's "Mes tâches" does)."""
+    if task.assigned is None:
+        return gettext("Cette tâche a été prise par %(name)s.") % {
+            "name": _name(task.owner)
         }
-    return render(request, "workflow/refused.html", {"reason": reason}, status=409)
+    return gettext("Cette tâche a été prise par %(name)s le %(date)s à %(time)s.") % {
+        "name": _name(task.owner),
+        **_date_and_time(task.assigned),
+    }
 
 
 def _guard_patterns(patterns, flow_class) -> None:

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from workflow import access, roles, second_factor, throttling
+from workflow import access, mytasks, roles, second_factor, throttling
 from workflow.forms import (
     EnrolmentPasswordForm,
     MailboxCodeForm,
@@ -27,7 +27,9 @@ from workflow.responses import refused
 
 @login_required
 def home(request):
-    """The user's organisations and roles; the background jobs' pulse for admins."""
+    """« Mes tâches » first: every task the user may do now; then the user's
+    organisations and roles, the signing-role requests to decide, and the
+    background jobs' pulse for administrators."""
     memberships = access.memberships_of(request.user)
     by_organisation: dict = {}
     for membership in memberships:
@@ -43,6 +45,8 @@ def home(request):
         request,
         "workflow/home.html",
         {
+            "tasks": mytasks.my_tasks(request.user, request.GET),
+            "home_links": mytasks.home_links(request.user),
             "by_organisation": by_organisation,
             "is_supplier": access.is_supplier_user(request.user),
             "is_administrator": administrator,
@@ -52,6 +56,31 @@ def home(request):
             else None,
         },
     )
+
+
+@require_POST
+def task_open(request, flow: str, task_pk: int):
+    """Open a task from « Mes tâches »: take it when it waits for one of the
+    user's roles, then go to its page (POST: taking it changes who holds it)."""
+    flow_class, task = mytasks.task_of(request.user, flow, task_pk)
+    return redirect(mytasks.take(request.user, flow_class, task))
+
+
+@require_POST
+def task_give_back(request, flow: str, task_pk: int):
+    """« Rendre la tâche »: the user's task waits again for its role."""
+    flow_class, task = mytasks.task_of(request.user, flow, task_pk)
+    mytasks.give_back(request.user, flow_class, task)
+    subject = mytasks.subject_of(flow_class, task)
+    messages.success(
+        request,
+        _(
+            "Vous avez rendu la tâche « %(step)s » de %(reference)s : elle attend "
+            "de nouveau d'être prise."
+        )
+        % {"step": mytasks.step_title(task), "reference": subject.reference},
+    )
+    return redirect("index")
 
 
 def notification_list(request):

@@ -41,7 +41,7 @@ def login(visit: Callable[..., Visitor], username: str, password: str) -> Visito
     page.get_by_label("Nom d’utilisateur").fill(username)
     page.get_by_label("Mot de passe").fill(password)
     visitor.follow(page.get_by_role("button", name="Se connecter").click)
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Bonjour")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mes tâches")
     return visitor
 
 
@@ -276,7 +276,7 @@ def evolution_journey(
     expect(page.locator("main")).to_contain_text("En recette")
     expect(page.get_by_role("link", name=ATTACHMENT["name"])).to_be_visible()
     expect(page.get_by_role("link", name="cahier-des-charges-v2.pdf")).to_be_visible()
-    history = page.get_by_role("region", name="Historique")
+    history = page.get_by_role("region", name="Historique", exact=True)
     expect(history).to_contain_text("En recette")
     page.evaluate("() => window.scrollTo(0, 0)")  # the heading, status, documents
     porteur.screenshot("change-request-detail")

@@ -117,8 +117,23 @@ TABLE: dict[str, Row] = {
         kwargs=lambda a: {"flow": "evolution", "rest": "inbox/"},
         of_client_a=False,
     ),
-    # The shell.
+    # The shell. "Mes tâches" is the home page: each user's own tasks, scoped.
     "index": Row(everyone(200)),
+    # Taking a task from "Mes tâches" and giving it back (POST only): a task of
+    # client A waiting for its porteur, then assigned to him; 403 to whoever sees
+    # client A without the role.
+    "task_open": Row(
+        on_a(405, allowed={A_PORTEUR}),
+        kwargs=lambda a: _my_task(a),
+        post_only=True,
+        prepare=lambda a: _put(_review_quote, None)(a),
+    ),
+    "task_give_back": Row(
+        on_a(405, allowed={A_PORTEUR}),
+        kwargs=lambda a: _my_task(a),
+        post_only=True,
+        prepare=lambda a: _put(_review_quote, A_PORTEUR)(a),
+    ),
     "notifications": Row(everyone(200)),
     # Enrolment of one's own authenticator app (TOTP): every account, its own.
     "second_factor": Row(everyone(200)),
@@ -227,6 +242,15 @@ TABLE: dict[str, Row] = {
         post_only=True,
     ),
 }
+
+
+def _review_quote(a):
+    """Client A's open task waiting for (or assigned to) its porteur."""
+    return _task(EvolutionFlow, "review_quote", open_=True)(a)
+
+
+def _my_task(a):
+    return {"flow": EvolutionFlow.url_name, "task_pk": _review_quote(a).pk}
 
 
 def _role_request(a):

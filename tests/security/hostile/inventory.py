@@ -1,4 +1,4 @@
-"""The inventory of the form endpoints (`ENDPOINTS`, 47) and what each is sent, and
+"""The inventory of the form endpoints (`ENDPOINTS`, 52) and what each is sent, and
 the pages declared without input.
 
 The pages of both processes, the execute page of every human task of EvolutionFlow
@@ -50,11 +50,13 @@ from tests.security.hostile.strategies import (
     hostile_text,
 )
 from workflow import roles, roleviews
+from workflow.flowviews import SCOPED_FLOWS
 from workflow.forms import (
     EnrolmentPasswordForm,
     MailboxCodeForm,
     SecondFactorCodeForm,
 )
+from workflow.mytasks import MyTasksFilters
 
 S = ChangeRequest.Status
 RESULT = Execution.Result
@@ -406,6 +408,35 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         ]
         return Target(tuple(routes), (roleviews.DecisionForm(),))
 
+    def my_tasks(stage):
+        organisations = Organisation.objects.all()
+        filters = MyTasksFilters(flows=SCOPED_FLOWS, organisations=organisations)
+        url = reverse("index")
+        return Target(
+            ((url, "cnaf.contact"), (url, "cd23.porteur"), (url, "cnaf.admin")),
+            (filters,),
+            {"page": _optional(hostile_number())},
+            body="query",
+        )
+
+    def my_task(name: str):
+        """Open or give back a task of client 23 (each is assigned to a user who
+        may act): as its owner, and as the other client's porteur (404)."""
+
+        def target(stage):
+            task = (
+                _of_client(Task.objects.filter(status=STATUS.ASSIGNED), _client())
+                .filter(flow_task_type="HUMAN")
+                .select_related("owner")
+                .order_by("pk")
+                .first()
+            )
+            flow = task.flow_task.flow_class.url_name
+            url = reverse(name, args=[flow, task.pk])
+            return Target(((url, task.owner.username), (url, "cd57.porteur")))
+
+        return target
+
     def bulk(name: str, username: str):
         def target(stage):
             return Target(_one(reverse(name), username), (BulkActionForm(model=Task),))
@@ -440,6 +471,9 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "second_factor": second_factor,
         "annuaire:role_requests": role_requests,
         "annuaire:role_request_decide": role_request_decide,
+        "index": my_tasks,
+        "task_open": my_task("task_open"),
+        "task_give_back": my_task("task_give_back"),
         "taches-evolutions:tasks_assign": bulk(
             "taches-evolutions:tasks_assign", "cnaf.contact"
         ),
@@ -470,7 +504,6 @@ ENDPOINTS = {**_pages(), **_task_views()}
 
 # Pages and downloads of our applications that take no input but their URL.
 WITHOUT_INPUT = {
-    "index",
     "former_task_address",  # a redirect to the same path under the new prefix
     "notifications",
     "evolutions:detail",
