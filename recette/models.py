@@ -4,6 +4,7 @@ campaigns, executions and defects."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -735,3 +736,8 @@ class RecetteProcess(Process):
         """What the process runs on, as the engine reads it (reference, title,
         organisation, get_absolute_url): task lists, permissions, reminders."""
         return self.change_request
+
+    @property
+    def landing_url(self) -> str:
+        """Where a user lands after one of its tasks: the acceptance's page."""
+        return reverse("recettes:detail", args=[self.change_request_id])

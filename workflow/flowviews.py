@@ -309,14 +309,25 @@ def _guard(view, flow_class):
 
 
 def _finished_task_refusal(request, task_pk):
-    """A 409 telling who handled a task that another request just completed."""
-    if task_pk is None or request.method != "POST":
+    """The page telling who handled a task (done or cancelled) or who holds it
+    (taken by someone else), with a link to its object: a second tab's submit, or
+    the browser's "back" to a task's page. 409 on a POST (nothing was saved)."""
+    if task_pk is None:
         return None
     task = Task.objects.filter(pk=task_pk).select_related("owner", "process").first()
-    if task is None or task.status not in (STATUS.DONE, STATUS.CANCELED):
+    if task is None:
+        return None
+    if task.status == STATUS.ASSIGNED and task.owner_id not in (None, request.user.pk):
+        reason = taken_task_reason(task)
+    else:
+        reason = stale_task_reason(task)
+    if reason is None:
         return None
     return refused(
-        request, stale_task_reason(task), subject=task.process.coerced.subject
+        request,
+        reason,
+        subject=task.process.coerced.subject,
+        status=409 if request.method == "POST" else 200,
     )
 
 

@@ -4,15 +4,19 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 from viewflow.workflow.flow.views.mixins import TaskSuccessUrlMixin
 
+from workflow.nextsteps import what_comes_next
 from workflow.refusals import errors_onto, refusal_about
 
 
 class TaskFormView(TaskSuccessUrlMixin, FormView):
-    """Parse the form, call `perform` (one service), complete the task, redirect.
+    """Parse the form, call `perform` (one service), complete the task, then land
+    on the object's page (the process's `landing_url`, else its subject's page)
+    with a message saying what was done and what comes next, for whom, by when.
 
     Runs inside viewflow's flow lock and transaction on POST. A service's
     ValidationError is shown on the form; an ActionRefused (the object moved on
@@ -45,7 +49,12 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
         kwargs.setdefault("task_title", self.task.flow_task.task_title)
         return super().get_context_data(**kwargs)
 
+    def get_success_url(self):
+        landing = getattr(self.process, "landing_url", None)
+        return landing or self.process.subject.get_absolute_url()
+
     def form_valid(self, form):
+        started = timezone.now()
         try:
             # All or nothing: a refusal half-way leaves no partial write behind.
             # The subject is read only on a refusal, after the rollback.
@@ -55,5 +64,10 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
             errors_onto(form, error)
             return self.form_invalid(form)
         self.request.activation.execute()
-        messages.success(self.request, self.success_message, fail_silently=True)
+        after = what_comes_next(
+            self.process.subject, self.process, started, self.request.user
+        )
+        messages.success(
+            self.request, f"{self.success_message} {after}", fail_silently=True
+        )
         return HttpResponseRedirect(self.get_success_url())

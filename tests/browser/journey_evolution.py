@@ -1,7 +1,8 @@
 """The change-request half of the end-to-end journey, walked in the browser.
 
 Each user works in a Visitor of their own and reaches every task the way they
-would: from their inbox or queue, by the row's link, then the task's form. At each
+would: from « Mes tâches », one click on the row, then the task's form; saved, they
+land on the request's page, told what comes next. At each
 step the next user is shown to find the request waiting for them, and the other
 Conseil départemental (57) to find nothing of it anywhere.
 """
@@ -11,11 +12,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from evolutions.models import ChangeRequest, Release
 from recette.models import RecetteProcess
 from tests.browser.conftest import Visitor
+from tests.browser.mytasks import home_row, not_on_home, open_from_home
 from tests.conftest import World
 from tests.consistency import assert_consistent
 
@@ -45,51 +47,45 @@ def login(visit: Callable[..., Visitor], username: str, password: str) -> Visito
     return visitor
 
 
-def task_row(page: Page, reference: str, task: str) -> Locator:
-    """The row of a task list for `task` about the request `reference`."""
-    return page.get_by_role("row").filter(has_text=reference).filter(has_text=task)
-
-
-def waiting_task(
-    visitor: Visitor,
-    box: str,
-    reference: str,
-    task: str,
-    *,
-    flow: str = "taches-evolutions",
-) -> Locator:
-    """The row of `task` about `reference` in the visitor's `box` ("inbox": the
-    tasks given to them, "queue": those their roles may take) of `flow`'s pages,
-    which must be there: that is how users learn it is their turn."""
-    page = visitor.goto(f"/{flow}/{box}/")
-    row = task_row(page, reference, task)
-    expect(row).to_have_count(1)
-    return row
-
-
 def act(
     visitor: Visitor,
-    box: str,
     reference: str,
     task: str,
     fill: Callable[[Page], object],
     *,
-    flow: str = "taches-evolutions",
+    second_tab: bool = False,
 ) -> None:
-    """Do `task` about `reference` as a user would: find it in the inbox or the
-    queue, open it by its row's link (taking it first when it waits in the queue),
-    let `fill` fill its form, then save it."""
-    row = waiting_task(visitor, box, reference, task, flow=flow)
-    page = visitor.follow(row.get_by_role("link").first.click)
-    if box == "queue":
-        visitor.follow(page.get_by_role("button", name="Attribuer et poursuivre").click)
+    """Do `task` about `reference` as a user would: open it from « Mes tâches »,
+    let `fill` fill its form, save it; then the request's page says what comes
+    next, and the task has left the list.
+
+    `second_tab`: the same form was also open in another tab of the browser; saved
+    there afterwards, it says who handled the task and when, and links back."""
+    open_from_home(visitor, reference, task)
+    page = visitor.page
     expect(page.get_by_role("heading", level=1)).to_have_text(task)
+    other = None
+    if second_tab:
+        other = page.context.new_page()
+        other.goto(page.url)
+        expect(other.get_by_role("heading", level=1)).to_have_text(task)
     fill(page)
     visitor.follow(page.get_by_role("button", name="Enregistrer").click)
-    # Saved: back on the list the task came from, without it (a form with errors
-    # would have stayed on its page).
-    expect(page).to_have_url(re.compile(f"/{flow}/{box}/$"))
-    expect(task_row(page, reference, task)).to_have_count(0)
+    if other is not None:
+        fill(other)
+        other.get_by_role("button", name="Enregistrer").click()
+        expect(other.get_by_role("alert")).to_contain_text(
+            re.compile(r"Cette tâche a déjà été traitée par .+ le .+ à ")
+        )
+        other.get_by_role("link", name=re.compile(reference)).click()
+        expect(other).to_have_url(re.compile(r"/evolutions/[0-9]+/$"))
+        other.close()
+    # Saved: on the request's page (a form with errors would have stayed).
+    expect(page).to_have_url(re.compile(r"/evolutions/[0-9]+/$"))
+    expect(page.get_by_role("status")).to_contain_text(
+        re.compile("Étapes? suivantes? :|Aucune autre étape")
+    )
+    not_on_home(visitor, reference, task)
 
 
 def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
@@ -101,11 +97,7 @@ def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
     visitor.follow(page.get_by_role("button", name="Filtrer").click)
     assert f"q={reference}" in page.url
     expect(page.locator("main")).to_contain_text("Aucune demande ne correspond.")
-    for path in (
-        "/evolutions/",
-        "/taches-evolutions/inbox/",
-        "/taches-evolutions/queue/",
-    ):
+    for path in ("/evolutions/", "/"):
         page = visitor.goto(path)
         expect(page.locator("main")).not_to_contain_text(reference)
         expect(page.locator("main")).not_to_contain_text(change_request.title)
@@ -229,44 +221,44 @@ def evolution_journey(
             label=order_owner
         )
 
-    act(contact, "queue", ref, "Prendre en compte la demande", acknowledge)
+    act(contact, ref, "Prendre en compte la demande", acknowledge)
     then(S.IN_STUDY)
 
     # The specification goes back once with a comment, then is validated.
-    waiting_task(commande, "inbox", ref, "Rédiger le cahier des charges")
-    commande.screenshot("inbox")
-    act(commande, "inbox", ref, "Rédiger le cahier des charges", specification("v1"))
+    home_row(commande, ref, "Rédiger le cahier des charges")
+    commande.screenshot("my-tasks-order-owner")
+    act(commande, ref, "Rédiger le cahier des charges", specification("v1"))
     then(S.SPEC_REVIEW)
     send_back = decide(
         "Renvoyer le cahier des charges avec des commentaires",
         "Précisez les codes motifs attendus.",
     )
-    act(porteur, "queue", ref, "Valider le cahier des charges", send_back)
+    act(porteur, ref, "Valider le cahier des charges", send_back)
     then(S.IN_STUDY)
-    act(commande, "inbox", ref, "Rédiger le cahier des charges", specification("v2"))
+    act(commande, ref, "Rédiger le cahier des charges", specification("v2"))
     then(S.SPEC_REVIEW)
     validate = decide("Valider le cahier des charges")
-    act(porteur, "queue", ref, "Valider le cahier des charges", validate)
+    act(porteur, ref, "Valider le cahier des charges", validate)
     then(S.QUOTE_PREPARATION)
 
-    act(commande, "inbox", ref, "Établir le devis", quote)
+    act(commande, ref, "Établir le devis", quote)
     then(S.QUOTE_REVIEW)
     accept = decide("Accepter le devis")
-    act(porteur, "queue", ref, "Accepter ou refuser le devis", accept)
+    act(porteur, ref, "Accepter ou refuser le devis", accept)
     then(S.PLANNING)
 
     def propose(page: Page) -> None:
         page.get_by_label("Version").select_option(label=release.number)
 
-    act(commande, "inbox", ref, "Proposer une version", propose)
+    act(commande, ref, "Proposer une version", propose)
     then(S.RELEASE_PROPOSED)
     confirm = decide("Confirmer cette version")
-    act(porteur, "queue", ref, "Confirmer la planification", confirm)
+    act(porteur, ref, "Confirmer la planification", confirm)
     then(S.PLANNED)
 
-    act(moe, "queue", ref, "Lancer la fabrication", comment("C'est parti."))
+    act(moe, ref, "Lancer la fabrication", comment("C'est parti."), second_tab=True)
     then(S.IN_MANUFACTURE)
-    act(moe, "queue", ref, "Terminer la fabrication", comment(""))
+    act(moe, ref, "Terminer la fabrication", comment(""))
     then(S.IN_ACCEPTANCE)
     cr = ChangeRequest.objects.get(pk=cr.pk)
     assert cr.release == release

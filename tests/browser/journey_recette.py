@@ -2,7 +2,7 @@
 
 Plain functions, no test: a browser test composes them after the evolution half
 (which leaves the request "en recette" with its RecetteFlow started). Each step is
-done by the user the flow gives it to, from their inbox or queue, through the pages
+done by the user the flow gives it to, from « Mes tâches », through the pages
 a person would use; the other client's people are checked to see none of it.
 """
 
@@ -19,6 +19,7 @@ from contacts.models import Membership, Role
 from evolutions.models import ChangeRequest
 from recette.models import AcceptancePlan, Campaign, Defect, Execution
 from tests.browser.conftest import Visitor
+from tests.browser.mytasks import home_row, not_on_home, open_from_home
 from tests.conftest import World, totp_code
 from tests.consistency import assert_consistent
 
@@ -75,7 +76,7 @@ def acceptance_journey(
 
     # 2. The client's owner validates it.
     porteur = who("cd23.porteur")
-    open_task(porteur, "queue", ref, "Valider le plan de recette")
+    open_task(porteur, ref, "Valider le plan de recette")
     porteur.page.get_by_label("Valider le plan", exact=True).check()
     submit_task(porteur, "Votre décision sur le plan est enregistrée.")
     assert _plan_status(cr) == AcceptancePlan.Status.VALIDATED
@@ -83,10 +84,10 @@ def acceptance_journey(
 
     # 3. The project team qualifies the build, then delivers it: campaign 1 opens.
     moe = who("cnaf.moe")
-    open_task(moe, "queue", ref, "Qualifier l'évolution")
+    open_task(moe, ref, "Qualifier l'évolution")
     moe.page.get_by_label("Qualification réussie", exact=True).check()
     submit_task(moe, "La qualification est enregistrée.")
-    open_task(moe, "queue", ref, "Livrer en recette")
+    open_task(moe, ref, "Livrer en recette")
     submit_task(moe, "Livraison enregistrée : la campagne est ouverte.")
     first = Campaign.objects.get(change_request=cr, number=1)
     outsiders_see_nothing(who, cr, step=3, campaign=first)
@@ -94,7 +95,7 @@ def acceptance_journey(
     # 4. The client's owner, whose queue now holds the campaign, gives two cases
     # to each of two testers; both record results from the keyboard; the failed
     # case gets a blocking defect.
-    expect_task(porteur, "queue", ref, "Mener la campagne de tests")
+    expect_task(porteur, ref, "Mener la campagne de tests")
     testeur, second = who("cd23.testeur"), who(_second_tester(world, cr))
     tester_name = world.user("cd23.testeur").get_full_name()
     second_name = world.user(second.name).get_full_name()
@@ -119,10 +120,10 @@ def acceptance_journey(
     # 5. Fixes asked; the corrective delivery claims the fix and opens a re-test
     # of what failed or was blocked; it passes, the tester verifies the defect and
     # the owner moves on to the report.
-    open_task(porteur, "queue", ref, "Mener la campagne de tests")
+    open_task(porteur, ref, "Mener la campagne de tests")
     porteur.page.get_by_label("Livraison corrective demandée", exact=True).check()
     submit_task(porteur, "La campagne est close.")
-    open_task(moe, "queue", ref, "Livrer en recette")
+    open_task(moe, ref, "Livrer en recette")
     moe.page.get_by_label(str(defect), exact=True).check()
     submit_task(moe, "Livraison enregistrée : la campagne est ouverte.")
     retest = Campaign.objects.get(change_request=cr, number=2)
@@ -133,13 +134,13 @@ def acceptance_journey(
     open_grid(second, cr, retest)
     record(second, {"CT-3": R.PASSED})
     verify_defect(testeur, cr, defect)
-    open_task(porteur, "queue", ref, "Mener la campagne de tests")
+    open_task(porteur, ref, "Mener la campagne de tests")
     porteur.page.get_by_label("Passage au bilan", exact=True).check()
     submit_task(porteur, "La campagne est close.")
     outsiders_see_nothing(who, cr, step=5, campaign=retest)
 
     # 6. The client's owner writes the report: favourable.
-    open_task(porteur, "queue", ref, "Rédiger le bilan de recette")
+    open_task(porteur, ref, "Rédiger le bilan de recette")
     porteur.page.get_by_label("Favorable", exact=True).check()
     submit_task(
         porteur,
@@ -183,7 +184,7 @@ def prepare_plan(
 ) -> None:
     """Open the task (which opens the plan), import the cases, submit the plan."""
     ref, page = change_request.reference, visitor.page
-    open_task(visitor, "inbox", ref, "Préparer le plan de recette")
+    open_task(visitor, ref, "Préparer le plan de recette")
     visitor.goto(f"/recettes/{change_request.pk}/")
     _follow(visitor, page.get_by_role("link", name="Importer des cas"), r"/import/$")
     page.get_by_label("Fichier des cas de test (CSV ou XLSX)").set_input_files(workbook)
@@ -199,7 +200,7 @@ def prepare_plan(
     for reference, title, _priority, _steps in CASES:
         expect(_row(page, reference)).to_contain_text(title)
 
-    open_task(visitor, "inbox", ref, "Préparer le plan de recette")
+    open_task(visitor, ref, "Préparer le plan de recette")
     today = timezone.localdate().isoformat()
     page.get_by_label("Charge (jours-homme)").fill("4")
     page.get_by_label("Début de la recette").fill(today)
@@ -337,7 +338,7 @@ def sign(
     """An IT director signs the agreement: password again and an authenticator
     code."""
     page = visitor.page
-    open_task(visitor, "queue", change_request.reference, title)
+    open_task(visitor, change_request.reference, title)
     expect(
         page.get_by_role("heading", name="Accord de mise en production")
     ).to_be_visible()
@@ -366,32 +367,21 @@ def in_production(visitor: Visitor, change_request: ChangeRequest) -> None:
     expect(agreement.get_by_role("listitem").first).to_contain_text("code TOTP")
     agreement.scroll_into_view_if_needed()
     visitor.screenshot("go-live-agreement")
-    for listing in ("inbox", "queue"):
-        visitor.goto(f"/taches-recettes/{listing}/")
-        expect(page.locator("body")).not_to_contain_text(ref)
+    not_on_home(visitor, ref)
 
 
-# --- Inbox, queue and tasks -----------------------------------------------------
+# --- Tasks ---------------------------------------------------------------------
 
 
-def expect_task(visitor: Visitor, listing: str, reference: str, title: str) -> Locator:
-    """The task waits in the user's inbox (taken) or queue (their role's)."""
-    visitor.goto(f"/taches-recettes/{listing}/")
-    row = _row(visitor.page, reference).filter(has_text=title)
-    expect(row).to_have_count(1)
-    return row
+def expect_task(visitor: Visitor, reference: str, title: str) -> Locator:
+    """The task waits in the user's « Mes tâches »."""
+    return home_row(visitor, reference, title)
 
 
-def open_task(visitor: Visitor, listing: str, reference: str, title: str) -> None:
-    """Open the task from the inbox or the queue; a queued task is taken first
-    (its form shows only to its owner)."""
-    page = visitor.page
-    row = expect_task(visitor, listing, reference, title)
-    _follow(visitor, row.get_by_role("link"), r"/taches-recettes/\d+/\w+/\d+/")
-    if listing == "queue":
-        take = page.get_by_role("button", name="Attribuer et poursuivre")
-        _follow(visitor, take, r"/execute/")
-    expect(page.get_by_role("heading", name="Votre action")).to_be_visible()
+def open_task(visitor: Visitor, reference: str, title: str) -> None:
+    """Open the task from « Mes tâches » (taking it when it waits for the role)."""
+    open_from_home(visitor, reference, title)
+    expect(visitor.page.get_by_role("heading", name="Votre action")).to_be_visible()
 
 
 def submit_task(visitor: Visitor, message: str) -> None:
@@ -417,7 +407,7 @@ def outsiders_see_nothing(
     assert_consistent(change_request)
     outsider = who(OUTSIDERS[step % 2])
     reference = change_request.reference
-    for path in ("/recettes/", "/taches-recettes/inbox/", "/taches-recettes/queue/"):
+    for path in ("/recettes/", "/"):
         page = outsider.goto(path)
         expect(page.locator("body")).not_to_contain_text(reference)
     paths = [f"/recettes/{change_request.pk}/"]

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from evolutions.models import ChangeRequest, Release
 from tests.browser.journey_evolution import evolution_journey
@@ -34,3 +35,19 @@ def test_whole_journey_from_needs_expression_to_production(
 
     assert change_request.status == S.IN_PRODUCTION
     assert change_request.release == release
+    logs_out_with_the_keyboard(visitors["cd23.porteur"])
+
+
+def logs_out_with_the_keyboard(visitor) -> None:
+    """Tab from the top of « Mes tâches » to « Se déconnecter », then Enter."""
+    page = visitor.goto("/")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement.textContent.trim()")
+        if focused == "Se déconnecter":
+            break
+    else:
+        raise AssertionError("« Se déconnecter » never took the focus")
+    visitor.follow(lambda: page.keyboard.press("Enter"))
+    expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    assert visitor.goto("/").url.endswith("/accounts/login/?next=/")
