@@ -12,6 +12,11 @@ PYTEST_ARGS ?=
 AXE_VERSION := 4.14.1
 AXE_SHA1 := 14d8a6f3f085afd126b8b5ca1e42e50e17fb1d99
 AXE := $(VAR)/vendor/axe-core-$(AXE_VERSION)/axe.min.js
+# The Nu HTML checker, run by Java (Debian's default-jre-headless) on the pages the
+# browser crawl visits: fetched the same way.
+VNU_VERSION := 26.9.27
+VNU_SHA1 := 80a35dd6f8f7230132811a6ee8bd4257a119fb14
+VNU := $(VAR)/vendor/vnu-jar-$(VNU_VERSION)/vnu.jar
 # Tests run in parallel (pytest-xdist), one process per core up to 4, each with its own
 # test database.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
@@ -23,13 +28,14 @@ run: setup  ## serve Tandem on http://127.0.0.1:$(PORT) with its background work
 	PORT=$(PORT) BIN=$(BIN) bin/run-embedded
 
 test: install $(MO) browser-deps  ## the whole suite (integration tests too when DATABASE_URL/CELERY_BROKER_URL are set; browser tests when Chromium is installed)
-	TANDEM_AXE=$(abspath $(AXE)) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	TANDEM_AXE=$(abspath $(AXE)) TANDEM_VNU=$(abspath $(VNU)) $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install $(MO)  ## time the heavy pages against their floors on DATABASE_URL (BENCHMARKS.md)
 	DJANGO_SETTINGS_MODULE=bench.settings $(BIN)/python -m bench.run $(BENCH_ARGS)
 
-browser-deps:  ## axe-core for the browser tests (without it, or without Chromium, they are skipped)
+browser-deps:  ## axe-core and the Nu HTML checker for the browser tests (without them, or without Chromium or Java, those checks are skipped)
 	-@bin/fetch-axe $(AXE_VERSION) $(AXE_SHA1) $(AXE)
+	-@bin/fetch-vnu $(VNU_VERSION) $(VNU_SHA1) $(VNU)
 
 screenshots: install $(MO) browser-deps  ## refresh docs/screenshots/ from the browser journey
 	TANDEM_AXE=$(abspath $(AXE)) TANDEM_SCREENSHOTS=$(abspath docs/screenshots) \

@@ -4,8 +4,9 @@ service, measured in the same run.
 Page floors are bare views mounted under /_bench/floor/<name>/ (bench/urls.py): they
 go through the same middleware as the pages (session, login required, CSRF, audit,
 CSP…) for the same user, read the same rows in one query (two for the detail: the
-request and its history) and answer them as JSON. Service floors are plain calls.
-What each one does is said in its docstring and repeated in BENCHMARKS.md.
+request and its history; two for the shell: its two counts) and answer them as
+JSON; the shell's second floor answers nothing at all. Service floors are plain
+calls. What each one does is said in its docstring and repeated in BENCHMARKS.md.
 """
 
 import time
@@ -14,21 +15,26 @@ from io import BytesIO
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.http import JsonResponse
+from django.db.models import CharField, Count, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
+from django.http import HttpResponse, JsonResponse
 from reportlab.lib.pagesizes import A4
 from reportlab.platypus import SimpleDocTemplate, Table
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from contacts.models import Membership
 from evolutions.models import ChangeRequest
 from recette.models import Campaign, CampaignCase, Defect, Execution
 from workflow import access
-from workflow.models import TransitionLog
+from workflow.flowviews import SCOPED_FLOWS
+from workflow.models import Notification, TransitionLog
 
-# Rows per page of viewflow's task lists and of the change-request list.
+# Rows per page of viewflow's task lists, of the change-request list and of
+# « Mes tâches » (workflow.mytasks.PAGE_SIZE).
 TASK_PAGE_SIZE = 25
 LIST_PAGE_SIZE = 25
+MY_TASKS_PAGE_SIZE = 50
 
 # name → bare view, filled by the bench before it measures (bench/urls.py).
 VIEWS: dict[str, Callable] = {}
@@ -96,6 +102,52 @@ def queue_view(flow_class, user) -> Callable:
             .order_by("-created")
             .values_list("pk", "process_id", "created")[:TASK_PAGE_SIZE]
         )
+
+    return view
+
+
+def bare_view(request):
+    """An empty answer: the request handling and middleware alone."""
+    return HttpResponse(b"")
+
+
+def shell_view(request):
+    """What the shell shows that the middleware has not read already: the user's
+    unread-notification count (its badge) and whether they hold a membership (the
+    menu's directory entry), one query each."""
+    return JsonResponse(
+        {
+            "rows": [],
+            "unread": Notification.objects.filter(
+                recipient_user=request.user, read_at__isnull=True
+            ).count(),
+            "member": Membership.objects.filter(user=request.user).exists(),
+        }
+    )
+
+
+def my_tasks_view(user) -> Callable:
+    """« Mes tâches »' rows read from viewflow's task table in one query, through
+    the (owner, status) and (permission, status) indexes the page uses: the human
+    tasks of every registered flow assigned to the user, or waiting for one of the
+    user's role permissions (computed once, before the measure; they name the
+    organisation, so no join scopes them). Every one is read (the page counts and
+    sorts them all); the 50 oldest are answered, with the count."""
+    steps = sorted(step for flow in SCOPED_FLOWS for step in flow.human_steps())
+    permissions = sorted(user.get_all_permissions())
+
+    def view(request):
+        tasks = sorted(
+            Task.objects.filter(flow_task__in=steps)
+            .filter(
+                Q(owner=request.user, status=STATUS.ASSIGNED)
+                | Q(status=STATUS.NEW, owner_permission__in=permissions)
+            )
+            # The step as stored (the field would build its node).
+            .annotate(step=Cast("flow_task", CharField()))
+            .values_list("created", "pk", "process_id", "step", "owner_id")
+        )
+        return JsonResponse({"count": len(tasks), "rows": tasks[:MY_TASKS_PAGE_SIZE]})
 
     return view
 

@@ -226,7 +226,7 @@ def targets(results: dict) -> list[dict]:
         # What differs between the two pages besides the data behind them.
         differences = [
             f"{key} {small[name].get(key)} → {big.get(key)}"
-            for key in ("page", "rows")
+            for key in ("page", "rows", "tasks")
             if big.get(key) != small[name].get(key)
         ]
         pages = f" ({', '.join(differences)})" if differences else ""

@@ -114,22 +114,36 @@ def _client_for(user):
     return client
 
 
-def _json_rows(client, url: str) -> int:
+def _json(client, url: str) -> dict:
     response = client.get(url)
     if response.status_code != 200:
         raise RuntimeError(f"GET {url} → {response.status_code}")
-    return len(json.loads(response.content)["rows"])
+    return json.loads(response.content)
 
 
-def _floor(name: str, view: Callable, client) -> tuple[Callable[[], object], int]:
-    """The bare view mounted under its name, and how many rows it answers."""
+def _json_rows(client, url: str) -> int:
+    return len(_json(client, url)["rows"])
+
+
+def _mounted(name: str, view: Callable) -> str:
+    """The URL of the bare view `view`, mounted under `name`."""
     from django.urls import reverse
 
     from bench import floors
 
     floors.VIEWS[name] = view
-    url = reverse("bench_floor", args=[name])
+    return reverse("bench_floor", args=[name])
+
+
+def _floor(name: str, view: Callable, client) -> tuple[Callable[[], object], int]:
+    """The bare view mounted under its name, and how many rows it answers."""
+    url = _mounted(name, view)
     return _page(client, url), _json_rows(client, url)
+
+
+def _answers(client, url: str) -> bool:
+    """Does `url` answer a page (200), rather than a redirect elsewhere?"""
+    return client.get(url).status_code == 200
 
 
 def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
@@ -146,8 +160,9 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
 
     flow = subjects.flow_class
     analyst, owner, tester = subjects.analyst, subjects.owner, subjects.tester
-    as_analyst, as_owner, as_tester = (
-        _client_for(user) for user in (analyst, owner, tester)
+    order_owner = subjects.order_owner
+    as_analyst, as_owner, as_tester, as_order_owner = (
+        _client_for(user) for user in (analyst, owner, tester, order_owner)
     )
     result: list[Measure] = []
 
@@ -160,12 +175,71 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
             )
         )
 
+    # The shell alone: an empty page in tandem/page.html (bench/pages.py), against
+    # the two counts it shows, then against an empty answer.
+    shell = _page(as_analyst, reverse("bench_shell"))
+    result.append(
+        Measure(
+            "shell",
+            "shell",
+            f"an empty page in Tandem's shell (tandem/page.html) for "
+            f"{analyst.username}",
+            "the unread-notification count and the user's membership (the menu's "
+            "directory entry), two queries",
+            shell,
+            _page(as_analyst, _mounted("shell", floors.shell_view)),
+            repeat,
+        )
+    )
+    result.append(
+        Measure(
+            "shell_vs_bare",
+            "shell",
+            "the same request as shell",
+            "an empty HttpResponse: the request handling and middleware alone",
+            shell,
+            _page(as_analyst, _mounted("bare", floors.bare_view)),
+            repeat,
+        )
+    )
+
+    # « Mes tâches », the home page: every task the user may do now, in every flow.
+    for role, user, client in (
+        ("order_owner", order_owner, as_order_owner),
+        ("client_owner", owner, as_owner),
+    ):
+        name = f"my_tasks_{role}"
+        floor_url = _mounted(name, floors.my_tasks_view(user))
+        answer = _json(client, floor_url)
+        result.append(
+            Measure(
+                name,
+                "page",
+                f"« Mes tâches » (/) for {user.username}, {answer['count']} tasks",
+                "the user's assigned and waiting human tasks of every flow, one "
+                "query on viewflow's task table (all read, the 50 oldest answered "
+                "with the count)",
+                _page(client, reverse("index")),
+                _page(client, floor_url),
+                repeat,
+                len(answer["rows"]),
+                extra={"tasks": answer["count"]},
+            )
+        )
+
     for role, user, client in (
         ("supplier_analyst", analyst, as_analyst),
         ("client_owner", owner, as_owner),
     ):
         # The flow's task pages' namespace (ScopedFlowMixin.url_name).
         app = flow.url_name
+        if not _answers(client, reverse(f"{app}:inbox")):
+            # viewflow's lists lead to « Mes tâches » (workflow.flowviews).
+            subjects.notes.append(
+                f"viewflow's inbox and queue of {flow.__name__} redirect: "
+                f"not measured for {user.username}"
+            )
+            continue
         page(
             f"inbox_{role}",
             f"viewflow inbox of {flow.__name__} for {user.username}",

@@ -27,6 +27,8 @@ DEFAULT_USERS = {
     "supplier_analyst": "cnaf.contact",
     "client_owner": "cd23.porteur",
     "tester": "cd23.testeur",
+    # « Mes tâches » is also measured for the supplier's porteur de la commande.
+    "order_owner": "cnaf.commande",
 }
 
 
@@ -41,6 +43,7 @@ class Subjects:
     history_request: ChangeRequest
     campaign: Campaign
     report_request: ChangeRequest
+    order_owner: object = None
     flow_class: type = EvolutionFlow
     notes: list[str] = field(default_factory=list)
 
@@ -52,6 +55,7 @@ class Subjects:
                 "supplier_analyst": self.analyst.username,
                 "client_owner": self.owner.username,
                 "tester": self.tester.username,
+                "order_owner": self.order_owner.username,
             },
             "list_filters": self.list_filters,
             "history_request": self.history_request.pk,
@@ -103,7 +107,7 @@ def load(*, manifests: list[Path], tier: str | None) -> Subjects:
             break
         notes.append(f"{candidate} ignored: it describes another database")
     users = data.get("users") or {}
-    analyst, owner, tester = (
+    analyst, owner, tester, order_owner = (
         _user(users.get(role) or default) for role, default in DEFAULT_USERS.items()
     )
     history_request = (
@@ -127,6 +131,7 @@ def load(*, manifests: list[Path], tier: str | None) -> Subjects:
         analyst=analyst,
         owner=owner,
         tester=tester,
+        order_owner=order_owner,
         list_filters=data.get("list_filters") or _list_filters(analyst),
         history_request=history_request,
         campaign=campaign,

@@ -10,13 +10,19 @@ class EvolutionsConfig(AppConfig):
         from evolutions.consistency import CHECK
         from evolutions.demo import evolutions_demo_load
         from evolutions.events import HEADLINES
-        from workflow import consistency, demo, events, shell
+        from workflow import consistency, demo, events, notifications, shell
 
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
         shell.register_applications("evolutions.urls.applications")
         shell.register_menu_entry(_("Demandes d'évolution"), "evolutions:index")
         demo.register_demo(evolutions_demo_load)
+        notifications.register_notification_kinds(
+            {
+                "cr_submitted": _("Expression de besoin soumise"),
+                "announcement": _("Annonce de version"),
+            }
+        )
         from workflow.mytasks import register_home_link as home_link
 
         home_link(_("Nouvelle demande"), "evolutions:create", ["porteur_demande"])

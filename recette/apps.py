@@ -12,13 +12,16 @@ class RecetteConfig(AppConfig):
         from recette.demo import recette_demo_load
         from recette.events import HEADLINES
         from recette.services import acceptance_start_on_manufacture
-        from workflow import consistency, demo, events, shell
+        from workflow import consistency, demo, events, notifications, shell
 
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
         shell.register_applications("recette.urls.applications")
         shell.register_menu_entry(_("Recettes"), "recettes:index")
         demo.register_demo(recette_demo_load)
+        notifications.register_notification_kinds(
+            {"delivery_made": _("Livraison en recette")}
+        )
         # The end of manufacture opens the acceptance (evolutions knows nothing of it).
         manufacture_finished.connect(
             acceptance_start_on_manufacture, dispatch_uid="recette_acceptance_start"

@@ -195,6 +195,12 @@ def campaign_case(request, pk: int, case_pk: int):
             "steps": steps,
             "choices": choices,
             "history": history,
+            # What the result field shows: what was just posted, else the case's
+            # latest result in this campaign, else nothing (never "Réussi" by
+            # default: saving a comment would turn a failure into a pass).
+            "chosen_result": request.POST.get("result", "")
+            if request.method == "POST"
+            else next((e.result for e in history if e.campaign_id == campaign.pk), ""),
             "errors": errors,
             "may_record": services.may_record_results(request.user, campaign),
         },

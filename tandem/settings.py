@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Under DEBUG, a 404 is Tandem's French page, not Django's technical one.
+    "workflow.middleware.FrenchNotFoundMiddleware",
     # An id past 2**63 - 1 in any route is a 404, not an OverflowError.
     "workflow.middleware.OutOfRangeIdMiddleware",
     # Every page needs a login unless marked @login_not_required (login, i18n).

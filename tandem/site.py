@@ -27,6 +27,12 @@ class TandemSite(Site):
     notifications_path = path(
         "notifications/", views.notification_list, name="notifications"
     )
+    # « Tout marquer comme lu » (or one notification): a POST.
+    notifications_read_path = path(
+        "notifications/lues/",
+        views.notification_mark_read,
+        name="notifications_mark_read",
+    )
     second_factor_path = path(
         "compte/double-authentification/",
         views.second_factor_page,

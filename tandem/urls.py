@@ -40,6 +40,9 @@ def former_task_address(request, flow: str, rest: str):
 admin.site.site_header = _("Tandem – administration")
 admin.site.site_title = _("Tandem")
 
+# A refusal's reason is shown when Tandem worded it, never viewflow's internals.
+handler403 = "workflow.views.permission_denied"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", TandemAuthViewset(with_profile_view=False).urls),

@@ -218,51 +218,21 @@ def _reset_report(change_request):
     Defect.objects.filter(change_request=change_request).delete()
 
 
-@pytest.mark.parametrize(
-    "url", ["/taches-evolutions/inbox/", "/taches-evolutions/queue/"]
-)
-def test_task_lists_offer_no_list_of_every_process(world, client, url):
-    # viewflow's filter listed one option per waiting process: the supplier's
-    # queue page grew with its queue.
-    _submitted(world, 5)
+def test_my_tasks_pages_are_french_and_cost_the_same_on_page_1_and_2(world, client):
+    """« Mes tâches » (which replaced viewflow's inbox and queue) pages its list."""
+    from workflow.mytasks import PAGE_SIZE
+
+    _submitted(world, PAGE_SIZE + 1)
     client.force_login(world.user("cnaf.contact"))
 
-    response = client.get(url)
-    page = response.content.decode()
+    first = client.get("/")
+    with CaptureQueriesContext(connection) as page_one:
+        client.get("/")
+    with CaptureQueriesContext(connection) as page_two:
+        second = client.get("/", {"page": 2})
 
-    assert 'name="process"' not in page
-    assert 'name="flow_task"' in page
-    # Every human step of the flow is offered by its French title.
-    steps = dict(response.context["view"].filterset.filters["flow_task"].field.choices)
-    assert steps["evolutions/flows.EvolutionFlow.review_submission"] == (
-        "Prendre en compte la demande"
-    )
-    assert len(steps) == 1 + 10  # "every step", then the ten human tasks
-
-
-def test_task_lists_filter_by_step(world, client):
-    _submitted(world, 2)
-    client.force_login(world.user("cnaf.contact"))
-    step = "evolutions/flows.EvolutionFlow.review_submission"
-
-    waiting = client.get("/taches-evolutions/queue/", {"flow_task": step})
-    other = client.get(
-        "/taches-evolutions/queue/",
-        {"flow_task": "evolutions/flows.EvolutionFlow.write_specification"},
-    )
-
-    assert waiting.content.decode().count("Besoin ") == 2
-    assert "Besoin " not in other.content.decode()
-
-
-def test_task_list_pagination_is_french_and_its_links_say_where_they_lead(
-    world, client
-):
-    _submitted(world, 26)
-    client.force_login(world.user("cnaf.contact"))
-
-    page = client.get("/taches-evolutions/queue/").content.decode()
-
-    assert "1–25 sur 26" in page
-    assert " of " not in page
-    assert 'aria-label="Page suivante"' in page
+    page = first.content.decode()
+    assert "Page 1 / 2" in page
+    assert "page=2" in page and "Suivante" in page
+    assert second.content.decode().count("Besoin ") == 1
+    assert len(page_two) <= len(page_one)

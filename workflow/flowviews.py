@@ -7,11 +7,13 @@ an organisation the user may not see, exactly as if it did not exist.
 """
 
 import re
+from urllib.parse import urlencode
 
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.urls import URLPattern, URLResolver
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import URLPattern, URLResolver, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -308,16 +310,28 @@ def _guard(view, flow_class):
     return guarded
 
 
+# The pages where a user acts on a task (not viewflow's undo, cancel, revive,
+# which nobody may use: they stay refused).
+_ACTING = frozenset({"execute", "assign", "unassign"})
+
+
 def _finished_task_refusal(request, task_pk):
     """The page telling who handled a task (done or cancelled) or who holds it
     (taken by someone else), with a link to its object: a second tab's submit, or
     the browser's "back" to a task's page. 409 on a POST (nothing was saved)."""
-    if task_pk is None:
+    match = request.resolver_match
+    if task_pk is None or (match and match.url_name not in _ACTING):
         return None
     task = Task.objects.filter(pk=task_pk).select_related("owner", "process").first()
     if task is None:
         return None
-    if task.status == STATUS.ASSIGNED and task.owner_id not in (None, request.user.pk):
+    if task.status == STATUS.ASSIGNED:
+        # Taken by someone else: said to those who could have taken it only.
+        could = bool(task.owner_permission) and request.user.has_perm(
+            task.owner_permission
+        )
+        if task.owner_id in (None, request.user.pk) or not could:
+            return None
         reason = taken_task_reason(task)
     else:
         reason = stale_task_reason(task)
@@ -393,6 +407,59 @@ def _guard_patterns(patterns, flow_class) -> None:
             pattern.callback = _guard(pattern.callback, flow_class)
 
 
+# viewflow's own pages, which users no longer see (Tandem's shell has « Mes tâches »
+# and each object's page): its lists lead to « Mes tâches » filtered on the flow, a
+# process's or a task's page to the object's page. Its task forms (execute) stay,
+# rendered by our views; assign/unassign stay for a POST.
+_LISTS = frozenset({"index", "inbox", "queue", "archive", "process_list", "task_list"})
+_NODE_PAGES = frozenset({"index", "detail"})
+_NODE_GET_ONLY = frozenset({"assign", "unassign"})
+
+
+def _to_my_tasks(flow_class):
+    def view(request, *args, **kwargs):
+        return redirect(
+            f"{reverse('index')}?{urlencode({'processus': flow_class.url_name})}"
+        )
+
+    return view
+
+
+def _to_object(flow_class, fallback=None):
+    """The object's page of the process named by the URL (already scoped by
+    _guard); `fallback` (viewflow's view) still answers a POST."""
+
+    def view(request, *args, **kwargs):
+        if fallback is not None and request.method != "GET":
+            return fallback(request, *args, **kwargs)
+        process = get_object_or_404(
+            flow_class.process_class._default_manager, pk=kwargs["process_pk"]
+        )
+        landing = getattr(process, "landing_url", None)
+        return redirect(landing or process.subject.get_absolute_url())
+
+    for attr in ("view_class", "view_initkwargs", "csrf_exempt"):
+        if fallback is not None and hasattr(fallback, attr):
+            setattr(view, attr, getattr(fallback, attr))
+    return view
+
+
+def _replace_viewflow_pages(patterns, flow_class, node=False) -> None:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            _replace_viewflow_pages(pattern.url_patterns, flow_class, node=True)
+        elif not isinstance(pattern, URLPattern):
+            continue
+        elif not node and pattern.name in _LISTS:
+            pattern.callback = _to_my_tasks(flow_class)
+        elif (not node and pattern.name == "process_detail") or (
+            node and pattern.name in _NODE_PAGES
+        ):
+            pattern.callback = _to_object(flow_class)
+        elif node and pattern.name in _NODE_GET_ONLY:
+            pattern.callback = _to_object(flow_class, fallback=pattern.callback)
+
+
 class ScopedFlowAppViewset(FlowAppViewset):
     """FlowAppViewset whose every page is limited by the access rules."""
 
@@ -430,5 +497,6 @@ class ScopedFlowAppViewset(FlowAppViewset):
 
     def _get_urls(self):
         patterns = super()._get_urls()
+        _replace_viewflow_pages(patterns, self._flow_class)
         _guard_patterns(patterns, self._flow_class)
         return patterns

@@ -3,9 +3,11 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import Http404
+from django.shortcuts import render
 from django.utils import timezone, translation
 
 from workflow import audit
@@ -177,4 +179,27 @@ class ContentSecurityPolicyMiddleware:
                 "Content-Security-Policy",
                 CONTENT_SECURITY_POLICY.format(nonce=request.csp_nonce),
             )
+        return response
+
+
+class FrenchNotFoundMiddleware:
+    """Under DEBUG, Django answers a 404 with its technical page (English, every
+    URL pattern listed): Tandem's own page instead, as in production. Without
+    DEBUG, Django's handler already renders templates/404.html."""
+
+    def __init__(self, get_response):
+        if not settings.DEBUG:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 404 and response.get("Content-Type", "").startswith(
+            "text/html"
+        ):
+            french = render(request, "404.html", status=404)
+            for name in ("audit",):
+                if hasattr(response, name):
+                    setattr(french, name, getattr(response, name))
+            return french
         return response

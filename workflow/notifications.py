@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from workflow.models import DeliveryAttempt, Notification
 
@@ -41,6 +42,29 @@ SENDING_ERRORS = (smtplib.SMTPException, OSError)
 class Recipient:
     email: str
     user: object | None = None
+
+
+# What each kind of notification is called on the notifications page: the engine's
+# own kinds here, each process app's from its AppConfig.ready().
+KIND_LABELS: dict[str, object] = {
+    "event": _("Avancement d'une demande"),
+    "deadline_rappel": _("Rappel d'échéance"),
+    "deadline_relance": _("Échéance dépassée"),
+    "role_request": _("Rôle de signature"),
+    "account_invite": _("Création de compte"),
+    "password_reset": _("Réinitialisation du mot de passe"),
+    "enrolment_code": _("Code de double authentification"),
+}
+
+
+def register_notification_kinds(labels: dict) -> None:
+    """Name a process app's kinds of notification (its AppConfig.ready())."""
+    KIND_LABELS.update(labels)
+
+
+def kind_label(kind: str) -> str:
+    """The kind's French name (its code when no app named it)."""
+    return str(KIND_LABELS.get(kind, kind))
 
 
 def _render_plain(name: str, context: dict) -> str:

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
@@ -47,6 +48,12 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
         kwargs.setdefault("subject", self.subject())
         kwargs.setdefault("task", self.task)
         kwargs.setdefault("task_title", self.task.flow_task.task_title)
+        flow_class = self.task.flow_task.flow_class
+        if getattr(flow_class, "url_name", ""):
+            kwargs.setdefault(
+                "give_back_url",
+                reverse("task_give_back", args=[flow_class.url_name, self.task.pk]),
+            )
         return super().get_context_data(**kwargs)
 
     def get_success_url(self):

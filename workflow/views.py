@@ -1,26 +1,33 @@
 """Views of the shell shared by both processes."""
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Case, Value, When
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_http_methods, require_POST
 
 from workflow import access, mytasks, roles, second_factor, throttling
+from workflow.flowviews import SCOPED_FLOWS
 from workflow.forms import (
     EnrolmentPasswordForm,
     MailboxCodeForm,
     SecondFactorCodeForm,
 )
 from workflow.models import Heartbeat, Notification
+from workflow.notifications import kind_label
 from workflow.refusals import errors_onto
 from workflow.responses import refused
 
@@ -83,20 +90,163 @@ def task_give_back(request, flow: str, task_pk: int):
     return redirect("index")
 
 
+# The French name of each kind of notification (Notification.kind), for the
+# page's filter; a kind missing here is shown as it is stored.
+NOTIFICATIONS_PER_PAGE = 25
+# Every e-mail subject starts with it; the page, inside Tandem, does without.
+SUBJECT_PREFIX = "[Tandem]"
+
+
+def notification_kind_label(kind: str) -> str:
+    return kind_label(kind)
+
+
+class NotificationFilters(forms.Form):
+    """The notifications page's filter (GET): a bad value is ignored."""
+
+    type = forms.ChoiceField(label=gettext_lazy("Type de notification"), required=False)
+
+    def __init__(self, *args, kinds, **kwargs):
+        super().__init__(*args, **kwargs)
+        labelled = sorted(
+            ((kind, notification_kind_label(kind)) for kind in kinds),
+            key=lambda choice: choice[1],
+        )
+        self.fields["type"].choices = [("", gettext_lazy("Tous")), *labelled]
+
+    def kind(self) -> str:
+        """The kind chosen, or "" (none, or one the user has no notification of)."""
+        if not self.is_bound or not self.is_valid():
+            return ""
+        return self.cleaned_data["type"]
+
+
+@dataclass
+class NotificationRow:
+    """One line of the page: the notification and the tasks it leads to."""
+
+    notification: Notification
+    tasks: list  # of mytasks.TaskRow: what the user may do now on its object
+
+    @property
+    def title(self) -> str:
+        return self.notification.subject.removeprefix(SUBJECT_PREFIX).strip()
+
+    @property
+    def kind(self) -> str:
+        return notification_kind_label(self.notification.kind)
+
+    @property
+    def unread(self) -> bool:
+        return self.notification.read_at is None
+
+    @property
+    def link(self) -> str:
+        """The object's page: a path of ours, never another site."""
+        link = self.notification.link
+        return link if link.startswith("/") and not link.startswith("//") else ""
+
+
+def _tasks_by_link(user, notifications) -> dict[str, list]:
+    """The tasks the user may do now (« Mes tâches »'s rules and scoping) on the
+    objects the notifications link to, by the object's page and its process's
+    landing page: one query per flow, whatever the page's length."""
+    links = {n.link for n in notifications if n.link}
+    if not links:
+        return {}
+    organisations = {n.organisation_id for n in notifications if n.link}
+    found: dict[str, list] = {}
+    for flow in SCOPED_FLOWS:
+        tasks = (
+            flow.scope_tasks(flow.assigned_to(user) | flow.waiting_for(user), user)
+            .filter(**{f"{flow.task_organisation_path()}__in": organisations})
+            .order_by("created", "pk")
+        )
+        for task in tasks:
+            subject = mytasks.subject_of(flow, task)
+            process = getattr(task.process, flow.process_class_name())
+            row = mytasks.TaskRow(
+                task=task,
+                flow=flow,
+                subject=subject,
+                organisation=subject.organisation,
+                due=None,
+                days_left=None,
+            )
+            pages = {subject.get_absolute_url(), getattr(process, "landing_url", "")}
+            for url in pages & links:
+                found.setdefault(url, []).append(row)
+    return found
+
+
 def notification_list(request):
-    """The user's in-app notifications, newest first; opening the list reads them."""
-    page = Paginator(
-        Notification.objects.filter(recipient_user=request.user).select_related(
-            "organisation"
-        ),
-        25,
-    ).get_page(request.GET.get("page"))
-    unread = [n.pk for n in page if n.read_at is None]
-    response = render(
-        request, "workflow/notifications.html", {"page": page, "unread": unread}
+    """The user's in-app notifications: unread first, then read, newest first in
+    each; filtered by kind; each leads to its object and to the tasks the user may
+    do on it. Opening the page reads nothing: « Tout marquer comme lu » does."""
+    own = Notification.objects.filter(recipient_user=request.user)
+    kinds = own.order_by().values_list("kind", flat=True).distinct()
+    filters = NotificationFilters(request.GET or None, kinds=list(kinds))
+    kind = filters.kind()
+    listed = (own.filter(kind=kind) if kind else own).order_by(
+        Case(When(read_at__isnull=True, then=Value(0)), default=Value(1)),
+        "-created_at",
+        "-pk",
     )
-    Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
-    return response
+    page = Paginator(listed, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    notifications = list(page.object_list)
+    tasks = _tasks_by_link(request.user, notifications)
+    page.object_list = [
+        NotificationRow(n, tasks.get(n.link, [])) for n in notifications
+    ]
+    return render(
+        request,
+        "workflow/notifications.html",
+        {
+            "page": page,
+            "filters": filters,
+            "kind": kind,
+            "query": urlencode({"type": kind}) if kind else "",
+        },
+    )
+
+
+class NotificationReadForm(forms.Form):
+    """« Tout marquer comme lu », or one notification (`notification`)."""
+
+    notification = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    # The list's filter, to go back to it.
+    type = forms.CharField(required=False, max_length=60)
+
+
+@require_POST
+def notification_mark_read(request):
+    """Mark the user's unread notifications read (all, or the one named): only
+    ever the user's own, whatever number is posted."""
+    form = NotificationReadForm(request.POST)
+    if not form.is_valid():
+        return refused(request, _("Cette demande est incorrecte."), status=400)
+    unread = Notification.objects.filter(
+        recipient_user=request.user, read_at__isnull=True
+    )
+    if form.cleaned_data["notification"] is not None:
+        unread = unread.filter(pk=form.cleaned_data["notification"])
+    marked = unread.update(read_at=timezone.now())
+    if marked:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d notification marquée comme lue.",
+                "%(n)d notifications marquées comme lues.",
+                marked,
+            )
+            % {"n": marked},
+        )
+    else:
+        messages.info(request, _("Aucune notification n'était à marquer comme lue."))
+    target = reverse("notifications")
+    if form.cleaned_data["type"]:
+        target = f"{target}?{urlencode({'type': form.cleaned_data['type']})}"
+    return redirect(target)
 
 
 def _safe_next(request) -> str:
@@ -236,3 +386,28 @@ def _masked(email: str) -> str:
     if len(local) <= 2:
         return f"{local[:1]}•@{domain}" if domain else ""
     return f"{local[0]}{'•' * (len(local) - 2)}{local[-1]}@{domain}"
+
+
+# The packages whose refusals are worded for users (in French); viewflow's say
+# things like 'Start :: no transition from "DONE"', which no user should read.
+_OWN_PACKAGES = ("workflow.", "evolutions.", "recette.", "contacts.", "tandem.")
+
+
+def _raised_by_us(exception) -> bool:
+    frame = exception.__traceback__
+    last = None
+    while frame is not None:
+        last = frame
+        frame = frame.tb_next
+    if last is None:
+        return False
+    module = last.tb_frame.f_globals.get("__name__", "")
+    return module.startswith(_OWN_PACKAGES)
+
+
+@requires_csrf_token
+def permission_denied(request, exception=None):
+    """The 403 page: the refusal's reason when it is ours (French), never
+    viewflow's internals."""
+    reason = str(exception) if exception and _raised_by_us(exception) else ""
+    return render(request, "403.html", {"reason": reason}, status=403)

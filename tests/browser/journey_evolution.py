@@ -54,6 +54,7 @@ def act(
     fill: Callable[[Page], object],
     *,
     second_tab: bool = False,
+    screenshot: str = "",
 ) -> None:
     """Do `task` about `reference` as a user would: open it from « Mes tâches »,
     let `fill` fill its form, save it; then the request's page says what comes
@@ -70,6 +71,9 @@ def act(
         other.goto(page.url)
         expect(other.get_by_role("heading", level=1)).to_have_text(task)
     fill(page)
+    if screenshot:
+        page.evaluate("() => window.scrollTo(0, 0)")  # the heading, the request
+        visitor.screenshot(screenshot)
     visitor.follow(page.get_by_role("button", name="Enregistrer").click)
     if other is not None:
         fill(other)
@@ -86,6 +90,24 @@ def act(
         re.compile("Étapes? suivantes? :|Aucune autre étape")
     )
     not_on_home(visitor, reference, task)
+
+
+def menu_on_a_phone(visitor: Visitor) -> None:
+    """At 320 CSS px the menu folds behind « Menu »; opened, every entry shows,
+    and Escape closes it, the focus back on the button."""
+    page = visitor.page
+    page.set_viewport_size({"width": 320, "height": 720})
+    visitor.goto("/")
+    button = page.get_by_role("button", name="Menu")
+    expect(page.get_by_role("link", name="Annuaire")).to_be_hidden()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("link", name="Annuaire")).to_be_visible()
+    visitor.screenshot("menu-320")
+    page.keyboard.press("Escape")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(button).to_be_focused()
+    page.set_viewport_size({"width": 1280, "height": 860})
 
 
 def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
@@ -203,6 +225,7 @@ def evolution_journey(
         visitor.name: visitor for visitor in (porteur, contact, commande, moe, outsider)
     }
 
+    menu_on_a_phone(porteur)
     cr = expression_of_needs(porteur)
     ref = cr.reference
 
@@ -233,6 +256,8 @@ def evolution_journey(
         "Renvoyer le cahier des charges avec des commentaires",
         "Précisez les codes motifs attendus.",
     )
+    home_row(porteur, ref, "Valider le cahier des charges")
+    porteur.screenshot("my-tasks-porteur")
     act(porteur, ref, "Valider le cahier des charges", send_back)
     then(S.IN_STUDY)
     act(commande, ref, "Rédiger le cahier des charges", specification("v2"))
@@ -241,7 +266,7 @@ def evolution_journey(
     act(porteur, ref, "Valider le cahier des charges", validate)
     then(S.QUOTE_PREPARATION)
 
-    act(commande, ref, "Établir le devis", quote)
+    act(commande, ref, "Établir le devis", quote, screenshot="task-page")
     then(S.QUOTE_REVIEW)
     accept = decide("Accepter le devis")
     act(porteur, ref, "Accepter ou refuser le devis", accept)

@@ -1,7 +1,6 @@
 """Change-request pages: scoping, roles, bad input and query bounds."""
 
 import html
-import re
 
 import pytest
 from django.urls import reverse
@@ -219,12 +218,8 @@ def _drafts(world, count):
     [
         ("cd23.porteur", "/evolutions/"),
         ("cnaf.contact", "/evolutions/"),
-        ("cd23.porteur", "/taches-evolutions/inbox/"),
-        ("cnaf.contact", "/taches-evolutions/queue/"),
-        ("cd23.porteur", "/taches-evolutions/queue/"),
-        ("cnaf.contact", "/taches-evolutions/flows/"),
-        ("cnaf.contact", "/taches-evolutions/tasks/"),
-        ("cnaf.contact", "/taches-evolutions/"),
+        ("cd23.porteur", "/"),
+        ("cnaf.contact", "/"),
         ("cnaf.contact", "/evolutions/versions/"),
     ],
 )
@@ -376,13 +371,12 @@ def test_client_opens_its_own_process_pages(demo, client):
     cr = _ours(demo).get(status=S.QUOTE_REVIEW)
     client.force_login(demo.client_user(demo.creuse, Role.TESTEUR))
 
-    for url in (
-        f"/taches-evolutions/{cr.process.pk}/",
-        f"/taches-evolutions/{cr.process.pk}/chart/",
-    ):
-        assert client.get(url).status_code == 200, url
-    archive = client.get("/taches-evolutions/archive/")
-    assert archive.status_code == 200
+    # viewflow's process page leads to the request's; its chart stays.
+    response = client.get(f"/taches-evolutions/{cr.process.pk}/")
+    assert (response.status_code, response.url) == (302, cr.get_absolute_url())
+    assert client.get(f"/taches-evolutions/{cr.process.pk}/chart/").status_code == 200
+    archive = client.get("/taches-evolutions/archive/", follow=True)
+    assert archive.redirect_chain == [("/?processus=taches-evolutions", 302)]
 
 
 def test_administrator_manages_releases_and_deadlines(demo, client):
@@ -407,16 +401,12 @@ def test_task_lists_name_the_request_with_its_title_escaped(world, client):
     services.change_request_submit(pk=cr.pk, by=porteur)
     client.force_login(world.user("cnaf.contact"))
 
-    page = client.get("/taches-evolutions/queue/").content.decode()
+    page = client.get("/").content.decode()
 
     assert f"{cr.reference} – &lt;b&gt;Flux&lt;/b&gt; &amp; contrôles" in page
     assert "<b>Flux</b>" not in page
-    # Each row's link names the task it opens (not "#12/345").
-    assert re.search(
-        r'<a href="/taches-evolutions/\d+/review_submission/\d+/">'
-        r"Prendre en compte la demande</a>",
-        page,
-    )
+    # Each row names the step in French (not "#12/345").
+    assert "Prendre en compte la demande" in page
 
 
 def test_request_in_acceptance_shows_its_acceptance_step(demo, client):

@@ -337,7 +337,9 @@ def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, acce
         "/taches-recettes/queue/",
         "/taches-recettes/archive/",
     ):
-        response = client.get(url)
+        # viewflow's lists lead to « Mes tâches », filtered on the flow.
+        response = client.get(url, follow=True)
+        assert response.redirect_chain == [("/?processus=taches-recettes", 302)]
         assert response.status_code == 200, url
         assert acceptance.reference not in response.content.decode(), url
     for url in (
@@ -346,8 +348,13 @@ def test_other_client_sees_nothing_in_the_recette_flow_pages(world, client, acce
     ):
         assert client.get(url).status_code == 404, url
 
+    # The process's page is the acceptance's own.
     client.force_login(world.user("cd23.testeur"))
-    assert client.get(f"/taches-recettes/{process.pk}/").status_code == 200
+    response = client.get(f"/taches-recettes/{process.pk}/")
+    assert (response.status_code, response.url) == (
+        302,
+        f"/recettes/{acceptance.pk}/",
+    )
 
 
 def test_signature_tasks_refuse_an_open_major_defect_not_in_the_reserves(

@@ -480,6 +480,24 @@ def test_case_page_records_step_results_and_keeps_history(world, client, campaig
     assert client.get(url).status_code == 404
 
 
+def test_case_page_result_shows_the_cases_result_never_a_pass_by_default(
+    world, client, campaign
+):
+    """Saving a comment on a failed case must not turn it into a pass."""
+    case = campaign.change_request.acceptance_plan.cases.first()
+    url = reverse("recettes:case", args=[campaign.pk, case.pk])
+    client.force_login(world.user("cd23.testeur"))
+    result_field = re.compile(r'<select id="result"[^>]*>(.*?)</select>', re.S)
+
+    untested = result_field.search(client.get(url).content.decode())[1]
+    client.post(url, {"result": "echoue", "comment": "Plante"})
+    failed = result_field.search(client.get(url).content.decode())[1]
+
+    assert untested.startswith('<option value="">') and " selected" not in untested
+    assert '<option value="echoue" selected>' in failed
+    assert failed.count(" selected") == 1
+
+
 def test_grid_lines_are_escaped_and_link_to_their_case(world, client, campaign):
     case = campaign.change_request.acceptance_plan.cases.first()
     type(case).objects.filter(pk=case.pk).update(

@@ -135,6 +135,8 @@ TABLE: dict[str, Row] = {
         prepare=lambda a: _put(_review_quote, A_PORTEUR)(a),
     ),
     "notifications": Row(everyone(200)),
+    # « Tout marquer comme lu » (POST only): each user's own notifications.
+    "notifications_mark_read": Row(everyone(405), post_only=True),
     # Enrolment of one's own authenticator app (TOTP): every account, its own.
     "second_factor": Row(everyone(200)),
     # Change requests.
@@ -319,15 +321,17 @@ SYSTEM_NODES = {
     },
 }
 FLOW_PAGES = {
-    # Lists and charts: anyone holding a role; each list is scoped.
+    # viewflow's lists lead to « Mes tâches » (workflow.flowviews); its chart stays.
     **dict.fromkeys(
-        ("index", "process_list", "task_list", "chart", "inbox", "queue", "archive"),
-        everyone(200),
+        ("index", "process_list", "task_list", "inbox", "queue", "archive"),
+        everyone(REDIRECT),
     ),
+    "chart": everyone(200),
     # Bulk assignment: without tasks chosen (POST), back to the list.
     "tasks_assign": everyone(REDIRECT),
     "tasks_unassign": everyone(REDIRECT),
-    "process_detail": on_a(),
+    # A process's page leads to its object's page.
+    "process_detail": on_a(REDIRECT),
     "process_chart": on_a(),
     "process_cancel": on_a(403, allowed=()),  # actions go through the services
 }
@@ -379,16 +383,16 @@ def flow_rule(pattern: Pattern) -> Row | None:
         task = pick(a)
         return {"process_pk": task.process_id, "task_pk": task.pk}
 
-    if action == "index":  # sends each user to what they may do with the task
+    # A task's pages lead to its object's page (a GET of assign/unassign too: only
+    # « Mes tâches » takes a task, by a POST).
+    if action in ("index", "detail"):
         return Row(on_a(REDIRECT), kwargs=kwargs)
-    if action == "detail":
-        return Row(on_a(), kwargs=kwargs)
+    if owner is not None and action in ("assign", "unassign"):
+        return Row(on_a(REDIRECT), kwargs=kwargs)
     if action in ("undo", "cancel", "revive"):
         return Row(on_a(403, allowed=()), kwargs=kwargs)
-    if owner is not None and action in ("execute", "unassign"):
+    if owner is not None and action == "execute":
         return Row(on_a(allowed={owner}), kwargs=kwargs, prepare=_put(pick, owner))
-    if owner is not None and action == "assign":
-        return Row(on_a(allowed={owner}), kwargs=kwargs, prepare=_put(pick, None))
     return None
 
 

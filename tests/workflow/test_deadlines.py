@@ -81,11 +81,11 @@ def test_configured_deadline_overrides_the_default(submitted_57):
     assert task_due_date(task) == date(2027, 1, 6)
 
 
-def test_overdue_task_stands_out_in_queue_and_detail(world, client, submitted_57):
+def test_overdue_task_stands_out_in_my_tasks_and_detail(world, client, submitted_57):
     _created_on(_task(submitted_57, EvolutionFlow.review_submission), date(2020, 1, 6))
     client.force_login(world.user("cnaf.contact"))
 
-    queue = client.get("/taches-evolutions/queue/").content.decode()
+    queue = client.get("/").content.decode()
     detail = client.get(reverse("evolutions:detail", args=[submitted_57.pk]))
 
     assert "Échéance" in queue and "en retard" in queue

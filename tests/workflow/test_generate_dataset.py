@@ -113,11 +113,9 @@ def test_real_pages_work_on_generated_objects(dataset, client, world, username):
     urls = [
         reverse("evolutions:index"),
         dataset["detail_30_url"],
-        "/taches-evolutions/",
-        "/taches-evolutions/inbox/",
-        "/taches-evolutions/queue/",
-        "/taches-recettes/inbox/",
-        "/taches-recettes/queue/",
+        "/",
+        "/?processus=taches-evolutions",
+        "/?processus=taches-recettes",
         reverse("recettes:index"),
         reverse("recettes:grid", args=[campaign]),
         reverse("recettes:dashboard", args=[campaign]),
@@ -151,7 +149,7 @@ def test_inbox_shows_generated_tasks(dataset, client, world, username):
     )
     client.force_login(user)
 
-    page = client.get("/taches-evolutions/inbox/").content.decode()
+    page = client.get("/", {"processus": "taches-evolutions"}).content.decode()
 
     assert references
     assert any(reference in page for reference in references)
@@ -163,7 +161,7 @@ def test_client_does_not_see_another_clients_generated_requests(dataset, client,
     ours = ChangeRequest.objects.filter(organisation__code="57")
 
     listed = client.get(reverse("evolutions:index"), {"page": 1}).content.decode()
-    queue = client.get("/taches-evolutions/queue/").content.decode()
+    queue = client.get("/").content.decode()
 
     assert ours.exists()
     assert not any(cr.reference in listed + queue for cr in theirs)

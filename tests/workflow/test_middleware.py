@@ -58,17 +58,6 @@ def test_every_html_answer_has_the_policy_with_a_fresh_nonce(client):
     ) in first["Content-Security-Policy"]
 
 
-def test_turbo_gets_the_nonce_and_the_back_buttons_script_is_loaded(world, client):
-    # viewflow's own pages (Tandem's shell, tandem/page.html, has no Turbo).
-    client.force_login(world.user("cd23.porteur"))
-    response = client.get(reverse("taches-evolutions:inbox"))
-    page = response.content.decode()
-
-    assert f'<meta name="csp-nonce" content="{csp_nonce(response)}">' in page
-    assert "/static/tandem/back-buttons.js" in page
-    assert not scripts_without_nonce(page, csp_nonce(response))
-
-
 def test_error_pages_have_the_policy_too(world, client):
     client.force_login(world.user("cd23.porteur"))
 

@@ -239,6 +239,9 @@ def test_in_app_list_shows_only_ones_own_and_counts_unread(world, client):
     assert home.context["unread_notifications"] == 1
     listing = client.get("/notifications/")
     assert cr.reference in listing.content.decode()
+    # Opening the list reads nothing; « Tout marquer comme lu » does.
+    assert client.get("/").context["unread_notifications"] == 1
+    client.post("/notifications/lues/")
     assert client.get("/").context["unread_notifications"] == 0
 
     client.force_login(world.user("cd57.porteur"))

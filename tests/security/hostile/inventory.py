@@ -1,17 +1,18 @@
-"""The inventory of the form endpoints (`ENDPOINTS`, 52) and what each is sent, and
+"""The inventory of the form endpoints (`ENDPOINTS`, 53) and what each is sent, and
 the pages declared without input.
 
 The pages of both processes, the execute page of every human task of EvolutionFlow
 and RecetteFlow (18, found from the flows' nodes and posted by the user the task is
 assigned to), the JSON endpoint of the campaign grid, the CSV/XLSX import, and the
-shell's forms (login, password change and reset, language, second factor,
-viewflow's bulk task actions). What is posted comes from the forms themselves: each
-field of the form class a view uses gets values built from its type (text, choices,
-model choices with ids of other organisations' objects, dates, numbers, files), so a
-new field is fuzzed without touching this file. Only the views reading
-`request.POST` by hand (campaign case page, language switch, import confirmation)
-declare their fields here. `test_every_form_endpoint_is_in_the_inventory` fails on a
-page or task that is neither fuzzed nor declared without input.
+shell's forms (login, password change and reset, language, second factor, marking
+notifications read, viewflow's bulk task actions). What is posted comes from the
+forms themselves: each field of the form class a view uses gets values built from
+its type (text, choices, model choices with ids of other organisations' objects,
+dates, numbers, files), so a new field is fuzzed without touching this file. Only
+the views reading `request.POST` by hand (campaign case page, language switch,
+import confirmation) declare their fields here.
+`test_every_form_endpoint_is_in_the_inventory` fails on a page or task that is
+neither fuzzed nor declared without input.
 """
 
 import inspect
@@ -57,6 +58,7 @@ from workflow.forms import (
     SecondFactorCodeForm,
 )
 from workflow.mytasks import MyTasksFilters
+from workflow.views import NotificationReadForm
 
 S = ChangeRequest.Status
 RESULT = Execution.Result
@@ -419,6 +421,14 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
             body="query",
         )
 
+    def notifications_mark_read(stage):
+        """« Tout marquer comme lu », or one notification (any number: only the
+        user's own is ever read); then the list, filtered by the posted kind."""
+        url = reverse("notifications_mark_read")
+        return Target(
+            ((url, "cnaf.contact"), (url, "cd23.porteur")), (NotificationReadForm(),)
+        )
+
     def my_task(name: str):
         """Open or give back a task of client 23 (each is assigned to a user who
         may act): as its owner, and as the other client's porteur (404)."""
@@ -474,6 +484,7 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "index": my_tasks,
         "task_open": my_task("task_open"),
         "task_give_back": my_task("task_give_back"),
+        "notifications_mark_read": notifications_mark_read,
         "taches-evolutions:tasks_assign": bulk(
             "taches-evolutions:tasks_assign", "cnaf.contact"
         ),

@@ -127,7 +127,7 @@ def _needs_expression(client, stage):
             *_detail(stage, "payload", "cd23.porteur", "cnaf.contact"),
             ("cd23.porteur", reverse("evolutions:index")),
             ("cnaf.contact", f"{reverse('evolutions:index')}?q=script"),
-            ("cnaf.contact", reverse("taches-evolutions:inbox")),
+            ("cnaf.contact", reverse("index")),
             review,
             ("cd23.porteur", reverse("evolutions:edit", args=[pk])),
         ],
