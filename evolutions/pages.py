@@ -17,7 +17,7 @@ from contacts.models import Role
 from evolutions import forms, services
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
-from workflow import access, deadlines, routing
+from workflow import access, deadlines, reassign, routing
 from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import refused
 from workflow.transitions import history_of
@@ -106,7 +106,7 @@ def change_request_detail(request, pk: int):
     context = {
         "change_request": change_request,
         "process": getattr(change_request, "process", None),
-        "tasks": _with_deadlines(open_tasks_of(change_request)),
+        "tasks": _with_deadlines(open_tasks_of(change_request), request.user),
         "history": history_of(change_request),
         "specifications": change_request.specifications.select_related("author"),
         "quotes": change_request.quotes.select_related("author"),
@@ -119,14 +119,21 @@ def change_request_detail(request, pk: int):
     return render(request, "evolutions/change_request_detail.html", context)
 
 
-def _with_deadlines(tasks):
-    """(task, its page, due date, overdue?) for each open task, of either flow."""
+def _with_deadlines(tasks, user):
+    """(task, its form if the user holds it, due date, overdue?, the reassignment
+    page if the user supervises it) for each open task, of either flow."""
     configured = deadlines.configured_days()
     rows = []
     for task in tasks:
         due = deadlines.task_due_date(task, configured)
-        page = task.flow_task.reverse("index", args=[task.process_id, task.pk])
-        rows.append((task, page, due, deadlines.is_overdue(due)))
+        page = None
+        if task.owner_id == user.pk:
+            page = task.flow_task.reverse("execute", args=[task.process_id, task.pk])
+        reassign_page = None
+        if reassign.may_reassign(user, task):
+            flow = task.flow_task.flow_class.url_name
+            reassign_page = reverse("task_reassign", args=[flow, task.pk])
+        rows.append((task, page, due, deadlines.is_overdue(due), reassign_page))
     return rows
 
 

@@ -24,6 +24,12 @@ class TandemSite(Site):
         views.task_give_back,
         name="task_give_back",
     )
+    # A supervisor gives a task to another holder of its role (workflow.reassign).
+    task_reassign_path = path(
+        "taches/<str:flow>/<int:task_pk>/reattribuer/",
+        views.task_reassign,
+        name="task_reassign",
+    )
     notifications_path = path(
         "notifications/", views.notification_list, name="notifications"
     )

@@ -54,6 +54,7 @@ KIND_LABELS: dict[str, object] = {
     "account_invite": _("Création de compte"),
     "password_reset": _("Réinitialisation du mot de passe"),
     "enrolment_code": _("Code de double authentification"),
+    "task_reassigned": _("Tâche attribuée"),
 }
 
 

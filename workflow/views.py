@@ -6,20 +6,20 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Value, When
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_http_methods, require_POST
 
-from workflow import access, mytasks, roles, second_factor, throttling
+from workflow import access, mytasks, reassign, roles, second_factor, throttling
 from workflow.flowviews import SCOPED_FLOWS
 from workflow.forms import (
     EnrolmentPasswordForm,
@@ -177,6 +177,59 @@ def _tasks_by_link(user, notifications) -> dict[str, list]:
             for url in pages & links:
                 found.setdefault(url, []).append(row)
     return found
+
+
+class ReassignForm(forms.Form):
+    """Who the task goes to: one of the holders of its role."""
+
+    to = forms.TypedChoiceField(label=gettext_lazy("Attribuer à"), coerce=int)
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to"].choices = [
+            ("", gettext_lazy("— Choisir —")),
+            *((u.pk, u.get_full_name() or u.get_username()) for u in people),
+        ]
+
+
+@require_http_methods(["GET", "POST"])
+def task_reassign(request, flow: str, task_pk: int):
+    """A supervisor gives a task to someone else (workflow.reassign)."""
+    flow_class, task = mytasks.task_of(request.user, flow, task_pk)
+    if not reassign.may_reassign(request.user, task):
+        raise PermissionDenied(
+            gettext(
+                "Seul le DSI de l'organisme (ou, à la CNAF, le point de contact "
+                "évolutions) réattribue une tâche."
+            )
+        )
+    subject = mytasks.subject_of(flow_class, task)
+    people = reassign.candidates(task)
+    form = ReassignForm(request.POST or None, people=people)
+    if request.method == "POST" and form.is_valid():
+        to_user = reassign.reassign(
+            request.user, flow_class, task, form.cleaned_data["to"]
+        )
+        messages.success(
+            request,
+            gettext("La tâche « %(step)s » est attribuée à %(name)s.")
+            % {
+                "step": mytasks.step_title(task),
+                "name": to_user.get_full_name() or to_user.get_username(),
+            },
+        )
+        return redirect(subject.get_absolute_url())
+    return render(
+        request,
+        "workflow/task_reassign.html",
+        {
+            "form": form,
+            "task": task,
+            "subject": subject,
+            "step": mytasks.step_title(task),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def notification_list(request):

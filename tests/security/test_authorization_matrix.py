@@ -134,6 +134,12 @@ TABLE: dict[str, Row] = {
         post_only=True,
         prepare=lambda a: _put(_review_quote, A_PORTEUR)(a),
     ),
+    # A supervisor (client A's DSI for its porteur's task) reassigns it.
+    "task_reassign": Row(
+        on_a(200, allowed={A_DSI}),
+        kwargs=lambda a: _my_task(a),
+        prepare=lambda a: _put(_review_quote, None)(a),
+    ),
     "notifications": Row(everyone(200)),
     # « Tout marquer comme lu » (POST only): each user's own notifications.
     "notifications_mark_read": Row(everyone(405), post_only=True),

@@ -41,7 +41,7 @@ from evolutions.models import ChangeRequest
 from recette import forms as recette_forms
 from recette.flows import RecetteFlow
 from recette.models import Execution
-from tests.security.hostile.stage import Stage, _client, _of_client
+from tests.security.hostile.stage import CLIENT, Stage, _client, _of_client
 from tests.security.hostile.strategies import (
     MISSING,
     Context,
@@ -58,7 +58,7 @@ from workflow.forms import (
     SecondFactorCodeForm,
 )
 from workflow.mytasks import MyTasksFilters
-from workflow.views import NotificationReadForm
+from workflow.views import NotificationReadForm, ReassignForm
 
 S = ChangeRequest.Status
 RESULT = Execution.Result
@@ -447,6 +447,24 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
 
         return target
 
+    def reassign_task(stage):
+        """A supervisor gives a waiting task of client 23 to someone: as its DSI,
+        and as the other client's DSI (404)."""
+        task = (
+            _of_client(
+                Task.objects.filter(status__in=[STATUS.NEW, STATUS.ASSIGNED]), _client()
+            )
+            # A task of the client's own roles: its DSI supervises it.
+            .filter(flow_task_type="HUMAN", owner_permission__endswith=f"_{CLIENT}")
+            .order_by("pk")
+            .first()
+        )
+        flow = task.flow_task.flow_class.url_name
+        url = reverse("task_reassign", args=[flow, task.pk])
+        return Target(
+            ((url, "cd23.dsi"), (url, "cd57.dsi")), (ReassignForm(people=[]),)
+        )
+
     def bulk(name: str, username: str):
         def target(stage):
             return Target(_one(reverse(name), username), (BulkActionForm(model=Task),))
@@ -484,6 +502,7 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "index": my_tasks,
         "task_open": my_task("task_open"),
         "task_give_back": my_task("task_give_back"),
+        "task_reassign": reassign_task,
         "notifications_mark_read": notifications_mark_read,
         "taches-evolutions:tasks_assign": bulk(
             "taches-evolutions:tasks_assign", "cnaf.contact"
