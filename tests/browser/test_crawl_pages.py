@@ -19,6 +19,7 @@ import pytest
 
 from evolutions.demo import evolutions_demo_load
 from recette.demo import recette_demo_load
+from tests.browser.test_shell_keyboard import FOCUSED
 from workflow.demo import DEMO_ACCOUNTS
 
 pytestmark = pytest.mark.browser
@@ -93,6 +94,7 @@ def _crawl(visitor, saved: Path) -> dict:
         (saved / name).write_text(html, encoding="utf-8")
         visitor.goto(url)
         found[url] = {
+            "keyboard": _shell_by_keyboard(page),
             "file": name,
             "title": page.title(),
             "english": sorted(_english(page.evaluate("() => document.body.innerText"))),
@@ -110,6 +112,61 @@ def _crawl(visitor, saved: Path) -> dict:
             if _kind(relative) not in kinds:
                 queue.append(relative)
     return found
+
+
+SHELL_CONTROLS = """() => Array.from(
+  document.querySelectorAll(
+    ".tandem-skip-link, header a, header button, header select,"
+    + " footer a, footer button, footer select"
+  ),
+  (el) => el.textContent.replace(/\\s+/g, " ").trim() || el.id
+)"""
+
+
+def _shell_by_keyboard(page) -> list[str]:
+    """The shell's links and controls, the menu opened: each reached by Tab from
+    the top of the page (the footer's from its end, by Shift+Tab) and showing its
+    focus (an outline of 2 px or more, at 3:1 at least). What went wrong."""
+    menu = page.locator("[data-tandem-menu-button]")
+    if menu.count() and menu.is_visible():
+        menu.click()
+    wanted = set(page.evaluate(SHELL_CONTROLS))
+    reached, problems = set(), []
+
+    def walk(key: str, limit: int, inside: str) -> None:
+        for _ in range(limit):
+            page.keyboard.press(key)
+            focused = page.evaluate(FOCUSED)
+            where = page.evaluate(
+                f"() => !!document.activeElement.closest('{inside}')"
+                " || document.activeElement.matches('.tandem-skip-link')"
+            )
+            if not where:
+                return
+            name = focused["text"] or focused["id"]
+            reached.add(name)
+            if focused["outlineStyle"] in ("none", "hidden") or not (
+                focused["outlineWidth"] >= 2 and focused["contrast"] >= 3
+            ):
+                problems.append(f"focus invisible sur « {name} »")
+
+    # From the very top (a focusable mark before everything, then Tab).
+    page.evaluate(
+        "() => { const first = document.createElement('span');"
+        " first.tabIndex = 0; first.id = 'tandem-crawl-start';"
+        " document.body.prepend(first); first.focus(); }"
+    )
+    walk("Tab", 25, "header")
+    page.evaluate(
+        "() => { const last = document.createElement('span');"
+        " last.tabIndex = 0; last.id = 'tandem-crawl-end';"
+        " document.body.append(last); last.focus(); }"
+    )
+    walk("Shift+Tab", 6, "footer")
+    missing = wanted - reached
+    if missing:
+        problems.append(f"hors d'atteinte au clavier : {sorted(missing)}")
+    return problems
 
 
 def _nu_errors(folder: Path) -> list[str]:
@@ -152,6 +209,7 @@ def test_every_page_a_demo_user_reaches_is_french_reflows_and_is_valid(
             problems.append(f"{url}: {seen['width']} px de large à 320 px")
         if seen["english"] or seen["english_title"]:
             problems.append(f"{url}: anglais {seen['english'] + seen['english_title']}")
+        problems += [f"{url}: {problem}" for problem in seen["keyboard"]]
         if not seen["title"].endswith(" – Tandem"):
             problems.append(f"{url}: titre « {seen['title']} »")
     by_title: dict[str, set[str]] = {}
