@@ -56,6 +56,12 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
             )
         return super().get_context_data(**kwargs)
 
+    def form_invalid(self, form):
+        """The form again, with its errors: a 400 (nothing was saved)."""
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
     def get_success_url(self):
         landing = getattr(self.process, "landing_url", None)
         return landing or self.process.subject.get_absolute_url()

@@ -193,6 +193,6 @@ def test_disguised_specification_document_is_a_form_error(demo, client):
         {"summary": "v1", "document": SimpleUploadedFile("cdc.pdf", PNG_BYTES)},
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "ne correspond pas" in html.unescape(response.content.decode())
     assert ChangeRequest.objects.get(pk=cr.pk).status == S.IN_STUDY

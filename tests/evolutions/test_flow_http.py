@@ -287,7 +287,7 @@ def test_bad_quote_is_a_french_form_error(world, client, submitted, data, messag
         F.write_quote.reverse("execute", args=[task.process_id, task.pk]), data
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in html.unescape(response.content.decode())
     assert _status(submitted) == S.QUOTE_PREPARATION
     assert not Quote.objects.exists()

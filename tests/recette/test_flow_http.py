@@ -297,7 +297,7 @@ def test_xlsx_import_lists_every_bad_row_then_saves_the_corrected_file(
             **data,
             "cases_file": SimpleUploadedFile("plan.xlsx", _workbook(bad)),
         },
-        expect=200,
+        expect=400,
     )
 
     page = refused.content.decode()
@@ -388,7 +388,7 @@ def test_wrong_signature_passwords_count_as_failed_logins(world, client, accepta
 
     for _attempt in range(4):
         response = client.post(execute, wrong)
-        assert response.status_code == 200
+        assert response.status_code == 400
         assert "Mot de passe incorrect." in response.content.decode()
     locked = client.post(execute, wrong)
     right = client.post(execute, {**wrong, "password": PASSWORD})

@@ -248,7 +248,7 @@ def test_task_page_refuses_a_wrong_code_and_slows_the_next_attempts(
     malformed = client.post(execute, {**_signing(dsi), "otp_token": "12a456"})
     assert "Le code est fait de 6 chiffres" in malformed.content.decode()
     response = client.post(execute, {**_signing(dsi), "otp_token": wrong})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Code incorrect ou déjà utilisé" in response.content.decode()
     # Rolled back with the task, the failure is still counted on the device.
     assert TOTPDevice.objects.get(user=dsi).throttling_failure_count == 1

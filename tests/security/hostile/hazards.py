@@ -121,12 +121,12 @@ HAZARDS: dict[str, tuple[str, Callable[[Stage], object], int]] = {
     "plan-in-year-9999": (
         "taches-recettes:prepare_plan:execute",
         lambda s: {"workload": "2", "start": "9999-12-31", "end": "9999-12-31"},
-        200,
+        400,
     ),
     "plan-in-year-1": (
         "taches-recettes:prepare_plan:execute",
         lambda s: {"workload": "2", "start": "0001-01-01", "end": "0001-01-01"},
-        200,
+        400,
     ),
     "quote-valid-until-9999": (
         "taches-evolutions:write_quote:execute",
