@@ -5,16 +5,13 @@ reached again once the task is done or taken says by whom, with the object's lin
 import re
 from html import unescape
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
-from recette.demo import recette_demo_load
 from recette.models import RecetteProcess
 from tests.workflow.test_mytasks import (
     _execute_url,
@@ -24,14 +21,6 @@ from tests.workflow.test_mytasks import (
 )
 from workflow import deadlines, nextsteps
 from workflow.mytasks import deadline_text, working_days_left
-
-
-@pytest.fixture
-def demo(world, settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    recette_demo_load()
-    return world
 
 
 def _text(response) -> str:

@@ -19,10 +19,8 @@ from viewflow.workflow.status import STATUS
 
 from contacts.models import Membership, Role
 from evolutions import services
-from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest
-from recette.demo import recette_demo_load
 from recette.flows import RecetteFlow
 from workflow import deadlines, flowviews, mytasks
 from workflow.calendars import working_days_between
@@ -31,15 +29,6 @@ from workflow.flowviews import SCOPED_FLOWS, ScopedFlowMixin
 from workflow.mytasks import deadline_text, working_days_left
 
 S = ChangeRequest.Status
-
-
-@pytest.fixture
-def demo(world, settings, tmp_path):
-    """Both processes' demo data: requests of 23 and 57 at every step."""
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    recette_demo_load()
-    return world
 
 
 def _home(client, user, query=None):

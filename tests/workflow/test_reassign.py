@@ -9,19 +9,9 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from contacts.models import Membership, Role
-from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
-from recette.demo import recette_demo_load
 from tests.workflow.test_mytasks import _second_porteur, _waiting_review_quote
 from workflow.models import AuditEntry, Notification
-
-
-@pytest.fixture
-def demo(world, settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    recette_demo_load()
-    return world
 
 
 def _url(task) -> str:

@@ -2,9 +2,7 @@
 
 import pytest
 
-from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
-from recette.demo import recette_demo_load
 from workflow.events import HEADLINES
 from workflow.models import Notification
 
@@ -69,14 +67,6 @@ EXPECTED = {
         },
     ),
 }
-
-
-@pytest.fixture
-def demo(world, settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    recette_demo_load()
-    return world
 
 
 def _kind(row) -> str:
