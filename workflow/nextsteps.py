@@ -14,21 +14,12 @@ from django.utils.translation import gettext, ngettext
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from contacts.models import Organisation, Role
+from contacts.models import Role
 from workflow import consistency, deadlines
-from workflow.access import ROLE_PERMISSION_PREFIX, permission_organisation_code
 from workflow.mytasks import deadline_text, working_days_left
+from workflow.reminders import acting
 
 OPEN = (STATUS.NEW, STATUS.ASSIGNED)
-
-
-def acting_role(task) -> tuple[str | None, str | None]:
-    """(role, organisation code) named by a task's permission, or (None, None)."""
-    permission = task.owner_permission or ""
-    code = permission_organisation_code(permission)
-    if code is None:
-        return None, None
-    return permission[len(ROLE_PERMISSION_PREFIX) + 1 : -len(code) - 1], code
 
 
 @dataclass
@@ -59,11 +50,10 @@ def _who(task, user) -> str:
         if task.owner_id == user.pk:
             return gettext("vous")
         return task.owner.get_full_name() or task.owner.get_username()
-    role, code = acting_role(task)
+    role, organisation = acting(task)
     if role is None:
         return gettext("l'équipe concernée")
     label = Role(role).label if role in Role.values else role
-    organisation = Organisation.objects.filter(code=code).first()
     if organisation is None:
         return str(label)
     return f"{label} ({organisation})"

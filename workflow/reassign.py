@@ -13,14 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from viewflow.workflow.status import STATUS
 
-from contacts.models import Membership, Organisation, Role
+from contacts.models import Membership, Role
 from workflow import access, audit
 from workflow.flowviews import stale_task_reason
 from workflow.locking import process_locked
 from workflow.mytasks import step_title, subject_of
-from workflow.nextsteps import acting_role
 from workflow.notifications import Recipient, notify
 from workflow.refusals import refusal_about
+from workflow.reminders import acting
 from workflow.transitions import ActionRefused
 
 SUPERVISORS = {
@@ -29,18 +29,11 @@ SUPERVISORS = {
 }
 
 
-def _acting(task) -> tuple[str | None, Organisation | None]:
-    role, code = acting_role(task)
-    if role is None:
-        return None, None
-    return role, Organisation.objects.filter(code=code).first()
-
-
 def may_reassign(user, task) -> bool:
     """Is the user a supervisor of this open task's organisation?"""
     if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
         return False
-    _role, organisation = _acting(task)
+    _role, organisation = acting(task)
     if organisation is None:
         return False
     return access.may_act_any(user, SUPERVISORS[organisation.is_supplier], organisation)
@@ -48,7 +41,7 @@ def may_reassign(user, task) -> bool:
 
 def candidates(task) -> list:
     """The active users holding the task's role in its organisation, by name."""
-    role, organisation = _acting(task)
+    role, organisation = acting(task)
     if organisation is None:
         return []
     users = get_user_model().objects.filter(

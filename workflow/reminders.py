@@ -18,8 +18,9 @@ from workflow.access import ROLE_PERMISSION_PREFIX, permission_organisation_code
 from workflow.notifications import Recipient, notify
 
 
-def _acting(task) -> tuple[str | None, Organisation | None]:
-    """The role and organisation a task's permission names."""
+def acting(task) -> tuple[str | None, Organisation | None]:
+    """The role and organisation a task's permission names (None, None for a task
+    without one): who acts, for reminders, « Mes tâches » and reassignment."""
     permission = task.owner_permission or ""
     code = permission_organisation_code(permission)
     if code is None:
@@ -54,7 +55,7 @@ def send_deadline_messages(today=None) -> int:
         if not levels:
             continue
         subject = getattr(task.process.coerced, "subject", None)
-        role, organisation = _acting(task)
+        role, organisation = acting(task)
         if subject is None or organisation is None:
             continue
         due = deadlines.task_due_date(task, configured)
