@@ -35,6 +35,7 @@ def _status_is(*statuses):
 
 class EvolutionFlow(ScopedFlowMixin, flow.Flow):
     process_class = EvolutionProcess
+    subject_lookup = "change_request"
     organisation_lookup = "change_request__organisation"
     url_name = "taches-evolutions"
     process_summary_template = SUMMARY

@@ -54,6 +54,7 @@ def _refused(activation, active_tasks=None) -> bool:
 
 class RecetteFlow(ScopedFlowMixin, flow.Flow):
     process_class = RecetteProcess
+    subject_lookup = "change_request"
     organisation_lookup = "change_request__organisation"
     url_name = "taches-recettes"
     process_title = _("Tâches des recettes")

@@ -256,6 +256,12 @@ def permission_organisation_code(permission: str) -> str | None:
     return permission.rsplit("_", 1)[-1]
 
 
+def role_permissions(user) -> set[str]:
+    """The permissions the user's memberships grant (those naming a role in an
+    organisation, which the tasks wait for), without asking Django's own tables."""
+    return _role_permissions(memberships_of(user))
+
+
 def _role_permissions(memberships: Iterable[Membership]) -> set[str]:
     perms = {role_permission(m.role, m.organisation) for m in memberships}
     if any(m.role == Role.ADMINISTRATEUR for m in memberships):

@@ -24,20 +24,43 @@ def configured_days() -> dict[str, int]:
 
 def acting_departement(task) -> str | None:
     """Whose calendar applies: the organisation named in the task's permission."""
-    code = permission_organisation_code(task.owner_permission or "")
+    return permission_departement(task.owner_permission)
+
+
+def permission_departement(permission: str | None) -> str | None:
+    """The département whose calendar a task waiting for `permission` follows
+    (None: the supplier's, the national one)."""
+    code = permission_organisation_code(permission or "")
     return None if code in (None, Organisation.SUPPLIER_CODE) else code
 
 
 def task_due_date(task, configured: dict[str, int] | None = None) -> date | None:
     """When the task is due, or None when its step has no deadline."""
-    node = task.flow_task
-    defaults = getattr(node.flow_class, "deadlines", {})
     configured = configured_days() if configured is None else configured
-    days = configured.get(step_key(node), defaults.get(node.name))
+    return step_due_date(
+        task.flow_task,
+        timezone.localdate(task.created),
+        acting_departement(task),
+        configured,
+    )
+
+
+def step_due_date(
+    node, created: date, departement: str | None, configured: dict[str, int]
+) -> date | None:
+    """When a task of `node` created on `created` is due in the calendar of
+    `departement`, or None when its step has no deadline."""
+    days = step_days(node, configured)
     if days is None:
         return None
-    created = timezone.localdate(task.created)
-    return add_working_days(created, days, acting_departement(task))
+    return add_working_days(created, days, departement)
+
+
+def step_days(node, configured: dict[str, int]) -> int | None:
+    """The working days a task of `node` has (None: no deadline): configured by
+    the administrators, or the flow's default."""
+    defaults = getattr(node.flow_class, "deadlines", {})
+    return configured.get(step_key(node), defaults.get(node.name))
 
 
 def is_overdue(due: date | None) -> bool:

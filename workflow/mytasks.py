@@ -21,33 +21,37 @@ A process app may also put links on the home page of the holders of a role
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from html import escape
 from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, F
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.http import Http404, QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.fields import get_task_ref
-from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from contacts.models import Organisation, Role
 from workflow import access, consistency, deadlines
-from workflow.calendars import working_days_between
+from workflow.calendars import add_working_days, working_days_between
 from workflow.flowviews import (
     SCOPED_FLOWS,
     flow_named,
     stale_task_reason,
     taken_task_reason,
+    to_do_by,
 )
+from workflow.forms import QuickSelect
 from workflow.locking import process_locked
 from workflow.refusals import refusal_about
 from workflow.transitions import ActionRefused
@@ -147,9 +151,16 @@ class MyTasksFilters(forms.Form):
     """The list's filters and sort (GET). A bad value is ignored, the others
     apply; the field says what was wrong."""
 
-    processus = forms.ChoiceField(label=_("Processus"), required=False)
-    organisme = forms.ChoiceField(label=_("Organisme"), required=False)
-    tri = forms.ChoiceField(label=_("Tri"), required=False, choices=SORTS)
+    # Printed in one pass: the supplier's list names a hundred organisations.
+    processus = forms.ChoiceField(
+        label=_("Processus"), required=False, widget=QuickSelect
+    )
+    organisme = forms.ChoiceField(
+        label=_("Organisme"), required=False, widget=QuickSelect
+    )
+    tri = forms.ChoiceField(
+        label=_("Tri"), required=False, choices=SORTS, widget=QuickSelect
+    )
 
     def __init__(self, *args, flows, organisations, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,24 +186,92 @@ def step_title(task) -> str:
     return consistency.step_title(task.flow_task)
 
 
-@dataclass
+# Stand-ins for the ids in a URL reversed once and filled in per row: reverse()
+# (through viewflow's namespaces, for a task) costs more than the rest of a row.
+_PROCESS_MARKER, _ID_MARKER = 999_999_991, 999_999_992
+
+
+class TaskLinks:
+    """The URLs of one page's task rows (a task's page, « Prendre et ouvrir »,
+    « Rendre la tâche », its subject's page), each pattern reversed once."""
+
+    def __init__(self):
+        self._execute: dict = {}
+        self._flow: dict = {}
+        self._subject: dict = {}
+
+    def execute(self, node, process_pk: int, task_pk: int) -> str:
+        pattern = self._execute.get(node)
+        if pattern is None:
+            url = node.reverse("execute", args=[_PROCESS_MARKER, _ID_MARKER])
+            pattern = self._execute[node] = _fillable(url)
+        return pattern.format(process=process_pk, id=task_pk)
+
+    def subject(self, flow, pk: int) -> str:
+        """The page of the flow's subject `pk`: its model's get_absolute_url,
+        which names the subject by its id."""
+        pattern = self._subject.get(flow)
+        if pattern is None:
+            url = flow.subject_model()(pk=_ID_MARKER).get_absolute_url()
+            pattern = self._subject[flow] = _fillable(url)
+        return pattern.format(id=pk)
+
+    def of_flow(self, flow, task_pk: int) -> tuple[str, str]:
+        """(open, give back) of a task of `flow`."""
+        patterns = self._flow.get(flow)
+        if patterns is None:
+            patterns = self._flow[flow] = tuple(
+                _fillable(reverse(name, args=[flow.url_name, _ID_MARKER]))
+                for name in ("task_open", "task_give_back")
+            )
+        return tuple(pattern.format(id=task_pk) for pattern in patterns)
+
+
+def _fillable(url: str) -> str:
+    """`url` with its markers as format fields (ids are digits: nothing to quote)."""
+    escaped = url.replace("{", "{{").replace("}", "}}")
+    return escaped.replace(str(_PROCESS_MARKER), "{process}").replace(
+        str(_ID_MARKER), "{id}"
+    )
+
+
+@dataclass(slots=True)
 class TaskRow:
-    """One line of the list: the task, what it is about, when it is due."""
+    """One line of a task list, ready to print: the task, what it is about (its
+    subject's reference, title and page), when it is due, where its buttons go."""
 
-    task: Task
+    pk: int
     flow: type
-    subject: object
+    step: str
+    mine: bool  # assigned to the user; otherwise waiting to be taken
     organisation: Organisation
-    due: date | None
-    days_left: int | None
+    reference: str
+    title: str
+    subject_url: str
+    execute_url: str
+    open_url: str
+    give_back_url: str
+    due: date | None = None
+    days_left: int | None = None
 
-    @property
-    def step(self) -> str:
-        return step_title(self.task)
-
-    @property
-    def mine(self) -> bool:
-        return self.task.status == STATUS.ASSIGNED
+    @classmethod
+    def of(cls, flow, task, subject, links: "TaskLinks | None" = None) -> "TaskRow":
+        """The row of a task read whole (pages that show a few)."""
+        links = links or TaskLinks()
+        open_url, give_back_url = links.of_flow(flow, task.pk)
+        return cls(
+            pk=task.pk,
+            flow=flow,
+            step=step_title(task),
+            mine=task.status == STATUS.ASSIGNED,
+            organisation=subject.organisation,
+            reference=subject.reference,
+            title=subject.title,
+            subject_url=subject.get_absolute_url(),
+            execute_url=links.execute(task.flow_task, task.process_id, task.pk),
+            open_url=open_url,
+            give_back_url=give_back_url,
+        )
 
     @property
     def deadline(self) -> str:
@@ -201,20 +280,6 @@ class TaskRow:
     @property
     def overdue(self) -> bool:
         return self.days_left is not None and self.days_left < 0
-
-    @property
-    def execute_url(self) -> str:
-        return self.task.flow_task.reverse(
-            "execute", args=[self.task.process_id, self.task.pk]
-        )
-
-    @property
-    def open_url(self) -> str:
-        return reverse("task_open", args=[self.flow.url_name, self.task.pk])
-
-    @property
-    def give_back_url(self) -> str:
-        return reverse("task_give_back", args=[self.flow.url_name, self.task.pk])
 
 
 @dataclass
@@ -232,54 +297,94 @@ class _Candidate(NamedTuple):
 
     flow: type
     pk: int
+    node: object
+    mine: bool
+    process_pk: int
+    subject: tuple[int, str, str]  # pk, reference, title
+    organisation: Organisation
     created: datetime
-    organisation_pk: int
     due: date | None
     days_left: int | None
 
 
 def _candidates(user, flows) -> list[_Candidate]:
-    """Every task the user may do now, in every flow, with its due date.
+    """Every task the user may do now, in every flow, with its due date and what
+    the list shows of its subject and organisation.
 
-    Read as bare values (no model instance, the step as its stored reference) and
-    dated once per step, day and acting organisation: thousands of waiting tasks
-    cost a few milliseconds, not a due-date computation each."""
+    One query per flow on the task table, as its indexes answer it, joined to
+    the task's process, subject and organisation (the scoping), read as bare
+    values (no model instance but one per organisation, the step as its stored
+    reference); dated once per step, day and acting organisation: thousands of
+    waiting tasks cost a few milliseconds, not a due-date computation each."""
     configured = deadlines.configured_days()
     today = timezone.localdate()
+    zone = timezone.get_current_timezone()
     dated: dict[tuple, tuple[date | None, int | None]] = {}
+    organisations: dict[int, Organisation] = {}
     found = []
     for flow in flows:
         nodes = {get_task_ref(node): node for node in flow.human_nodes()}
-        tasks = flow.assigned_to(user) | flow.waiting_for(user)
+        days = {node: deadlines.step_days(node, configured) for node in nodes.values()}
+        tasks = flow.task_class._default_manager.filter(
+            to_do_by(user), flow_task__in=nodes
+        )
+        subject, organisation = flow.task_subject_path(), flow.task_organisation_path()
         rows = (
-            flow.scope_tasks(tasks, user)
-            .select_related(None)
+            access.scope_to_organisations(tasks, user, organisation)
             .order_by()
-            .annotate(
-                step=Cast("flow_task", CharField()),
-                day=TruncDate("created"),
-                organisation_pk=F(flow.task_organisation_path()),
-            )
+            # The step as stored (the field would build its node).
+            .annotate(step=Cast("flow_task", CharField()))
             .values_list(
-                "pk", "step", "created", "day", "owner_permission", "organisation_pk"
+                "pk",
+                "step",
+                "status",
+                "process_id",
+                "created",
+                "owner_permission",
+                subject,
+                f"{subject}__reference",
+                f"{subject}__title",
+                organisation,
+                f"{organisation}__code",
+                f"{organisation}__kind",
+                f"{organisation}__name",
             )
         )
-        for pk, step, created, day, permission, organisation_pk in rows:
-            key = (step, day, permission)
-            if key not in dated:
-                dated[key] = _due(nodes[step], created, permission, configured, today)
-            found.append(_Candidate(flow, pk, created, organisation_pk, *dated[key]))
+        for pk, step, status, process, created, permission, *about in rows:
+            node = nodes[step]
+            key = (days[node], created.astimezone(zone).date(), permission)
+            when = dated.get(key)
+            if when is None:
+                when = dated[key] = _due(*key, today)
+            org = organisations.get(about[3])
+            if org is None:
+                org = organisations[about[3]] = Organisation(
+                    pk=about[3], code=about[4], kind=about[5], name=about[6]
+                )
+            found.append(
+                _Candidate(
+                    flow,
+                    pk,
+                    node,
+                    status == STATUS.ASSIGNED,
+                    process,
+                    tuple(about[:3]),
+                    org,
+                    created,
+                    *when,
+                )
+            )
     return found
 
 
-def _due(node, created, permission, configured, today):
-    """(due date, working days left) of a task of `node` created at `created`
-    for the holders of `permission`."""
-    task = Task(flow_task=node, created=created, owner_permission=permission)
-    due = deadlines.task_due_date(task, configured)
-    if due is None:
+def _due(days: int | None, created: date, permission, today):
+    """(due date, working days left) of a task created on `created` with `days`
+    working days to do it, for the holders of `permission`."""
+    if days is None:
         return None, None
-    return due, working_days_left(due, today, deadlines.acting_departement(task))
+    departement = deadlines.permission_departement(permission)
+    due = add_working_days(created, days, departement)
+    return due, working_days_left(due, today, departement)
 
 
 def my_tasks(user, query: QueryDict | None = None) -> MyTasks:
@@ -287,22 +392,23 @@ def my_tasks(user, query: QueryDict | None = None) -> MyTasks:
     query = QueryDict() if query is None else query
     flows = list(SCOPED_FLOWS)
     candidates = _candidates(user, flows)
-    organisations = list(
-        Organisation.objects.filter(pk__in={c.organisation_pk for c in candidates})
+    # The supplier first, then the clients by code (the directory's order).
+    organisations = sorted(
+        {c.organisation.pk: c.organisation for c in candidates}.values(),
+        key=lambda o: (not o.is_supplier, o.code),
     )
     filters = MyTasksFilters(query or None, flows=flows, organisations=organisations)
     flow_name, code = filters.value("processus"), filters.value("organisme")
     sort = filters.value("tri") or URGENT_FIRST
-    organisation_pk = next((o.pk for o in organisations if o.code == code), None)
     chosen = [
         candidate
         for candidate in candidates
         if (not flow_name or candidate.flow.url_name == flow_name)
-        and (not code or candidate.organisation_pk == organisation_pk)
+        and (not code or candidate.organisation.code == code)
     ]
     chosen.sort(key=_sort_key(sort))
     page = Paginator(chosen, PAGE_SIZE).get_page(query.get("page"))
-    page.object_list = _rows(user, page.object_list, organisations)
+    page.object_list = _rows(page.object_list)
     kept = query.copy()
     kept.pop("page", None)
     return MyTasks(
@@ -331,33 +437,97 @@ def _sort_key(sort: str):
     return key
 
 
-def _rows(user, candidates, organisations) -> list[TaskRow]:
-    """The page's tasks read whole (one query per flow), in the page's order."""
-    by_pk = {o.pk: o for o in organisations}
-    loaded = {}
-    for flow in {candidate.flow for candidate in candidates}:
-        pks = [candidate.pk for candidate in candidates if candidate.flow is flow]
-        tasks = flow.scope_tasks(
-            flow.task_class._default_manager.filter(pk__in=pks), user
-        )
-        loaded |= {task.pk: task for task in tasks}
+def _rows(candidates) -> list[TaskRow]:
+    """The page's rows, in its order."""
+    links = TaskLinks()
+    titles = {}
     rows = []
     for candidate in candidates:
-        task = loaded.get(candidate.pk)
-        if task is None:  # done or gone between the two reads
-            continue
-        subject = subject_of(candidate.flow, task)
+        node = candidate.node
+        if node not in titles:
+            titles[node] = consistency.step_title(node)
+        subject_pk, reference, title = candidate.subject
+        open_url, give_back_url = links.of_flow(candidate.flow, candidate.pk)
         rows.append(
             TaskRow(
-                task=task,
+                pk=candidate.pk,
                 flow=candidate.flow,
-                subject=subject,
-                organisation=by_pk.get(candidate.organisation_pk, subject.organisation),
+                step=titles[node],
+                mine=candidate.mine,
+                organisation=candidate.organisation,
+                reference=reference,
+                title=title,
+                subject_url=links.subject(candidate.flow, subject_pk),
+                execute_url=links.execute(node, candidate.process_pk, candidate.pk),
+                open_url=open_url,
+                give_back_url=give_back_url,
                 due=candidate.due,
                 days_left=candidate.days_left,
             )
         )
     return rows
+
+
+def rows_html(rows: list[TaskRow], csrf_token: str) -> SafeString:
+    """The list's table body, every value escaped. Printed here rather than by a
+    template loop: fifty rows of six cells and two forms cost the template more
+    than the page's queries (bench row `my_tasks_*`, BENCHMARKS.md)."""
+    labels = {
+        "step": escape(gettext("Étape")),
+        "organisation": escape(gettext("Organisme")),
+        "due": escape(gettext("Échéance")),
+        "holder": escape(gettext("Attribution")),
+    }
+    mine, to_take = escape(gettext("À vous")), escape(gettext("À prendre"))
+    open_, give_back = escape(gettext("Ouvrir")), escape(gettext("Rendre la tâche"))
+    take = escape(gettext("Prendre et ouvrir"))
+    csrf = (
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
+    )
+    deadlines_in_words: dict = {}
+    lines = []
+    for row in rows:
+        hidden = (
+            f'<span class="tandem-visually-hidden"> : {escape(row.step)}, '
+            f"{escape(row.reference)}</span>"
+        )
+        words = deadlines_in_words.get(row.days_left)
+        if words is None:
+            words = deadlines_in_words[row.days_left] = escape(row.deadline)
+        if row.overdue:
+            words = f'<strong class="tandem-overdue">{words}</strong>'
+        if row.due:
+            day = escape(date_format(row.due, "SHORT_DATE_FORMAT"))
+            words += (
+                f' <span class="tandem-muted">(<time datetime="{row.due.isoformat()}">'
+                f"{day}</time>)</span>"
+            )
+        if row.mine:
+            action = (
+                f'<div class="tandem-actions"><a class="tandem-button '
+                f'tandem-button--primary" href="{escape(row.execute_url)}">'
+                f"{open_}{hidden}</a>"
+                f'<form method="post" action="{escape(row.give_back_url)}">{csrf}'
+                f'<button type="submit" class="tandem-button">{give_back}{hidden}'
+                f"</button></form></div>"
+            )
+        else:
+            action = (
+                f'<form method="post" action="{escape(row.open_url)}">{csrf}'
+                f'<button type="submit" class="tandem-button tandem-button--primary">'
+                f"{take}{hidden}</button></form>"
+            )
+        lines.append(
+            f'<tr><td><a href="{escape(row.subject_url)}">{escape(row.reference)} – '
+            f"{escape(row.title)}</a></td>"
+            f'<td data-label="{labels["step"]}">{escape(row.step)}</td>'
+            f'<td data-label="{labels["organisation"]}">'
+            f"{escape(str(row.organisation))}</td>"
+            f'<td data-label="{labels["due"]}">{words}</td>'
+            f'<td data-label="{labels["holder"]}">{mine if row.mine else to_take}</td>'
+            f"<td>{action}</td></tr>"
+        )
+    return mark_safe("\n".join(lines))  # noqa: S308 (every value escaped above)
 
 
 # --- Taking a task, giving it back ---------------------------------------------------

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Value, When
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -48,11 +49,13 @@ def home(request):
     if administrator:
         heartbeat = Heartbeat.objects.filter(name="worker").first()
     signing = access.deals_with_signing_roles(request.user)
+    tasks = mytasks.my_tasks(request.user, request.GET)
     return render(
         request,
         "workflow/home.html",
         {
-            "tasks": mytasks.my_tasks(request.user, request.GET),
+            "tasks": tasks,
+            "tasks_body": mytasks.rows_html(tasks.page.object_list, get_token(request)),
             "home_links": mytasks.home_links(request.user),
             "by_organisation": by_organisation,
             "is_supplier": access.is_supplier_user(request.user),
@@ -156,6 +159,7 @@ def _tasks_by_link(user, notifications) -> dict[str, list]:
         return {}
     organisations = {n.organisation_id for n in notifications if n.link}
     found: dict[str, list] = {}
+    urls = mytasks.TaskLinks()
     for flow in SCOPED_FLOWS:
         tasks = (
             flow.scope_tasks(flow.assigned_to(user) | flow.waiting_for(user), user)
@@ -165,14 +169,7 @@ def _tasks_by_link(user, notifications) -> dict[str, list]:
         for task in tasks:
             subject = mytasks.subject_of(flow, task)
             process = getattr(task.process, flow.process_class_name())
-            row = mytasks.TaskRow(
-                task=task,
-                flow=flow,
-                subject=subject,
-                organisation=subject.organisation,
-                due=None,
-                days_left=None,
-            )
+            row = mytasks.TaskRow.of(flow, task, subject, urls)
             pages = {subject.get_absolute_url(), getattr(process, "landing_url", "")}
             for url in pages & links:
                 found.setdefault(url, []).append(row)

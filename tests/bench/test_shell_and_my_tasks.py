@@ -62,7 +62,7 @@ def test_the_my_tasks_floor_reads_the_tasks_the_page_lists(demo, username):
     page = mytasks.my_tasks(user)
     assert answer["count"] == page.count > 0
     assert page.count <= floors.MY_TASKS_PAGE_SIZE == mytasks.PAGE_SIZE
-    assert {row[1] for row in answer["rows"]} == {row.task.pk for row in page.page}
+    assert {row[1] for row in answer["rows"]} == {row.pk for row in page.page}
 
 
 def test_my_tasks_is_held_to_the_page_ratio_and_the_shell_to_none():
