@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField
+from django.db.models import CharField, QuerySet
 from django.db.models.functions import Cast
 from django.http import Http404, QueryDict
 from django.urls import reverse
@@ -311,28 +311,75 @@ def _candidates(user, flows) -> list[_Candidate]:
     """Every task the user may do now, in every flow, with its due date and what
     the list shows of its subject and organisation.
 
-    One query per flow on the task table, as its indexes answer it, joined to
-    the task's process, subject and organisation (the scoping), read as bare
-    values (no model instance but one per organisation, the step as its stored
-    reference); dated once per step, day and acting organisation: thousands of
-    waiting tasks cost a few milliseconds, not a due-date computation each."""
+    One query for every flow (one SELECT per flow, joined by UNION ALL): the task
+    table as its indexes answer it, joined to the task's process, subject and
+    organisation (the scoping), read as bare values (no model instance but one per
+    organisation, the step as its stored reference); dated once per step, day and
+    acting organisation: thousands of waiting tasks cost a few milliseconds, not a
+    due-date computation each."""
+    steps = {
+        get_task_ref(node): (flow, node)
+        for flow in flows
+        for node in flow.human_nodes()
+    }
+    if not steps:
+        return []
+    selects = [
+        access.scope_to_organisations(
+            _listed(flow).filter(to_do_by(user)), user, flow.task_organisation_path()
+        )
+        for flow in flows
+    ]
+    rows = selects[0].union(*selects[1:], all=True) if len(selects) > 1 else selects[0]
     configured = deadlines.configured_days()
+    days = {node: deadlines.step_days(node, configured) for _, node in steps.values()}
     today = timezone.localdate()
     zone = timezone.get_current_timezone()
     dated: dict[tuple, tuple[date | None, int | None]] = {}
     organisations: dict[int, Organisation] = {}
     found = []
-    for flow in flows:
-        nodes = {get_task_ref(node): node for node in flow.human_nodes()}
-        days = {node: deadlines.step_days(node, configured) for node in nodes.values()}
-        tasks = flow.task_class._default_manager.filter(
-            to_do_by(user), flow_task__in=nodes
+    for pk, step, status, process, created, permission, *about in rows:
+        flow, node = steps[step]
+        key = (days[node], created.astimezone(zone).date(), permission)
+        when = dated.get(key)
+        if when is None:
+            when = dated[key] = _due(*key, today)
+        org = organisations.get(about[3])
+        if org is None:
+            org = organisations[about[3]] = Organisation(
+                pk=about[3], code=about[4], kind=about[5], name=about[6]
+            )
+        found.append(
+            _Candidate(
+                flow,
+                pk,
+                node,
+                status == STATUS.ASSIGNED,
+                process,
+                tuple(about[:3]),
+                org,
+                created,
+                *when,
+            )
         )
+    return found
+
+
+# What the list reads of each flow's tasks, before the user's conditions: built
+# once per flow (building it costs more than running it).
+_LISTED: dict[type, QuerySet] = {}
+
+
+def _listed(flow) -> QuerySet:
+    """The flow's human tasks as the list reads them: the step as stored (the
+    field would build its node), the subject's reference and title, the
+    organisation's code, kind and name."""
+    listed = _LISTED.get(flow)
+    if listed is None:
         subject, organisation = flow.task_subject_path(), flow.task_organisation_path()
-        rows = (
-            access.scope_to_organisations(tasks, user, organisation)
+        listed = _LISTED[flow] = (
+            flow.task_class._default_manager.filter(flow_task__in=flow.human_steps())
             .order_by()
-            # The step as stored (the field would build its node).
             .annotate(step=Cast("flow_task", CharField()))
             .values_list(
                 "pk",
@@ -350,31 +397,7 @@ def _candidates(user, flows) -> list[_Candidate]:
                 f"{organisation}__name",
             )
         )
-        for pk, step, status, process, created, permission, *about in rows:
-            node = nodes[step]
-            key = (days[node], created.astimezone(zone).date(), permission)
-            when = dated.get(key)
-            if when is None:
-                when = dated[key] = _due(*key, today)
-            org = organisations.get(about[3])
-            if org is None:
-                org = organisations[about[3]] = Organisation(
-                    pk=about[3], code=about[4], kind=about[5], name=about[6]
-                )
-            found.append(
-                _Candidate(
-                    flow,
-                    pk,
-                    node,
-                    status == STATUS.ASSIGNED,
-                    process,
-                    tuple(about[:3]),
-                    org,
-                    created,
-                    *when,
-                )
-            )
-    return found
+    return listed
 
 
 def _due(days: int | None, created: date, permission, today):
