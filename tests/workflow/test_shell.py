@@ -72,6 +72,18 @@ def test_english_is_available_on_request(world, client):
     assert "Your organisations and your roles" in response.content.decode()
 
 
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_each_language_is_offered_under_its_own_name(world, client, language):
+    client.force_login(world.user("cd23.porteur"))
+    client.post(reverse("set_language"), {"language": language, "next": "/"})
+
+    page = client.get("/").content.decode()
+
+    assert '<option value="fr" lang="fr"' in page and ">Français</option>" in page
+    assert '<option value="en" lang="en"' in page and ">English</option>" in page
+    assert "Anglais" not in page and "French<" not in page
+
+
 def test_browser_language_does_not_override_french(world, client):
     client.force_login(world.user("cd23.porteur"))
 
