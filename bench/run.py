@@ -211,19 +211,35 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
         name = f"my_tasks_{role}"
         floor_url = _mounted(name, floors.my_tasks_view(user))
         answer = _json(client, floor_url)
+        home = _page(client, reverse("index"))
         result.append(
             Measure(
                 name,
                 "page",
                 f"« Mes tâches » (/) for {user.username}, {answer['count']} tasks",
-                "the user's assigned and waiting human tasks of every flow, one "
-                "query on viewflow's task table (all read, the 50 oldest answered "
-                "with the count)",
-                _page(client, reverse("index")),
+                "the user's assigned and waiting human tasks of every flow with "
+                "their subject's reference and title and their organisation, one "
+                "statement (all read, the 50 oldest answered with the count)",
+                home,
                 _page(client, floor_url),
                 repeat,
                 len(answer["rows"]),
                 extra={"tasks": answer["count"]},
+            )
+        )
+        bare_tasks = f"{name}_vs_task_table"
+        task_table = floors.my_tasks_task_table_view(user)
+        result.append(
+            Measure(
+                bare_tasks,
+                "comparison",
+                f"the same request as {name}",
+                "the same tasks from viewflow's task table alone (no subject, no "
+                "organisation), one query",
+                home,
+                _page(client, _mounted(bare_tasks, task_table)),
+                repeat,
+                len(answer["rows"]),
             )
         )
 

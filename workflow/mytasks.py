@@ -333,21 +333,36 @@ def _candidates(user, flows) -> list[_Candidate]:
     rows = selects[0].union(*selects[1:], all=True) if len(selects) > 1 else selects[0]
     configured = deadlines.configured_days()
     days = {node: deadlines.step_days(node, configured) for _, node in steps.values()}
-    today = timezone.localdate()
+    dates = _Dates(timezone.localdate())
     zone = timezone.get_current_timezone()
-    dated: dict[tuple, tuple[date | None, int | None]] = {}
+    departements: dict[str | None, str | None] = {}
     organisations: dict[int, Organisation] = {}
     found = []
-    for pk, step, status, process, created, permission, *about in rows:
+    for (
+        pk,
+        step,
+        status,
+        process,
+        created,
+        permission,
+        subject_pk,
+        reference,
+        title,
+        organisation_pk,
+        code,
+        kind,
+        name,
+    ) in rows:
         flow, node = steps[step]
-        key = (days[node], created.astimezone(zone).date(), permission)
-        when = dated.get(key)
-        if when is None:
-            when = dated[key] = _due(*key, today)
-        org = organisations.get(about[3])
-        if org is None:
-            org = organisations[about[3]] = Organisation(
-                pk=about[3], code=about[4], kind=about[5], name=about[6]
+        if permission not in departements:
+            departements[permission] = deadlines.permission_departement(permission)
+        due, days_left = dates.due(
+            days[node], created.astimezone(zone).date(), departements[permission]
+        )
+        organisation = organisations.get(organisation_pk)
+        if organisation is None:
+            organisation = organisations[organisation_pk] = Organisation(
+                pk=organisation_pk, code=code, kind=kind, name=name
             )
         found.append(
             _Candidate(
@@ -356,13 +371,39 @@ def _candidates(user, flows) -> list[_Candidate]:
                 node,
                 status == STATUS.ASSIGNED,
                 process,
-                tuple(about[:3]),
-                org,
+                (subject_pk, reference, title),
+                organisation,
                 created,
-                *when,
+                due,
+                days_left,
             )
         )
     return found
+
+
+class _Dates:
+    """Due dates and working days left, each computed once per page: a
+    thousand tasks share a few dozen steps, days and calendars."""
+
+    def __init__(self, today: date):
+        self.today = today
+        self._due: dict[tuple, date | None] = {}
+        self._left: dict[tuple, int] = {}
+
+    def due(self, days: int | None, created: date, departement: str | None):
+        """(due date, working days left) of a task created on `created` with
+        `days` working days to do it, on the calendar of `departement`."""
+        if days is None:
+            return None, None
+        key = (days, created, departement)
+        due = self._due.get(key)
+        if due is None:
+            due = self._due[key] = add_working_days(created, days, departement)
+        key = (due, departement)
+        left = self._left.get(key)
+        if left is None:
+            left = self._left[key] = working_days_left(due, self.today, departement)
+        return due, left
 
 
 # What the list reads of each flow's tasks, before the user's conditions: built
@@ -398,16 +439,6 @@ def _listed(flow) -> QuerySet:
             )
         )
     return listed
-
-
-def _due(days: int | None, created: date, permission, today):
-    """(due date, working days left) of a task created on `created` with `days`
-    working days to do it, for the holders of `permission`."""
-    if days is None:
-        return None, None
-    departement = deadlines.permission_departement(permission)
-    due = add_working_days(created, days, departement)
-    return due, working_days_left(due, today, departement)
 
 
 def my_tasks(user, query: QueryDict | None = None) -> MyTasks:
@@ -508,6 +539,7 @@ def rows_html(rows: list[TaskRow], csrf_token: str) -> SafeString:
         f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
     )
     deadlines_in_words: dict = {}
+    days: dict = {}  # due date → its <time> element
     lines = []
     for row in rows:
         hidden = (
@@ -520,11 +552,14 @@ def rows_html(rows: list[TaskRow], csrf_token: str) -> SafeString:
         if row.overdue:
             words = f'<strong class="tandem-overdue">{words}</strong>'
         if row.due:
-            day = escape(date_format(row.due, "SHORT_DATE_FORMAT"))
-            words += (
-                f' <span class="tandem-muted">(<time datetime="{row.due.isoformat()}">'
-                f"{day}</time>)</span>"
-            )
+            day = days.get(row.due)
+            if day is None:
+                shown = escape(date_format(row.due, "SHORT_DATE_FORMAT"))
+                day = days[row.due] = (
+                    f' <span class="tandem-muted">(<time datetime="'
+                    f'{row.due.isoformat()}">{shown}</time>)</span>'
+                )
+            words += day
         if row.mine:
             action = (
                 f'<div class="tandem-actions"><a class="tandem-button '

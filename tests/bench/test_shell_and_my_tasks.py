@@ -52,17 +52,40 @@ def test_the_shell_page_is_not_a_url_of_the_product(world, client):
 
 
 @pytest.mark.parametrize("username", ["cnaf.commande", "cd23.porteur"])
-def test_the_my_tasks_floor_reads_the_tasks_the_page_lists(demo, username):
+@pytest.mark.parametrize(
+    "floor", [floors.my_tasks_view, floors.my_tasks_task_table_view]
+)
+def test_the_my_tasks_floors_read_the_tasks_the_page_lists(demo, username, floor):
+    user = demo.user(username)
+    request = RequestFactory().get("/")
+    request.user = user
+
+    answer = json.loads(floor(user)(request).content)
+
+    page = mytasks.my_tasks(user)
+    assert answer["count"] == page.count > 0
+    assert page.count <= floors.MY_TASKS_PAGE_SIZE == mytasks.PAGE_SIZE
+    assert {row[1] for row in answer["rows"]} == {row.pk for row in page.page}
+
+
+@pytest.mark.parametrize("username", ["cnaf.commande", "cd23.porteur"])
+def test_the_my_tasks_floor_answers_what_the_page_shows(demo, username):
+    """Like for like: the floor reads, for each task, the subject and the
+    organisation the page prints."""
     user = demo.user(username)
     request = RequestFactory().get("/")
     request.user = user
 
     answer = json.loads(floors.my_tasks_view(user)(request).content)
 
-    page = mytasks.my_tasks(user)
-    assert answer["count"] == page.count > 0
-    assert page.count <= floors.MY_TASKS_PAGE_SIZE == mytasks.PAGE_SIZE
-    assert {row[1] for row in answer["rows"]} == {row.pk for row in page.page}
+    shown = {
+        row.pk: (row.reference, row.title, row.organisation.code, row.organisation.name)
+        for row in mytasks.my_tasks(user).page
+    }
+    # created, pk, process, step, status, permission, then what the page shows:
+    # reference, title, organisation code, kind, name.
+    read = {row[1]: (row[6], row[7], row[8], row[10]) for row in answer["rows"]}
+    assert read == shown
 
 
 def test_my_tasks_is_held_to_the_page_ratio_and_the_shell_to_none():
@@ -81,6 +104,7 @@ def test_my_tasks_is_held_to_the_page_ratio_and_the_shell_to_none():
         "results": [
             {**row, "name": "my_tasks_order_owner", "kind": "page"},
             {**row, "name": "shell", "kind": "shell"},
+            {**row, "name": "my_tasks_order_owner_vs_task_table", "kind": "comparison"},
         ],
     }
 
