@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from workflow.formats import NO_BREAK_SPACE, format_euros_excluding_tax, format_number
 from workflow.pdf import (
-    NO_BREAK_SPACE,
     Block,
     Field,
     Heading,
@@ -20,8 +20,6 @@ from workflow.pdf import (
     build_pdf,
     format_date,
     format_datetime,
-    format_euros,
-    format_number,
 )
 
 
@@ -111,7 +109,7 @@ def quote_pdf(data: QuoteData, *, generated_at: datetime) -> bytes:
             rows=(
                 (
                     format_man_days(data.man_days),
-                    format_euros(data.amount),
+                    format_euros_excluding_tax(data.amount),
                     format_date(data.valid_until),
                 ),
             ),

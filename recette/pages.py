@@ -24,6 +24,7 @@ from recette.selectors import (
     grid_figures,
     grid_html,
     grid_rows,
+    run_summary,
 )
 from recette.tasks import IMPORT_PREVIEWS_FOLDER
 from workflow import access, consistency
@@ -240,13 +241,15 @@ def campaign_record(request, pk: int):
     # An ActionRefused (the campaign closed meanwhile) is answered by
     # workflow.refusals.RefusalMiddleware: {"error": …}, 409, as the grid reads it.
     labels = dict(R.choices)
+    figures = campaign_figures(campaign)
     return JsonResponse(
         {
             "saved": [
                 {"case": e.case_id, "result": e.result, "label": str(labels[e.result])}
                 for e in saved
             ],
-            "figures": campaign_figures(campaign),
+            "figures": figures,
+            "summary": run_summary(figures),
         }
     )
 

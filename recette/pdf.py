@@ -24,6 +24,7 @@ from reportlab.platypus import Flowable, Paragraph, TableStyle
 from reportlab.platypus import Table as GridTable
 
 from evolutions.pdf import format_man_days
+from workflow.formats import format_number
 from workflow.pdf import (
     ACCENT,
     CELL_PADDING,
@@ -43,7 +44,6 @@ from workflow.pdf import (
     escape_text,
     format_date,
     format_datetime,
-    format_number,
     plain_cell_commands,
     table_cell,
 )

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import ngettext
 
 from recette.models import (
     AcceptancePlan,
@@ -118,6 +119,16 @@ def latest_results(campaign: Campaign) -> dict[int, str]:
 def campaign_figures(campaign: Campaign) -> dict[str, int]:
     """How many of the campaign's cases stand at each result (one query)."""
     return figures_by_campaign(Campaign.objects.filter(pk=campaign.pk))[campaign.pk]
+
+
+def run_summary(figures: dict[str, int]) -> str:
+    """« 1 cas exécuté sur 4. », « 3 cas exécutés sur 4. »: the campaign's progress
+    in a sentence (pages and the grid's answers alike)."""
+    return ngettext(
+        "%(run)d cas exécuté sur %(planned)d.",
+        "%(run)d cas exécutés sur %(planned)d.",
+        figures["run"],
+    ) % {"run": figures["run"], "planned": figures["planned"]}
 
 
 def figures_by_campaign(campaigns: QuerySet[Campaign]) -> dict[int, dict[str, int]]:

@@ -21,7 +21,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -45,7 +44,6 @@ from reportlab.platypus import (
 from reportlab.platypus import Table as GridTable
 
 PARIS = ZoneInfo("Europe/Paris")
-NO_BREAK_SPACE = "\u00a0"
 EMPTY_VALUE = "—"
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
@@ -184,22 +182,6 @@ def format_datetime(value: datetime) -> str:
 def paris_time(value: datetime) -> datetime:
     """An aware moment on Paris time; a naive one is taken as Paris time already."""
     return value.astimezone(PARIS) if value.tzinfo is not None else value
-
-
-def format_number(value: Decimal, *, places: int, trim: bool = False) -> str:
-    """A decimal the French way (8 750,5), rounded half up to `places` decimals."""
-    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    sign = "-" if rounded < 0 else ""
-    integer, _point, fraction = f"{abs(rounded):f}".partition(".")
-    if trim:
-        fraction = fraction.rstrip("0")
-    grouped = f"{int(integer):,}".replace(",", NO_BREAK_SPACE)
-    return f"{sign}{grouped},{fraction}" if fraction else f"{sign}{grouped}"
-
-
-def format_euros(value: Decimal) -> str:
-    """An amount in euros the French way: 8 750,00 €."""
-    return f"{format_number(value, places=2)}{NO_BREAK_SPACE}€"
 
 
 def build_pdf(

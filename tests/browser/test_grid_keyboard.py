@@ -26,7 +26,7 @@ def test_tester_records_results_with_the_keyboard_alone(world, visit, campaign):
     expect(page.locator("#tandem-grid-status")).to_contain_text("Entrée")
     keyboard.press("Enter")
     expect(rows.nth(0)).to_have_attribute("data-result", R.PASSED)
-    expect(page.locator("#tandem-grid-figures")).to_have_text("1 cas exécutés sur 4.")
+    expect(page.locator("#tandem-grid-figures")).to_have_text("1 cas exécuté sur 4.")
     expect(rows.nth(1)).to_be_focused()
     keyboard.press("e")
     keyboard.press("Enter")

@@ -12,6 +12,7 @@ from contacts.models import Role
 from evolutions import services
 from evolutions.demo import evolutions_demo_load
 from evolutions.models import Attachment, ChangeRequest
+from workflow.formats import format_file_size
 
 S = ChangeRequest.Status
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -154,7 +155,7 @@ def test_quote_pdf_and_documents_are_scoped(demo, client):
 
     assert response.status_code == 200
     assert "Devis v1" in _text(response)
-    assert "8 750,00 €" in _text(response).replace("\xa0", " ")
+    assert "8 750,00 € HT" in _text(response).replace("\xa0", " ")
     assert refused.status_code == 404
     missing = reverse("evolutions:quote_document", args=[cr.pk, 1])
     client.force_login(demo.user("cnaf.commande"))
@@ -196,3 +197,22 @@ def test_disguised_specification_document_is_a_form_error(demo, client):
     assert response.status_code == 400
     assert "ne correspond pas" in html.unescape(response.content.decode())
     assert ChangeRequest.objects.get(pk=cr.pk).status == S.IN_STUDY
+
+
+def test_the_request_page_writes_amounts_and_sizes_the_french_way(demo, client):
+    cr = _cr(S.QUOTE_REVIEW)
+    porteur = demo.client_user(demo.creuse, Role.PORTEUR_DEMANDE)
+    client.force_login(porteur)
+    client.post(
+        reverse("evolutions:attach", args=[cr.pk]),
+        {"file": SimpleUploadedFile("note.pdf", PDF_BYTES + b" " * 3000)},
+    )
+
+    page = client.get(reverse("evolutions:detail", args=[cr.pk])).content.decode()
+
+    shown = page.replace("\xa0", " ")
+    assert "8 750,00 € HT" in shown
+    size = Attachment.objects.get(change_request=cr).size
+    assert 1024 <= size < 1024 * 1024
+    assert f"({format_file_size(size).replace(chr(160), ' ')}, " in shown
+    assert " Ko, " in shown and "Kio" not in shown and "8750" not in shown

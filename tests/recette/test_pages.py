@@ -85,6 +85,12 @@ def test_tester_records_results_from_the_grid(world, client, campaign):
         {"case": case.pk, "result": "echoue", "label": "Échoué"}
     ]
     assert campaign_figures(campaign)[R.FAILED] == 1
+    planned = campaign_figures(campaign)["planned"]
+    assert saved.json()["summary"] == f"1 cas exécuté sur {planned}."
+    assert '<span id="tandem-grid-figures">0 cas ex' in page.content.decode()
+    second = campaign.change_request.acceptance_plan.cases.exclude(pk=case.pk).first()
+    again = _record(client, campaign, second, R.PASSED)
+    assert again.json()["summary"] == f"2 cas exécutés sur {planned}."
 
 
 @pytest.mark.parametrize(

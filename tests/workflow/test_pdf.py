@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
+from workflow.formats import format_euros, format_number
 from workflow.pdf import (
     Field,
     Heading,
@@ -17,8 +18,6 @@ from workflow.pdf import (
     escape_text,
     format_date,
     format_datetime,
-    format_euros,
-    format_number,
 )
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -48,10 +48,8 @@
         }
         const saved = body.saved[0];
         const figures = document.getElementById("tandem-grid-figures");
-        if (figures && body.figures) {
-          figures.textContent = figures.dataset.pattern
-            .replace("{run}", body.figures.run)
-            .replace("{planned}", body.figures.planned);
+        if (figures && body.summary) {
+          figures.textContent = body.summary;
         }
         row.dataset.result = saved.result;
         row.querySelector("[data-result-label]").textContent = saved.label;
