@@ -98,12 +98,18 @@ def grid_html(rows: list[GridRow], *, focusable: bool) -> SafeString:
     """The grid's table body, every value escaped: a template loop over 500 lines
     costs more than the page's queries, and so does Django's escaping of each value
     through its lazy-string wrapper (the standard library's escape is what it
-    calls)."""
-    tabindex = 0 if focusable else -1
+    calls).
+
+    `focusable`: the tester's grid, one tab stop for all the rows (the arrow
+    keys move between them, Entrée on a row without a chosen result opens its
+    case: grid.js), so the links are left out of the tab order. Read only, the
+    rows are not focusable and each case's link is reached by Tab."""
+    row_tabindex = ' tabindex="0"' if focusable else ""
+    link_tabindex = ' tabindex="-1"' if focusable else ""
     lines = (
         f'<tr data-case="{r.case_id}" data-reference="{escape(r.reference)}" '
-        f'data-result="{escape(r.result)}" tabindex="{tabindex}">'
-        f'<td><a href="{escape(r.url)}" tabindex="-1">{escape(r.reference)}</a></td>'
+        f'data-result="{escape(r.result)}"{row_tabindex}>'
+        f'<td><a href="{escape(r.url)}"{link_tabindex}>{escape(r.reference)}</a></td>'
         f"<td>{escape(r.title)}</td><td>{escape(r.tester)}</td>"
         f"<td data-result-label>{escape(r.label)}</td></tr>"
         for r in rows

@@ -70,3 +70,8 @@ def test_tester_records_results_with_the_keyboard_alone(world, visit, campaign):
     keyboard.press("Enter")
     expect(rows.nth(0)).to_have_attribute("data-result", R.NOT_APPLICABLE)
     assert latest_results(campaign)[cases[2].pk] == R.NOT_APPLICABLE
+
+    # Entrée on a case without a chosen result opens its page.
+    rows.nth(0).focus()
+    tester.follow(lambda: keyboard.press("Enter"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(cases[2].reference)

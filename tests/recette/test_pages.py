@@ -521,6 +521,20 @@ def test_grid_lines_are_escaped_and_link_to_their_case(world, client, campaign):
     assert f'data-case="{case.pk}"' in page and 'tabindex="0"' in page
 
 
+def test_read_only_the_grids_case_links_are_in_the_tab_order(world, client, campaign):
+    """Whoever only reads the grid (the CNAF's project team) reaches each case's
+    page by Tab: no row takes the focus, no link is taken out of the order."""
+    case = campaign.change_request.acceptance_plan.cases.first()
+    client.force_login(world.user("cnaf.moe"))
+
+    page = client.get(reverse("recettes:grid", args=[campaign.pk])).content.decode()
+
+    case_url = reverse("recettes:case", args=[campaign.pk, case.pk])
+    assert f'<a href="{case_url}">{case.reference}</a>' in page
+    assert 'tabindex="-1"' not in page.split("<tbody>", 1)[1]
+    assert "data-tandem-grid" not in page
+
+
 def test_grid_counts_every_case_whether_narrowed_or_not(world, client, campaign):
     tester = world.user("cd23.testeur")
     cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))

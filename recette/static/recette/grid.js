@@ -1,6 +1,6 @@
 // The testers' result grid: move with the arrow keys (or j / k), choose a result
-// with its letter, confirm with Enter. Each result is saved at once; nothing is
-// lost if the browser closes afterwards.
+// with its letter, confirm with Enter; Enter with no result chosen opens the case.
+// Each result is saved at once; nothing is lost if the browser closes afterwards.
 // Turbo draws later pages in the same document without running this script again:
 // the grid is set up on every page Turbo draws, once per grid.
 (function () {
@@ -87,6 +87,11 @@
           const result = row.dataset.pending;
           delete row.dataset.pending;
           save(row, result);
+        } else if (key === "enter") {
+          // No result chosen: Entrée opens the case (its steps, evidence, history).
+          event.preventDefault();
+          const link = row.querySelector("a[href]");
+          if (link) link.click();
         }
       });
     });
