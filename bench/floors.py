@@ -238,24 +238,33 @@ def change_request_detail_view(pk: int) -> Callable:
     return view
 
 
-def _latest_result():
+def _latest_result(field: str = "result"):
     return (
         Execution.objects.filter(campaign=OuterRef("campaign"), case=OuterRef("case"))
         .order_by("-executed_at", "-pk")
-        .values("result")[:1]
+        .values(field)[:1]
     )
 
 
 def campaign_grid_view(campaign_pk: int) -> Callable:
-    """The campaign's cases in order, each with its tester and latest result."""
+    """The campaign's cases in order, each with its tester, its latest result and
+    who recorded it (the grid shows them)."""
 
     def view(request):
         return _rows(
             CampaignCase.objects.filter(campaign_id=campaign_pk)
-            .annotate(result=Subquery(_latest_result()))
+            .annotate(
+                result=Subquery(_latest_result()),
+                recorded_by=Subquery(_latest_result("tester")),
+            )
             .order_by("case__position")
             .values_list(
-                "case_id", "case__reference", "case__title", "tester_id", "result"
+                "case_id",
+                "case__reference",
+                "case__title",
+                "tester_id",
+                "result",
+                "recorded_by",
             )
         )
 

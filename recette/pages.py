@@ -6,7 +6,8 @@ import secrets
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db.models import Count
+from django.db.models import Count, IntegerField
+from django.db.models.functions import Coalesce
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -24,7 +25,9 @@ from recette.selectors import (
     grid_figures,
     grid_html,
     grid_rows,
+    of_tester,
     run_summary,
+    tester_names,
 )
 from recette.tasks import IMPORT_PREVIEWS_FOLDER
 from workflow import access, consistency
@@ -106,12 +109,12 @@ def campaign_grid(request, pk: int):
     rows = campaign_cases_with_result(campaign)
     shown = request.GET.get("filtre", "")
     narrowed = {
-        "mes-cas": {"tester": request.user},
-        "a-executer": {"result": R.TO_RUN},
-        "echoues": {"result": R.FAILED},
+        "mes-cas": lambda cases: of_tester(cases, request.user),
+        "a-executer": lambda cases: cases.filter(result=R.TO_RUN),
+        "echoues": lambda cases: cases.filter(result=R.FAILED),
     }.get(shown)
     if narrowed:
-        rows = rows.filter(**narrowed)
+        rows = narrowed(rows)
     may_record = services.may_record_results(request.user, campaign)
     lines = grid_rows(rows, campaign)
     # Every case is on the grid unless narrowed: count its lines, not the cases
@@ -258,20 +261,21 @@ def campaign_dashboard(request, pk: int):
     """Counts by result, by tester and by defect severity, with a chart."""
     campaign = _visible_campaign(request, pk)
     figures = campaign_figures(campaign)
+    # Each case counts for the tester it was given to, else for whoever recorded
+    # its latest result.
     by_tester = (
         campaign_cases_with_result(campaign)
         .order_by()
-        .values("tester__first_name", "tester__last_name", "result")
+        .annotate(who=Coalesce("tester", "recorded_by", output_field=IntegerField()))
+        .values("who", "result")
         .annotate(n=Count("pk"))
     )
+    names = tester_names(row["who"] for row in by_tester)
     testers: dict[str, dict[str, int]] = {}
     for row in by_tester:
-        name = " ".join(
-            part
-            for part in (row["tester__first_name"], row["tester__last_name"])
-            if part
-        ) or _("Non attribué")
-        testers.setdefault(name, dict.fromkeys(R.values, 0))[row["result"]] = row["n"]
+        name = names.get(row["who"]) or _("Non attribué")
+        counts = testers.setdefault(name, dict.fromkeys(R.values, 0))
+        counts[row["result"]] += row["n"]
     defects = (
         Defect.objects.filter(executions__campaign=campaign)
         .order_by()

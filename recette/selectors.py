@@ -5,11 +5,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from html import escape
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.contrib.auth import get_user_model
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from recette.models import (
@@ -40,18 +42,45 @@ def defects_visible_to(user) -> QuerySet[Defect]:
 
 
 def campaign_cases_with_result(campaign: Campaign) -> QuerySet[CampaignCase]:
-    """The campaign's cases, each annotated with its latest result (or to run)."""
-    latest = (
-        Execution.objects.filter(campaign=OuterRef("campaign"), case=OuterRef("case"))
-        .order_by("-executed_at", "-pk")
-        .values("result")[:1]
-    )
+    """The campaign's cases, each annotated with its latest result (or to run)
+    and who recorded it (`recorded_by`, a user id, or None)."""
+    latest = Execution.objects.filter(
+        campaign=OuterRef("campaign"), case=OuterRef("case")
+    ).order_by("-executed_at", "-pk")
     return (
         CampaignCase.objects.filter(campaign=campaign)
-        .annotate(result=Coalesce(Subquery(latest), Value(R.TO_RUN)))
+        .annotate(
+            result=Coalesce(Subquery(latest.values("result")[:1]), Value(R.TO_RUN)),
+            recorded_by=Subquery(latest.values("tester")[:1]),
+        )
         .select_related("case", "tester")
         .order_by("case__position")
     )
+
+
+def of_tester(cases: QuerySet[CampaignCase], user) -> QuerySet[CampaignCase]:
+    """« Mes cas »: those given to `user`, and those whose latest result they
+    recorded."""
+    return cases.filter(Q(tester=user) | Q(recorded_by=user.pk))
+
+
+def tester_names(user_ids) -> dict[int, str]:
+    """Full names of the testers `user_ids` (one query)."""
+    people = get_user_model().objects.filter(pk__in={pk for pk in user_ids if pk})
+    return {
+        person.pk: person.get_full_name() or person.get_username() for person in people
+    }
+
+
+def tester_label(assigned: str, recorder: str) -> str:
+    """Who the case is with: the tester it was given to, and who recorded its
+    latest result when that is someone else (« — »: nobody yet)."""
+    if assigned and recorder and recorder != assigned:
+        return _("%(assigned)s (dernier résultat : %(recorder)s)") % {
+            "assigned": assigned,
+            "recorder": recorder,
+        }
+    return assigned or recorder or "—"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,21 +105,24 @@ def grid_rows(cases: QuerySet[CampaignCase], campaign: Campaign) -> list[GridRow
     link = reverse("recettes:case", args=[campaign.pk, marker]).replace(
         str(marker), "{}"
     )
-    fields = ("case_id", "case__reference", "case__title", "result")
+    fields = ("case_id", "case__reference", "case__title", "result", "recorded_by")
     names = ("tester__first_name", "tester__last_name")
+    lines = list(cases.values_list(*fields, *names))
+    recorders = tester_names(line[4] for line in lines)
     return [
         GridRow(
             case_id=case_id,
             reference=reference,
             title=title,
-            tester=f"{first} {last}".strip() if (first or last) else "—",
+            tester=tester_label(
+                " ".join(part for part in (first, last) if part),
+                recorders.get(recorded_by),
+            ),
             result=result,
             label=labels.get(result, result),
             url=link.format(case_id),
         )
-        for case_id, reference, title, result, first, last in cases.values_list(
-            *fields, *names
-        )
+        for case_id, reference, title, result, recorded_by, first, last in lines
     ]
 
 

@@ -345,6 +345,40 @@ def test_request_owner_assigns_cases_to_a_tester(world, client, campaign):
     assert [r.case_id for r in mine.context["rows"]] == [c.pk for c in cases[:2]]
 
 
+def test_a_case_is_with_its_tester_or_whoever_recorded_it(world, client, campaign):
+    cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))
+    tester, owner = world.user("cd23.testeur"), world.user("cd23.porteur")
+    services.campaign_assign(
+        pk=campaign.pk, by=owner, tester=tester, case_pks=[cases[2].pk]
+    )
+    for who, case in ((tester, cases[0]), (tester, cases[1]), (owner, cases[2])):
+        services.executions_record(
+            pk=campaign.pk, by=who, results=[{"case": case.pk, "result": R.PASSED}]
+        )
+    grid = reverse("recettes:grid", args=[campaign.pk])
+    client.force_login(tester)
+
+    rows = client.get(grid).context["rows"]
+    mine = client.get(grid, {"filtre": "mes-cas"}).context["rows"]
+    client.force_login(owner)
+    owners = client.get(grid, {"filtre": "mes-cas"}).context["rows"]
+    dashboard = client.get(reverse("recettes:dashboard", args=[campaign.pk]))
+
+    tester_name, owner_name = tester.get_full_name(), owner.get_full_name()
+    assert [row.tester for row in rows] == [
+        tester_name,
+        tester_name,
+        f"{tester_name} (dernier résultat : {owner_name})",
+        "—",
+    ]
+    # Given to me, or recorded by me.
+    assert [row.case_id for row in mine] == [c.pk for c in cases[:3]]
+    assert [row.case_id for row in owners] == [cases[2].pk]
+    testers = dict(dashboard.context["testers"])
+    assert testers[tester_name][R.PASSED] == 3
+    assert testers["Non attribué"][R.TO_RUN] == 1
+
+
 def test_defect_buttons_follow_role_and_state(world, campaign):
     cr = campaign.change_request
     defect = services.defect_open(
