@@ -3,6 +3,7 @@
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -589,3 +590,15 @@ def test_grid_counts_every_case_whether_narrowed_or_not(world, client, campaign)
 
     assert whole == failed_only == campaign_figures(campaign)
     assert (whole["planned"], whole["run"], whole[R.FAILED]) == (4, 3, 2)
+
+
+def test_every_result_has_its_sign_and_colour_in_the_grid():
+    """Results are told apart by a word, a sign and a colour: a result added to
+    the model without its style would be told by colour nowhere and sign never."""
+    root = Path(__file__).resolve().parents[2]
+    css = (root / "workflow/static/tandem/tandem.css").read_text()
+
+    for value in R.values:
+        label = f'tr[data-result="{value}"] [data-result-label]'
+        assert f"{label} {{ color: #" in css, value
+        assert f'{label}::before {{ content: "' in css, value
