@@ -16,6 +16,7 @@ class EvolutionsConfig(AppConfig):
         events.register_headlines(HEADLINES)
         shell.register_applications("evolutions.urls.applications")
         shell.register_menu_entry(_("Demandes d'évolution"), "evolutions:index")
+        shell.register_menu_entry(_("Versions"), "evolutions:roadmap")
         demo.register_demo(evolutions_demo_load)
         notifications.register_notification_kinds(
             {

@@ -33,12 +33,18 @@ def main_menu(request) -> list[dict]:
     if access.memberships_of(request.user):
         entries.append((_("Annuaire"), "annuaire:index", ""))
     entries.append((_("Notifications"), "notifications", "notifications"))
+    urls = [(label, reverse(url_name), key) for label, url_name, key in entries]
+    # Below two entries (/evolutions/versions/… is below /evolutions/ too), the
+    # page belongs to the deeper one.
+    above = [url for _label, url, _key in urls if url != "/"]
+    section = max(
+        (url for url in above if request.path.startswith(url)), key=len, default=None
+    )
     menu = []
-    for label, url_name, key in entries:
-        url = reverse(url_name)
+    for label, url, key in urls:
         if request.path == url:
             current = "page"
-        elif url != "/" and request.path.startswith(url):
+        elif url == section:
             current = "true"
         else:
             current = ""

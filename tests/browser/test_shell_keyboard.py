@@ -8,7 +8,14 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-MENU = ["Mes tâches", "Demandes d'évolution", "Recettes", "Annuaire", "Notifications"]
+MENU = [
+    "Mes tâches",
+    "Demandes d'évolution",
+    "Versions",
+    "Recettes",
+    "Annuaire",
+    "Notifications",
+]
 
 # The element that has the focus: what it is, and how its focus shows (its outline,
 # and the contrast of the outline's colour with what lies behind the element).

@@ -266,6 +266,7 @@ def test_the_menu_is_a_list_of_links_in_order(world, client, username):
     assert menu_of(page) == [
         ("Mes tâches", "/"),
         ("Demandes d'évolution", "/evolutions/"),
+        ("Versions", "/evolutions/versions/"),
         ("Recettes", "/recettes/"),
         ("Annuaire", "/annuaire/"),
         ("Notifications", "/notifications/"),
@@ -288,11 +289,29 @@ def test_the_current_section_and_page_are_marked(world, client):
     assert nav.find("a", aria_current="true").attrs["href"] == "/annuaire/"
 
 
+def test_a_page_below_two_entries_belongs_to_the_deeper_one(world, client):
+    client.force_login(world.user("cd23.porteur"))
+
+    roadmap = parse(client.get(reverse("evolutions:roadmap")))
+    request = parse(client.get(reverse("evolutions:index") + "?page=1"))
+
+    nav = roadmap.find("nav", aria_label="Menu principal")
+    assert [a.attrs["href"] for a in nav.find_all("a", aria_current="page")] == [
+        "/evolutions/versions/"
+    ]
+    assert nav.find_all("a", aria_current="true") == []
+    nav = request.find("nav", aria_label="Menu principal")
+    assert [a.attrs["href"] for a in nav.find_all("a", aria_current="page")] == [
+        "/evolutions/"
+    ]
+
+
 def test_the_menu_entries_of_process_apps_come_from_their_registration():
     from workflow import shell
 
     assert [url for _label, url in shell.menu_entries()] == [
         "evolutions:index",
+        "evolutions:roadmap",
         "recettes:index",
     ]
     with pytest.raises(ValueError, match="déjà déclarée"):
