@@ -9,32 +9,18 @@ from celery.exceptions import Retry
 from django.core import mail
 from django.utils import timezone
 
-from contacts.models import Role
-from evolutions import services
 from workflow import notifications
 from workflow.models import DeliveryAttempt, Notification
 from workflow.tasks import relay_notifications, send_event, send_notification
 
 
-def _submit(world, *, title="Besoin"):
-    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
-    cr = services.change_request_create(
-        by=porteur,
-        organisation=world.creuse,
-        title=title,
-        kind="technique",
-        data_flows=["DSG"],
-        description="Détail du besoin",
-    )
-    services.change_request_submit(pk=cr.pk, by=porteur)
-    return cr
-
-
 def test_submission_writes_one_row_per_recipient_in_the_same_transaction(
-    world, django_capture_on_commit_callbacks
+    world,
+    django_capture_on_commit_callbacks,
+    submit_request,
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        cr = _submit(world)
+        cr = submit_request()
 
     rows = Notification.objects.filter(event__startswith=f"cr_submitted:{cr.pk}:")
     assert {n.recipient_email for n in rows} == {
@@ -47,8 +33,8 @@ def test_submission_writes_one_row_per_recipient_in_the_same_transaction(
     assert mail.outbox == []
 
 
-def test_rows_are_unique_per_event_and_recipient(world):
-    cr = _submit(world)
+def test_rows_are_unique_per_event_and_recipient(world, submit_request):
+    cr = submit_request()
     row = Notification.objects.filter(kind="cr_submitted").first()
 
     again = notifications.notify(
@@ -64,10 +50,12 @@ def test_rows_are_unique_per_event_and_recipient(world):
 
 
 def test_sending_marks_sent_records_the_attempt_and_never_sends_twice(
-    world, django_capture_on_commit_callbacks
+    world,
+    django_capture_on_commit_callbacks,
+    submit_request,
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        cr = _submit(world, title="<b>Gras</b> & co")
+        cr = submit_request(title="<b>Gras</b> & co")
 
     assert len(mail.outbox) == 2
     message = mail.outbox[0]
@@ -87,10 +75,12 @@ def test_sending_marks_sent_records_the_attempt_and_never_sends_twice(
 
 
 def test_smtp_failing_twice_then_accepting_sends_once_with_three_attempts(
-    world, settings
+    world,
+    settings,
+    submit_request,
 ):
     settings.TANDEM_NOTIFICATION_RETRY_SECONDS = 0  # the back-off has elapsed
-    cr = _submit(world)
+    cr = submit_request()
     row = Notification.objects.filter(
         event__startswith=f"cr_submitted:{cr.pk}:"
     ).first()
@@ -125,10 +115,12 @@ def _failing_send(*args, **kwargs):
     raise smtplib.SMTPDataError(451, "plus tard")
 
 
-def test_a_failed_row_waits_for_its_back_off_even_from_the_relay(world, settings):
+def test_a_failed_row_waits_for_its_back_off_even_from_the_relay(
+    world, settings, submit_request
+):
     settings.TANDEM_NOTIFICATION_RETRY_SECONDS = 30
     settings.TANDEM_NOTIFICATION_RELAY_SECONDS = 60
-    cr = _submit(world)
+    cr = submit_request()
     row = Notification.objects.filter(
         event__startswith=f"cr_submitted:{cr.pk}:"
     ).first()
@@ -155,12 +147,14 @@ def test_a_failed_row_waits_for_its_back_off_even_from_the_relay(world, settings
     assert Notification.objects.get(pk=row.pk).state == "envoye"
 
 
-def test_back_off_doubles_and_the_row_gives_up_after_the_last_attempt(world, settings):
+def test_back_off_doubles_and_the_row_gives_up_after_the_last_attempt(
+    world, settings, submit_request
+):
     settings.TANDEM_NOTIFICATION_RETRY_SECONDS = 30
     assert [notifications.retry_delay(n) for n in range(9)] == [
         30, 60, 120, 240, 480, 960, 1920, 3600, 3600
     ]  # fmt: skip
-    cr = _submit(world)
+    cr = submit_request()
     row = Notification.objects.filter(
         event__startswith=f"cr_submitted:{cr.pk}:"
     ).first()
@@ -181,8 +175,8 @@ def test_back_off_doubles_and_the_row_gives_up_after_the_last_attempt(world, set
     assert row.pk not in list(notifications.due_for_relay())
 
 
-def test_a_row_held_by_a_live_lease_is_not_sent_by_anyone_else(world):
-    cr = _submit(world)
+def test_a_row_held_by_a_live_lease_is_not_sent_by_anyone_else(world, submit_request):
+    cr = submit_request()
     row = Notification.objects.filter(
         event__startswith=f"cr_submitted:{cr.pk}:"
     ).first()
@@ -200,8 +194,8 @@ def test_a_row_held_by_a_live_lease_is_not_sent_by_anyone_else(world):
     assert Notification.objects.get(pk=row.pk).state == "envoye"
 
 
-def test_relay_sends_rows_whose_broker_message_was_lost(world):
-    cr = _submit(world)
+def test_relay_sends_rows_whose_broker_message_was_lost(world, submit_request):
+    cr = submit_request()
     Notification.objects.update(created_at=timezone.now() - timedelta(minutes=5))
 
     assert relay_notifications.apply().get() == 2
@@ -230,8 +224,10 @@ def test_delivery_message_goes_to_the_clients_dsi_webmaster_and_testers(world):
         assert campaign.change_request.reference in row.subject
 
 
-def test_in_app_list_shows_only_ones_own_and_counts_unread(world, client):
-    cr = _submit(world)
+def test_in_app_list_shows_only_ones_own_and_counts_unread(
+    world, client, submit_request
+):
+    cr = submit_request()
     contact = world.user("cnaf.contact")
 
     client.force_login(contact)

@@ -13,28 +13,11 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from contacts.models import Role
-from evolutions import services
 from evolutions.flows import EvolutionFlow
 from workflow.models import Notification
 
 PAGE = reverse("notifications")
 MARK_READ = reverse("notifications_mark_read")
-
-
-def _submit(world, *, title="Besoin"):
-    """A change request of client 23, submitted: the supplier's contact is told
-    and has its review to do."""
-    porteur = world.client_user(world.creuse, Role.PORTEUR_DEMANDE)
-    cr = services.change_request_create(
-        by=porteur,
-        organisation=world.creuse,
-        title=title,
-        kind="technique",
-        data_flows=["DSG"],
-        description="Détail du besoin",
-    )
-    return services.change_request_submit(pk=cr.pk, by=porteur)
 
 
 def _notification(user, organisation, *, n=0, age=0, read=False, **fields):
@@ -184,9 +167,11 @@ def test_a_bad_kind_is_ignored_never_an_error(world, client):
 
 
 def test_each_notification_links_to_its_object_and_the_task_waiting_on_it(
-    world, client
+    world,
+    client,
+    submit_request,
 ):
-    cr = _submit(world)
+    cr = submit_request()
     contact = world.user("cnaf.contact")
     task = Task.objects.get(
         flow_task=EvolutionFlow.review_submission, status=STATUS.NEW
@@ -209,8 +194,8 @@ def test_each_notification_links_to_its_object_and_the_task_waiting_on_it(
     assert open_url not in page
 
 
-def test_no_task_link_without_a_task_for_the_user(world, client):
-    cr = _submit(world)
+def test_no_task_link_without_a_task_for_the_user(world, client, submit_request):
+    cr = submit_request()
     # The porteur is told too, but the review is the supplier's to do.
     porteur = world.user("cd23.porteur")
     _notification(porteur, world.creuse, link=cr.get_absolute_url())
@@ -221,8 +206,8 @@ def test_no_task_link_without_a_task_for_the_user(world, client):
     assert "Ouvrir la tâche" not in page and "Prendre et ouvrir" not in page
 
 
-def test_another_organisations_task_is_never_offered(world, client):
-    cr = _submit(world)  # of client 23: its review waits for the supplier
+def test_another_organisations_task_is_never_offered(world, client, submit_request):
+    cr = submit_request()  # of client 23: its review waits for the supplier
     stranger = world.user("cd57.porteur")
     Notification.objects.filter(recipient_user=stranger).delete()
     # Even a row pointing at client 23's request gives no way into its task.
@@ -234,8 +219,8 @@ def test_another_organisations_task_is_never_offered(world, client):
     assert "/ouvrir/" not in page
 
 
-def test_another_users_notifications_are_never_shown(world, client):
-    cr = _submit(world)  # told to the supplier's contact
+def test_another_users_notifications_are_never_shown(world, client, submit_request):
+    cr = submit_request()  # told to the supplier's contact
     stranger = world.user("cd57.porteur")
     _notification(world.user("cd23.porteur"), world.creuse, subject="Secret 23")
 
@@ -246,8 +231,8 @@ def test_another_users_notifications_are_never_shown(world, client):
     assert "Aucune notification." in page
 
 
-def test_the_tandem_prefix_is_left_out_of_the_page(world, client):
-    cr = _submit(world)
+def test_the_tandem_prefix_is_left_out_of_the_page(world, client, submit_request):
+    cr = submit_request()
 
     response = _page(client, world.user("cnaf.contact"))
 
@@ -257,11 +242,14 @@ def test_the_tandem_prefix_is_left_out_of_the_page(world, client):
 
 
 def test_the_email_carries_the_absolute_link_to_the_object(
-    world, settings, django_capture_on_commit_callbacks
+    world,
+    settings,
+    django_capture_on_commit_callbacks,
+    submit_request,
 ):
     settings.TANDEM_SITE_URL = "https://tandem.example.fr"
     with django_capture_on_commit_callbacks(execute=True):
-        cr = _submit(world)
+        cr = submit_request()
 
     url = f"https://tandem.example.fr{cr.get_absolute_url()}"
     message = next(m for m in mail.outbox if "cnaf.contact" in m.to[0])
@@ -280,9 +268,12 @@ def _queries(client, user) -> int:
 
 
 def test_the_page_costs_the_same_at_3_and_30_notifications(
-    world, client, django_assert_max_num_queries
+    world,
+    client,
+    django_assert_max_num_queries,
+    submit_request,
 ):
-    cr = _submit(world)
+    cr = submit_request()
     contact = world.user("cnaf.contact")
     Notification.objects.filter(recipient_user=contact).delete()
     for n in range(3):
