@@ -37,23 +37,11 @@ def permission_departement(permission: str | None) -> str | None:
 def task_due_date(task, configured: dict[str, int] | None = None) -> date | None:
     """When the task is due, or None when its step has no deadline."""
     configured = configured_days() if configured is None else configured
-    return step_due_date(
-        task.flow_task,
-        timezone.localdate(task.created),
-        acting_departement(task),
-        configured,
-    )
-
-
-def step_due_date(
-    node, created: date, departement: str | None, configured: dict[str, int]
-) -> date | None:
-    """When a task of `node` created on `created` is due in the calendar of
-    `departement`, or None when its step has no deadline."""
-    days = step_days(node, configured)
+    days = step_days(task.flow_task, configured)
     if days is None:
         return None
-    return add_working_days(created, days, departement)
+    created = timezone.localdate(task.created)
+    return add_working_days(created, days, acting_departement(task))
 
 
 def step_days(node, configured: dict[str, int]) -> int | None:

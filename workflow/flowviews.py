@@ -116,6 +116,14 @@ class ScopedFlowMixin:
         )
 
     @classmethod
+    def to_do(cls, user) -> QuerySet:
+        """The flow's tasks the user may do now: assigned to them or waiting for
+        one of their roles (`to_do_by`)."""
+        return cls.task_class._default_manager.filter(
+            to_do_by(user), flow_task__in=cls.human_steps()
+        )
+
+    @classmethod
     def waiting_for(cls, user) -> QuerySet:
         """The flow's tasks waiting to be taken that the user may take (viewflow's
         queue rule). Found by their steps' names on the task rows, where viewflow

@@ -162,7 +162,7 @@ def _tasks_by_link(user, notifications) -> dict[str, list]:
     urls = mytasks.TaskLinks()
     for flow in SCOPED_FLOWS:
         tasks = (
-            flow.scope_tasks(flow.assigned_to(user) | flow.waiting_for(user), user)
+            flow.scope_tasks(flow.to_do(user), user)
             .filter(**{f"{flow.task_organisation_path()}__in": organisations})
             .order_by("created", "pk")
         )
