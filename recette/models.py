@@ -57,6 +57,11 @@ class AcceptancePlan(models.Model):
         enforce_initial=True,
     )
     decision_comment = models.TextField(_("commentaire du client"), blank=True)
+    # Why a schedule that eats into the acceptance margin is still proposed; the
+    # client reads it before validating.
+    margin_justification = models.TextField(
+        _("justification du dépassement de la marge"), blank=True
+    )
 
     class Meta:
         verbose_name = _("plan de recette")
@@ -417,7 +422,28 @@ class Defect(models.Model):
     number = models.PositiveIntegerField(_("numéro"))
     title = models.CharField(_("intitulé"), max_length=300)
     description = models.TextField(_("description"), blank=True)
+    steps_to_reproduce = models.TextField(_("étapes pour reproduire"), blank=True)
+    expected = models.TextField(_("résultat attendu"), blank=True)
+    observed = models.TextField(_("résultat observé"), blank=True)
     severity = models.CharField(_("gravité"), max_length=10, choices=Severity.choices)
+    # Where it was found (optional: a defect may be raised outside the grid).
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campagne"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    case = models.ForeignKey(
+        TestCase,
+        verbose_name=_("cas de test"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    step = models.PositiveSmallIntegerField(_("étape"), null=True, blank=True)
     status = FSMField(
         _("état"),
         max_length=20,
@@ -485,6 +511,48 @@ class Defect(models.Model):
     @status.transition(source=Status.REJECTED, target=Status.REJECTION_ACCEPTED)
     def accept_rejection(self):
         pass
+
+
+class DefectComment(models.Model):
+    """One message of a defect's thread, from either side."""
+
+    defect = models.ForeignKey(
+        Defect,
+        verbose_name=_("anomalie"),
+        on_delete=models.CASCADE,
+        related_name="comments",
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    text = models.TextField(_("message"))
+    written_at = models.DateTimeField(_("écrit le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("commentaire d'anomalie")
+        verbose_name_plural = _("commentaires d'anomalie")
+        ordering = ["written_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.defect.reference} @ {self.written_at:%Y-%m-%d %H:%M}"
+
+
+class DefectAttachment(StoredFile):
+    """A file joined to a defect (screenshot, log…), by either side."""
+
+    defect = models.ForeignKey(
+        Defect,
+        verbose_name=_("anomalie"),
+        on_delete=models.CASCADE,
+        related_name="attachments",
+    )
+
+    class Meta(StoredFile.Meta):
+        verbose_name = _("pièce jointe d'anomalie")
+        verbose_name_plural = _("pièces jointes d'anomalie")
 
 
 class Evidence(StoredFile):
