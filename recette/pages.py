@@ -334,6 +334,13 @@ def defect_create(request, pk: int):
     )
 
 
+def defect_detail(request, pk: int):
+    """A defect whole: where it was found, what was seen, its files, its thread,
+    its history and what the user may do with it now."""
+    defect = get_object_or_404(defects_visible_to(request.user), pk=pk)
+    return render(request, "recette/defect_detail.html", {"defect": defect})
+
+
 DEFECT_ACTIONS = {
     "rejeter": (services.defect_reject, True),
     "accepter-le-rejet": (services.defect_accept_rejection, False),

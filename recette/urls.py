@@ -64,6 +64,7 @@ class RecettesApp(Application):
     defect_create_path = path(
         "<int:pk>/anomalies/nouvelle/", pages.defect_create, name="defect_new"
     )
+    defect_path = path("anomalies/<int:pk>/", pages.defect_detail, name="defect")
     defect_action_path = path(
         "anomalies/<int:pk>/<slug:action>/",
         pages.defect_action,
