@@ -106,6 +106,19 @@ def _page(client, url: str, *, data: dict | None = None) -> Callable[[], object]
     return get
 
 
+def _download(client, url: str) -> Callable[[], object]:
+    """GET a download and read it whole (a streamed body is written as it is
+    read: reading it is the measure)."""
+
+    def get():
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {url} → {response.status_code}")
+        return b"".join(response.streaming_content)
+
+    return get
+
+
 def _client_for(user):
     from django.test import Client
 
@@ -149,13 +162,14 @@ def _answers(client, url: str) -> bool:
 def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
     """Everything the issue names, each with its floor."""
     from django.core.paginator import Paginator
+    from django.db.models import Count
     from django.urls import reverse
 
     from bench import floors
     from evolutions.models import ChangeRequest
     from evolutions.selectors import change_requests_visible_to
     from recette import pdf_data
-    from recette.models import AcceptanceReport, Execution
+    from recette.models import AcceptanceReport, Defect, Execution
     from recette.selectors import report_figures
 
     flow = subjects.flow_class
@@ -323,6 +337,34 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
         floors.campaign_dashboard_view(campaign.pk),
     )
 
+    # Issue 17: a campaign's results exported (CSV), one line per case with its
+    # latest execution, from a campaign of 5,000 executions.
+    exported = subjects.export_campaign
+    export_floor = _mounted(
+        "campaign_results_export", floors.campaign_results_view(exported.pk)
+    )
+    export_executions = exported.executions.count()
+    result.append(
+        Measure(
+            "campaign_results_export",
+            "page",
+            f"/recettes/campagnes/{exported.pk}/resultats.csv "
+            f"({exported.campaign_cases.count()} cases, {export_executions} "
+            f"executions) for {owner.username}, read whole",
+            "the cases in order with reference, title, tester, and their latest "
+            "execution's result, recorder, date and comment: one statement written "
+            "once (the latest execution joined by its id), answered as JSON",
+            _download(
+                as_owner, reverse("recettes:campaign_export_csv", args=[exported.pk])
+            ),
+            _page(as_owner, export_floor),
+            repeat,
+            _json_rows(as_owner, export_floor),
+            memory=True,
+            extra={"executions": export_executions},
+        )
+    )
+
     report_request = ChangeRequest.objects.get(pk=subjects.report_request.pk)
     result.append(
         Measure(
@@ -337,6 +379,26 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
             Execution.objects.filter(campaign__change_request=report_request).count(),
         )
     )
+
+    # The defect linked to the most executions (read once, before the measures).
+    defect = (
+        Defect.objects.annotate(linked=Count("executions"))
+        .order_by("-linked", "pk")
+        .first()
+    )
+    if defect is None:
+        subjects.notes.append("no defect in the dataset: defect page not measured")
+    else:
+        page(
+            "defect_page",
+            f"defect page {defect.reference} of request {defect.change_request_id} "
+            f"({defect.linked} executions) for {order_owner.username}",
+            "the defect with its request, campaign, case and author, its executions, "
+            "their evidence, its files, messages and history: six queries",
+            as_order_owner,
+            reverse("recettes:defect", args=[defect.pk]),
+            floors.defect_page_view(defect.pk),
+        )
 
     case_pks = list(
         campaign.campaign_cases.order_by("case__position").values_list(

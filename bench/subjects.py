@@ -22,6 +22,8 @@ CAMPAIGN_CASES = 500
 REPORT_EXECUTIONS = 2000
 HISTORY_ROWS = 30
 REPORT_DEFECTS = 300
+# The campaign whose results are exported (issue 17).
+EXPORT_EXECUTIONS = 5000
 
 DEFAULT_USERS = {
     "supplier_analyst": "cnaf.contact",
@@ -44,6 +46,7 @@ class Subjects:
     campaign: Campaign
     report_request: ChangeRequest
     order_owner: object = None
+    export_campaign: Campaign | None = None
     flow_class: type = EvolutionFlow
     notes: list[str] = field(default_factory=list)
 
@@ -61,6 +64,7 @@ class Subjects:
             "history_request": self.history_request.pk,
             "campaign": self.campaign.pk,
             "report_request": self.report_request.pk,
+            "export_campaign": self.export_campaign.pk,
             "notes": self.notes,
         }
 
@@ -125,6 +129,11 @@ def load(*, manifests: list[Path], tier: str | None) -> Subjects:
         if data.get("report_2000")
         else _request_with_executions(analyst)
     )
+    export_campaign = (
+        Campaign.objects.get(pk=data["campaign_5000"])
+        if data.get("campaign_5000")
+        else _campaign_with_executions(owner)
+    )
     subjects = Subjects(
         tier=tier or data.get("tier") or "demo",
         source=f"manifest {manifest}" if manifest else "query",
@@ -136,6 +145,7 @@ def load(*, manifests: list[Path], tier: str | None) -> Subjects:
         history_request=history_request,
         campaign=campaign,
         report_request=report_request,
+        export_campaign=export_campaign,
         notes=notes,
     )
     subjects.notes += _shortfalls(subjects)
@@ -169,6 +179,11 @@ def _shortfalls(subjects: Subjects) -> list[str]:
             f"bilan of request {report.pk}: defects",
             report.defects.count(),
             REPORT_DEFECTS,
+        ),
+        (
+            f"exported campaign {subjects.export_campaign.pk}: executions",
+            subjects.export_campaign.executions.count(),
+            EXPORT_EXECUTIONS,
         ),
     )
     return [
@@ -214,6 +229,21 @@ def _open_campaign(tester) -> Campaign:
         counts,
         CAMPAIGN_CASES,
         f"no open campaign {tester.username} may record in",
+    )
+
+
+def _campaign_with_executions(user) -> Campaign:
+    counts = dict(
+        campaigns_visible_to(user)
+        .order_by()
+        .values_list("pk")
+        .annotate(n=Count("executions"))
+    )
+    return _nearest(
+        Campaign,
+        counts,
+        EXPORT_EXECUTIONS,
+        f"no campaign {user.username} may see",
     )
 
 

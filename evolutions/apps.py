@@ -10,13 +10,15 @@ class EvolutionsConfig(AppConfig):
         from evolutions.consistency import CHECK
         from evolutions.demo import evolutions_demo_load
         from evolutions.events import HEADLINES
-        from workflow import consistency, demo, events, notifications, shell
+        from evolutions.search import change_requests_found
+        from workflow import consistency, demo, events, notifications, search, shell
 
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
         shell.register_applications("evolutions.urls.applications")
         shell.register_menu_entry(_("Demandes d'évolution"), "evolutions:index")
         shell.register_menu_entry(_("Versions"), "evolutions:roadmap")
+        search.register_provider(change_requests_found)
         demo.register_demo(evolutions_demo_load)
         notifications.register_notification_kinds(
             {

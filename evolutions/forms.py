@@ -12,7 +12,7 @@ from contacts.models import Organisation, Role
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from workflow import access
 from workflow.forms import QuickSelect
-from workflow.uploads import validate_upload_size
+from workflow.uploads import MultipleFileField, validate_upload_size
 
 
 class NeedsExpressionForm(forms.Form):
@@ -38,6 +38,12 @@ class NeedsExpressionForm(forms.Form):
     )
 
 
+class NewNeedsExpressionForm(NeedsExpressionForm):
+    """A new request's needs expression, with the files that go with it."""
+
+    attachments = MultipleFileField(label=_("Pièces jointes"), required=False)
+
+
 class CompleteInformationForm(NeedsExpressionForm):
     comment = forms.CharField(
         label=_("Réponse au point de contact"),
@@ -58,11 +64,13 @@ class ReviewSubmissionForm(forms.Form):
         label=_("Porteur de la commande"),
         queryset=get_user_model().objects.none(),
         required=False,
+        help_text=_("Pour prendre en compte la demande."),
     )
     question = forms.CharField(
         label=_("Informations attendues"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Pour demander un complément : ce qui manque à la demande."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -258,11 +266,7 @@ class ChangeRequestFilterForm(forms.Form):
 
 
 class AttachmentForm(forms.Form):
-    file = forms.FileField(
-        label=_("Fichier"),
-        help_text=_("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
-        validators=[validate_upload_size],
-    )
+    file = MultipleFileField(label=_("Fichiers"))
 
 
 class MessageForm(forms.Form):

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from contacts.models import Role
@@ -21,11 +22,32 @@ from workflow import access, deadlines, reassign, routing
 from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import refused
 from workflow.transitions import history_of
+from workflow.uploads import note_files_not_kept
 
 PAGE_SIZE = 25
 
 
 def change_request_list(request):
+    filters, requests = filtered_change_requests(request)
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "evolutions/change_request_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "rows": _list_rows(page),
+            "query": query.urlencode(),
+            "may_create": _client_organisation(request.user) is not None,
+        },
+    )
+
+
+def filtered_change_requests(request):
+    """The list's filter form on the request's query, and the requests it keeps of
+    those the user sees, in the list's order (the list and its export)."""
     user = request.user
     visible = change_requests_visible_to(user)
     supplier = access.is_supplier_user(user)
@@ -50,21 +72,7 @@ def change_request_list(request):
         owners=owners,
         organisations=access.organisations_visible_to(user) if supplier else None,
     )
-    requests = filters.apply(visible).order_by("-created_at", "-pk")
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "evolutions/change_request_list.html",
-        {
-            "filters": filters,
-            "page": page,
-            "rows": _list_rows(page),
-            "query": query.urlencode(),
-            "may_create": _client_organisation(user) is not None,
-        },
-    )
+    return filters, filters.apply(visible).order_by("-created_at", "-pk")
 
 
 _LIST_ROW = (
@@ -150,7 +158,7 @@ def change_request_create(request):
             _("Seul un porteur de la demande d'un Conseil départemental peut créer "
               "une demande d'évolution.")
         )  # fmt: skip
-    form = forms.NeedsExpressionForm(request.POST or None)
+    form = forms.NewNeedsExpressionForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             change_request = services.change_request_create(
@@ -161,6 +169,8 @@ def change_request_create(request):
         else:
             messages.success(request, _("Brouillon enregistré."))
             return redirect("evolutions:detail", pk=change_request.pk)
+    if request.method == "POST":
+        note_files_not_kept(form, "attachments")
     return render(
         request,
         "evolutions/needs_expression_form.html",
@@ -267,16 +277,24 @@ def attachment_upload(request, pk: int):
         return refused(request, reason, subject=change_request, status=400)
     try:
         with refusal_about(change_request):
-            services.attachment_add(
+            attachments = services.attachments_add(
                 pk=change_request.pk,
                 by=request.user,
-                uploaded=form.cleaned_data["file"],
+                files=form.cleaned_data["file"],
             )
     except ValidationError as error:
         return refused(
             request, " ".join(error.messages), subject=change_request, status=400
         )
-    messages.success(request, _("Fichier joint à la demande."))
+    messages.success(
+        request,
+        ngettext(
+            "%(count)s fichier joint à la demande.",
+            "%(count)s fichiers joints à la demande.",
+            len(attachments),
+        )
+        % {"count": len(attachments)},
+    )
     return redirect("evolutions:detail", pk=change_request.pk)
 
 

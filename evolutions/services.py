@@ -1,11 +1,13 @@
 """Writes on change requests: each service checks the actor's role for the request's
 organisation, locks the row, fires one lifecycle transition and records it."""
 
+from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +31,12 @@ from workflow import access, consistency, events, routing
 from workflow.locking import process_locked
 from workflow.notifications import notify
 from workflow.transitions import ActionRefused, fire, required_text
-from workflow.uploads import safe_download_name, validate_upload
+from workflow.uploads import (
+    files_removed_on_failure,
+    safe_download_name,
+    validate_upload,
+    validate_uploads,
+)
 
 DRAFT_FIELDS = (
     "title",
@@ -119,18 +126,35 @@ def allowed_actions(user, change_request: ChangeRequest) -> set[str]:
 
 def attachment_add(*, pk: int, by, uploaded) -> Attachment:
     """Join a file to a change request (checked type, size and content)."""
-    validate_upload(uploaded)  # before taking the lock: reading can be slow
-    with transaction.atomic():
+    return attachments_add(pk=pk, by=by, files=[uploaded])[0]
+
+
+def attachments_add(*, pk: int, by, files: Sequence[UploadedFile]) -> list[Attachment]:
+    """Join files to a change request, all or none (each checked: type, size and
+    content; their number and total size)."""
+    if not files:
+        raise ValidationError(_("Choisissez au moins un fichier."), code="required")
+    validate_uploads(files)  # before taking the lock: reading can be slow
+    with files_removed_on_failure() as stored, transaction.atomic():
         change_request = _locked(pk)
         access.require_any_role(by, ATTACHING_ROLES, change_request.organisation)
         if change_request.status in ChangeRequest.CLOSED:
             raise ActionRefused(
                 _("La demande est close : on ne peut plus y joindre de fichier.")
             )
+        return _store_attachments(change_request, files, by=by, stored=stored)
+
+
+def _store_attachments(change_request, files, *, by, stored) -> list[Attachment]:
+    """Keep the files on disk and their rows; `stored` notes each file kept."""
+    attachments = []
+    for uploaded in files:
         attachment = Attachment(change_request=change_request)
         attachment.store(uploaded, by=by)
+        stored(attachment.file)
         attachment.save()
-    return attachment
+        attachments.append(attachment)
+    return attachments
 
 
 def comment_add(*, pk: int, by, body: str) -> Comment:
@@ -141,13 +165,25 @@ def comment_add(*, pk: int, by, body: str) -> Comment:
     return Comment.objects.create(change_request=change_request, author=by, body=body)
 
 
-def change_request_create(*, by, organisation: Organisation, **fields) -> ChangeRequest:
-    """The client's request owner starts a needs expression (a draft)."""
+def change_request_create(
+    *,
+    by,
+    organisation: Organisation,
+    attachments: Sequence[UploadedFile] = (),
+    **fields,
+) -> ChangeRequest:
+    """The client's request owner starts a needs expression (a draft), with the
+    files joined to it, if any: all stored with the request, or nothing."""
     access.require_role(by, Role.PORTEUR_DEMANDE, organisation)
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
         raise TypeError(f"unexpected fields: {sorted(unknown)}")
-    with transaction.atomic():
+    if attachments:
+        try:
+            validate_uploads(attachments)
+        except ValidationError as error:
+            raise ValidationError({"attachments": error.error_list}) from None
+    with files_removed_on_failure() as stored, transaction.atomic():
         change_request = ChangeRequest(
             organisation=organisation, request_owner=by, **fields
         )
@@ -158,6 +194,7 @@ def change_request_create(*, by, organisation: Organisation, **fields) -> Change
             exclude=["status"]
         )  # protected: moved by transitions only
         change_request.save()
+        _store_attachments(change_request, attachments, by=by, stored=stored)
     return change_request
 
 

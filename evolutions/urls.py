@@ -5,7 +5,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application
 
-from evolutions import downloads, pages
+from evolutions import downloads, exports, pages
 from evolutions.flows import EvolutionFlow
 from workflow.flowviews import ScopedFlowAppViewset
 
@@ -19,6 +19,15 @@ class EvolutionsApp(Application):
     menu_template_name = None
 
     index_path = path("", pages.change_request_list, name="index")
+    export_csv_path = path(
+        "export.csv", exports.change_request_export, {"fmt": "csv"}, name="export_csv"
+    )
+    export_xlsx_path = path(
+        "export.xlsx",
+        exports.change_request_export,
+        {"fmt": "xlsx"},
+        name="export_xlsx",
+    )
     create_path = path("nouvelle/", pages.change_request_create, name="create")
     detail_path = path("<int:pk>/", pages.change_request_detail, name="detail")
     edit_path = path("<int:pk>/modifier/", pages.change_request_edit, name="edit")

@@ -11,13 +11,16 @@ class RecetteConfig(AppConfig):
         from recette.consistency import CHECK
         from recette.demo import recette_demo_load
         from recette.events import HEADLINES
+        from recette.search import acceptances_found, cases_found, defects_found
         from recette.services import acceptance_start_on_manufacture
-        from workflow import consistency, demo, events, notifications, shell
+        from workflow import consistency, demo, events, notifications, search, shell
 
         consistency.register(CHECK)
         events.register_headlines(HEADLINES)
         shell.register_applications("recette.urls.applications")
         shell.register_menu_entry(_("Recettes"), "recettes:index")
+        for provider in (acceptances_found, cases_found, defects_found):
+            search.register_provider(provider)
         demo.register_demo(recette_demo_load)
         notifications.register_notification_kinds(
             {"delivery_made": _("Livraison en recette")}

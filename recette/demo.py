@@ -136,12 +136,27 @@ def _in_progress(change_request, users) -> None:
             {"case": cases[7].pk, "result": R.FAILED, "comment": "Logo absent."},
         ],
     )
-    services.defect_open(
+    blocking = services.defect_open(
         change_request_pk=change_request.pk,
         by=testeur,
         title="Une déclaration sans date présumée est acceptée",
         severity=Defect.Severity.BLOCKING,
+        description="Le contrôle de la date présumée ne se déclenche pas.",
+        steps_to_reproduce=(
+            "1. Saisir une déclaration\n2. Laisser la date présumée vide\n"
+            "3. Valider"
+        ),
+        expected="La déclaration est refusée : la date présumée est obligatoire.",
+        observed="La déclaration est enregistrée sans date.",
+        campaign_pk=campaign.pk,
+        case_pk=cases[1].pk,
         execution_pks=(executions[1].pk,),
+    )
+    services.defect_comment_add(
+        pk=blocking.pk,
+        by=users["cnaf.moe"],
+        text="Reproduit sur la recette nationale : correction prévue dans la "
+        "prochaine livraison.",
     )
     services.defect_open(
         change_request_pk=change_request.pk,

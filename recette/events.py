@@ -11,6 +11,7 @@ HEADLINES = {
     ),
     "qualification_recorded": _("La qualification technique est enregistrée."),
     "defect_opened": _("Une anomalie est ouverte."),
+    "defect_commented": _("Un message est écrit sur une anomalie."),
     "report_submitted": _(
         "Le bilan de recette est déposé : l'accord de mise en production attend les "
         "signatures des deux DSI."

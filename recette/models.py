@@ -60,7 +60,10 @@ class AcceptancePlan(models.Model):
     # Why a schedule that eats into the acceptance margin is still proposed; the
     # client reads it before validating.
     margin_justification = models.TextField(
-        _("justification du dépassement de la marge"), blank=True
+        _("justification du dépassement de la marge"),
+        blank=True,
+        default="",
+        db_default="",
     )
 
     class Meta:
@@ -422,9 +425,15 @@ class Defect(models.Model):
     number = models.PositiveIntegerField(_("numéro"))
     title = models.CharField(_("intitulé"), max_length=300)
     description = models.TextField(_("description"), blank=True)
-    steps_to_reproduce = models.TextField(_("étapes pour reproduire"), blank=True)
-    expected = models.TextField(_("résultat attendu"), blank=True)
-    observed = models.TextField(_("résultat observé"), blank=True)
+    steps_to_reproduce = models.TextField(
+        _("étapes pour reproduire"), blank=True, default="", db_default=""
+    )
+    expected = models.TextField(
+        _("résultat attendu"), blank=True, default="", db_default=""
+    )
+    observed = models.TextField(
+        _("résultat observé"), blank=True, default="", db_default=""
+    )
     severity = models.CharField(_("gravité"), max_length=10, choices=Severity.choices)
     # Where it was found (optional: a defect may be raised outside the grid).
     campaign = models.ForeignKey(

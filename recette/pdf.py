@@ -102,6 +102,8 @@ class AcceptancePlanData:
     release_number: str | None
     margin_warning: str | None
     cases: tuple[CaseData, ...]
+    # Why the schedule is proposed though it eats the margin (supplier's text).
+    margin_justification: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,10 @@ def acceptance_plan_pdf(data: AcceptancePlanData, *, generated_at: datetime) -> 
     items: list[_Item] = [Heading(data.change_request_title)]
     if data.margin_warning:
         items.extend(_notice(_("Attention"), data.margin_warning, warning=True))
+        if data.margin_justification:
+            items.extend(
+                _notice(_("Justification de la CNAF"), data.margin_justification)
+            )
     items += [
         Field(_("Référence de la demande"), data.reference),
         Field(_("Organisme"), data.organisation),

@@ -40,6 +40,7 @@ def plan_pdf(plan: AcceptancePlan, *, margin_warning: str | None) -> bytes:
         production_date=release.production_date if release else None,
         release_number=release.number if release else None,
         margin_warning=margin_warning,
+        margin_justification=plan.margin_justification,
         cases=tuple(
             pdf.CaseData(
                 reference=case.reference,

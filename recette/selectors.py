@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from evolutions.selectors import change_requests_visible_to
 from recette.models import (
     AcceptancePlan,
     Campaign,
@@ -34,6 +35,11 @@ def campaigns_visible_to(user) -> QuerySet[Campaign]:
     )
 
 
+def acceptances_visible_to(user) -> QuerySet:
+    """The change requests the user sees that have an acceptance (a plan)."""
+    return change_requests_visible_to(user).filter(acceptance_plan__isnull=False)
+
+
 def defects_visible_to(user) -> QuerySet[Defect]:
     """Defects of the organisations the user may see."""
     return access.scope_to_organisations(
@@ -41,12 +47,26 @@ def defects_visible_to(user) -> QuerySet[Defect]:
     )
 
 
+def unresolved_defects(change_request) -> QuerySet[Defect]:
+    """The acceptance's defects still to be dealt with (they block or reserve the
+    go-live), by number."""
+    return Defect.objects.filter(
+        change_request=change_request, status__in=Defect.UNRESOLVED
+    ).order_by("number")
+
+
+def latest_executions() -> QuerySet[Execution]:
+    """The executions of the outer campaign case (its campaign and case), latest
+    first: the first one is the case's result in the campaign."""
+    return Execution.objects.filter(
+        campaign=OuterRef("campaign"), case=OuterRef("case")
+    ).order_by("-executed_at", "-pk")
+
+
 def campaign_cases_with_result(campaign: Campaign) -> QuerySet[CampaignCase]:
     """The campaign's cases, each annotated with its latest result (or to run)
     and who recorded it (`recorded_by`, a user id, or None)."""
-    latest = Execution.objects.filter(
-        campaign=OuterRef("campaign"), case=OuterRef("case")
-    ).order_by("-executed_at", "-pk")
+    latest = latest_executions()
     return (
         CampaignCase.objects.filter(campaign=campaign)
         .annotate(
@@ -62,6 +82,14 @@ def of_tester(cases: QuerySet[CampaignCase], user) -> QuerySet[CampaignCase]:
     """« Mes cas »: those given to `user`, and those whose latest result they
     recorded."""
     return cases.filter(Q(tester=user) | Q(recorded_by=user.pk))
+
+
+# The grid's filters (its « filtre » parameter), which its export follows too.
+GRID_FILTERS = {
+    "mes-cas": of_tester,
+    "a-executer": lambda cases, _user: cases.filter(result=R.TO_RUN),
+    "echoues": lambda cases, _user: cases.filter(result=R.FAILED),
+}
 
 
 def tester_names(user_ids) -> dict[int, str]:
@@ -135,12 +163,23 @@ def grid_html(rows: list[GridRow], *, focusable: bool) -> SafeString:
     `focusable`: the tester's grid, one tab stop for all the rows (the arrow
     keys move between them, Entrée on a row without a chosen result opens its
     case: grid.js), so the links are left out of the tab order. Read only, the
-    rows are not focusable and each case's link is reached by Tab."""
+    rows are not focusable and each case's link is reached by Tab. The tester's
+    rows start with a box selecting the case for a result recorded on several
+    cases at once (grid.js; the key « s » ticks it too)."""
     row_tabindex = ' tabindex="0"' if focusable else ""
     link_tabindex = ' tabindex="-1"' if focusable else ""
+    # The box, named after its case: "%(reference)s" is the case's, escaped.
+    select = (
+        '<td><input type="checkbox" data-select tabindex="-1" aria-label="'
+        + escape(_("Cocher le cas %(reference)s"))
+        + '"></td>'
+        if focusable
+        else ""
+    )
     lines = (
         f'<tr data-case="{r.case_id}" data-reference="{escape(r.reference)}" '
         f'data-result="{escape(r.result)}"{row_tabindex}>'
+        f"{select % {'reference': escape(r.reference)} if select else ''}"
         f'<td><a href="{escape(r.url)}"{link_tabindex}>{escape(r.reference)}</a></td>'
         f"<td>{escape(r.title)}</td><td>{escape(r.tester)}</td>"
         f"<td data-result-label>{escape(r.label)}</td></tr>"

@@ -210,6 +210,8 @@ MEDIA_ROOT = Path(env.env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Attachments, evidence and documents: never served directly (access-checked views).
 PRIVATE_MEDIA_ROOT = env.env_str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private"))
 TANDEM_MAX_UPLOAD_MB = env.env_int("TANDEM_MAX_UPLOAD_MB", 20, minimum=1)
+# What one submission of several files (at most 10) may weigh together.
+TANDEM_MAX_UPLOAD_TOTAL_MB = env.env_int("TANDEM_MAX_UPLOAD_TOTAL_MB", 50, minimum=1)
 TANDEM_RECETTE_MARGIN_DAYS = env.env_int("TANDEM_RECETTE_MARGIN_DAYS", 10)
 # Working days before a task's due date that its reminder goes out.
 TANDEM_REMINDER_DAYS = env.env_int("TANDEM_REMINDER_DAYS", 2)

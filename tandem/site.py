@@ -3,7 +3,7 @@
 from django.urls import path
 from viewflow.urls import Site
 
-from workflow import shell, views
+from workflow import search, shell, views
 from workflow.urls import DirectoryApp
 
 
@@ -39,6 +39,9 @@ class TandemSite(Site):
         views.notification_mark_read,
         name="notifications_mark_read",
     )
+    # The header's search box: what the user may see, grouped by kind (the
+    # providers the process apps declared, workflow.search).
+    search_path = path("recherche/", search.search_page, name="search")
     second_factor_path = path(
         "compte/double-authentification/",
         views.second_factor_page,

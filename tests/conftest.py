@@ -1,17 +1,25 @@
 """Shared fixtures: the supplier, clients 23 and 57, one user per role on each side."""
 
+import codecs
+import csv
+import io
 import os
 
+import openpyxl
 import pytest
 from celery.result import _set_task_join_will_block
 from django.contrib.auth import get_user_model
 from django.urls import get_resolver
-from django.utils import translation
+from django.utils import timezone, translation
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from contacts.models import Organisation, Role
 from contacts.services import reference_data_load
+from evolutions.demo import evolutions_demo_load
+from evolutions.models import ChangeRequest
+from recette import services as recette_services
+from recette.demo import recette_demo_load
 from workflow.demo import DEMO_PASSWORD, demo_data_load
 
 
@@ -81,6 +89,41 @@ def world(db):
     return World()
 
 
+@pytest.fixture
+def demo(world, settings, tmp_path):
+    """Both processes' demo data: requests of 23 and 57 at every step, 23's
+    acceptance with a campaign half run and two defects, 57's signed (a module may
+    define its own `demo`, which then takes precedence)."""
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    recette_demo_load()
+    return world
+
+
+@pytest.fixture
+def read_export():
+    """Reads a download of workflow.exports into its rows, the header first: a CSV
+    as French Excel reads it (BOM, « ; »), an XLSX as openpyxl does (empty cells
+    as "")."""
+
+    def read(response) -> list[list]:
+        if response.streaming:
+            content = b"".join(response.streaming_content)
+        else:
+            content = response.content
+        if response["Content-Type"].startswith("text/csv"):
+            assert content.startswith(codecs.BOM_UTF8)
+            text = content.decode("utf-8-sig")
+            return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+        sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+        return [
+            ["" if value is None else value for value in row]
+            for row in sheet.iter_rows(values_only=True)
+        ]
+
+    return read
+
+
 class World:
     """Handy access to the fixture's organisations and users."""
 
@@ -102,3 +145,47 @@ class World:
             Role.DSI_CLIENT: "dsi",
         }[role]
         return self.user(f"cd{organisation.code}.{suffix}")
+
+
+def campaign_with_cases(world, cases: int):
+    """Client 23's acceptance (the demo loaded) taken to its first campaign, with
+    `cases` one-step cases of a validated plan."""
+    cr = ChangeRequest.objects.get(
+        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
+    )
+    moe, porteur = world.user("cnaf.moe"), world.user("cd23.porteur")
+    plan = recette_services.plan_prepare(change_request_pk=cr.pk, by=moe)
+    today = timezone.localdate()
+    recette_services.plan_update(
+        pk=plan.pk, by=moe, workload=3, start=today, end=today
+    )
+    for n in range(1, cases + 1):
+        recette_services.case_add(
+            pk=plan.pk,
+            by=moe,
+            reference=f"CT-{n:03d}",
+            title=f"Cas {n}",
+            steps=[("Agir", "Constater")],
+        )
+    recette_services.plan_submit(pk=plan.pk, by=moe)
+    recette_services.plan_decide(pk=plan.pk, by=porteur, validated=True)
+    recette_services.qualification_record(
+        change_request_pk=cr.pk, by=moe, passed=True, on=today
+    )
+    return recette_services.delivery_record(
+        change_request_pk=cr.pk, by=moe, on=today, environment="REC"
+    )
+
+
+@pytest.fixture
+def campaign_with(world):
+    """campaign_with_cases for this test's world: a function of the case count."""
+    return lambda cases: campaign_with_cases(world, cases)
+
+
+@pytest.fixture
+def campaign(settings, tmp_path, campaign_with):
+    """Client 23's first campaign, four cases, nothing run yet."""
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    evolutions_demo_load()
+    return campaign_with(4)

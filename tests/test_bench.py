@@ -23,6 +23,8 @@ MEASURED = {
     "change_request_detail",
     "campaign_grid",
     "campaign_dashboard",
+    "campaign_results_export",
+    "defect_page",
     "report_figures",
     "record_500_results",
     "record_500_results_vs_update",

@@ -20,8 +20,9 @@ from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
 from recette import services
 from recette.models import Execution
+from tests.conftest import campaign_with_cases as _campaign
 from tests.evolutions.test_pages import _drafts
-from tests.recette.test_pages import _campaign, _reset
+from tests.recette.test_pages import _reset
 from workflow.models import TransitionLog
 
 R = Execution.Result

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from workflow.uploads import (
+    opens_in_browser,
     private_storage,
     private_upload_to,
     safe_download_name,
@@ -317,6 +318,11 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def opens_in_browser(self) -> bool:
+        """Shown by the browser rather than downloaded (file_download_response)."""
+        return opens_in_browser(self.file.name)
 
     def store(self, uploaded, *, by) -> None:
         """Check the upload (French ValidationError), then keep it with its name,

@@ -7,6 +7,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView
 from viewflow.workflow.flow.views.mixins import TaskSuccessUrlMixin
 
@@ -27,6 +28,15 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
 
     template_name = "workflow/task_form.html"
     success_message = _("Action enregistrée.")
+    # What the actor decides on, shown above the form: a template of the process
+    # app, given `decision_context()` (see docs/shell.md).
+    summary_template = ""
+    # The button's name says the decision (« Valider le plan », « Envoyer le
+    # devis »…), never a bare « Enregistrer ».
+    submit_label = gettext_lazy("Enregistrer")
+    # A choice field of the form whose choices are the submit buttons (one per
+    # decision, each posting its value), instead of radio buttons and one submit.
+    decision_field = ""
 
     @property
     def task(self):
@@ -44,6 +54,10 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
         """Call the service that does what the task is about."""
         raise NotImplementedError
 
+    def decision_context(self) -> dict:
+        """What `summary_template` shows of the decision (read only)."""
+        return {}
+
     def get_context_data(self, **kwargs):
         kwargs.setdefault("subject", self.subject())
         kwargs.setdefault("task", self.task)
@@ -54,7 +68,15 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
                 "give_back_url",
                 reverse("task_give_back", args=[flow_class.url_name, self.task.pk]),
             )
-        return super().get_context_data(**kwargs)
+        if self.summary_template:
+            kwargs.setdefault("summary_template", self.summary_template)
+            for name, value in self.decision_context().items():
+                kwargs.setdefault(name, value)
+        kwargs.setdefault("submit_label", self.submit_label)
+        context = super().get_context_data(**kwargs)
+        if self.decision_field:
+            context["decision_field"] = context["form"][self.decision_field]
+        return context
 
     def form_invalid(self, form):
         """The form again, with its errors: a 400 (nothing was saved)."""

@@ -1,9 +1,12 @@
 """Uploaded documents: validation, private storage on disk, and safe downloads.
 
 An upload is accepted only if its extension is allowed, its size is within
-`TANDEM_MAX_UPLOAD_MB` and its first bytes match the extension. It is stored under a
-random name in a private folder, never under the user's name, and served only as an
-attachment by a view that has checked the access rules first.
+`TANDEM_MAX_UPLOAD_MB` and its first bytes match the extension; one submission holds
+at most `MAX_FILES_PER_UPLOAD` files and `TANDEM_MAX_UPLOAD_TOTAL_MB` in all
+(`validate_uploads`, `MultipleFileField`). It is stored under a random name in a
+private folder, never under the user's name, and served by a view that has checked
+the access rules first: PDF, PNG and JPEG shown in the browser, in a sandbox, the
+other types as attachments (`file_download_response`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import secrets
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
@@ -29,22 +34,33 @@ from django.http import FileResponse
 from django.utils import formats, timezone
 from django.utils.cache import patch_cache_control
 from django.utils.deconstruct import deconstructible
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from workflow.env import ConfigError
 
 __all__ = [
     "ALLOWED_EXTENSIONS",
     "CONTENT_TYPES",
+    "INLINE_EXTENSIONS",
+    "MAX_FILES_PER_UPLOAD",
+    "MultipleFileField",
+    "MultipleFileInput",
     "PrivateStorage",
     "file_download_response",
+    "files_removed_on_failure",
     "max_upload_bytes",
+    "max_upload_total_bytes",
+    "note_files_not_kept",
+    "opens_in_browser",
     "private_storage",
     "private_upload_to",
     "random_storage_name",
     "safe_download_name",
     "validate_upload",
     "validate_upload_size",
+    "validate_uploads",
 ]
 
 # Ordered for the messages that list them; "jpeg" is accepted and normalised to "jpg".
@@ -78,7 +94,19 @@ CONTENT_TYPES: Mapping[str, str] = MappingProxyType(
 )
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
+# Types every browser displays itself without running anything the file holds:
+# served inline, in a sandbox; the others are downloaded.
+INLINE_EXTENSIONS = frozenset({"pdf", "png", "jpg"})
+# The download's own policy: no allow-* token, so nothing in the file runs, reaches
+# the site's cookies or storage, or submits anything. Not `default-src 'none'` on
+# inline files: PDF viewers are plugins, which it would forbid too.
+_INLINE_POLICY = "sandbox"
+_ATTACHMENT_POLICY = "default-src 'none'; sandbox"
+
 _DEFAULT_MAX_UPLOAD_MB = 20
+_DEFAULT_MAX_UPLOAD_TOTAL_MB = 50
+# Files in one submission: each is read (content check, SHA-256) before the answer.
+MAX_FILES_PER_UPLOAD = 10
 _MEGABYTE = 1024 * 1024
 
 _PDF_SIGNATURE = b"%PDF-"
@@ -160,9 +188,9 @@ _PATH_SEPARATORS = re.compile(r"[/\\]")
 # --- limits ------------------------------------------------------------------------
 
 
-def _max_upload_mb() -> int | float:
-    """Return the configured upload limit in megabytes, refusing nonsense."""
-    value = getattr(settings, "TANDEM_MAX_UPLOAD_MB", _DEFAULT_MAX_UPLOAD_MB)
+def _limit_mb(name: str, default: int) -> int | float:
+    """Return a configured size limit in megabytes, refusing nonsense."""
+    value = getattr(settings, name, default)
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -170,15 +198,30 @@ def _max_upload_mb() -> int | float:
         or value <= 0
     ):
         raise ConfigError(
-            "TANDEM_MAX_UPLOAD_MB",
-            f"nombre de mégaoctets strictement positif attendu, reçu {value!r}",
+            name, f"nombre de mégaoctets strictement positif attendu, reçu {value!r}"
         )
     return int(value) if float(value).is_integer() else value
+
+
+def _max_upload_mb() -> int | float:
+    """Return the configured limit of one upload in megabytes."""
+    return _limit_mb("TANDEM_MAX_UPLOAD_MB", _DEFAULT_MAX_UPLOAD_MB)
+
+
+def _max_upload_total_mb() -> int | float:
+    """Return the configured limit of one submission's files in megabytes."""
+    return _limit_mb("TANDEM_MAX_UPLOAD_TOTAL_MB", _DEFAULT_MAX_UPLOAD_TOTAL_MB)
 
 
 def max_upload_bytes() -> int:
     """Return the largest accepted upload, in bytes (`TANDEM_MAX_UPLOAD_MB`)."""
     return int(_max_upload_mb() * _MEGABYTE)
+
+
+def max_upload_total_bytes() -> int:
+    """Return the most one submission's files may weigh together, in bytes
+    (`TANDEM_MAX_UPLOAD_TOTAL_MB`)."""
+    return int(_max_upload_total_mb() * _MEGABYTE)
 
 
 # --- validation --------------------------------------------------------------------
@@ -283,6 +326,43 @@ def validate_upload_size(uploaded: UploadedFile) -> None:
         )
 
 
+def validate_uploads(files: Sequence[UploadedFile]) -> list[str]:
+    """Check the files of one submission: their number, their total size, then each
+    (`validate_upload`, one message per bad file); return their extensions."""
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        raise ValidationError(
+            _(
+                "Vous avez choisi %(count)s fichiers : %(limit)s au plus par envoi. "
+                "Joignez les autres en un second envoi."
+            ),
+            code="too_many_files",
+            params={"count": len(files), "limit": MAX_FILES_PER_UPLOAD},
+        )
+    # Sizes come from the upload handler: nothing is read before they are checked.
+    total = sum(_size_of(uploaded) for uploaded in files)
+    if total > max_upload_total_bytes():
+        raise ValidationError(
+            _(
+                "Les fichiers choisis font %(total)s Mo en tout : %(limit)s Mo au plus "
+                "par envoi. Joignez-en une partie en un second envoi."
+            ),
+            code="total_too_large",
+            params={
+                "total": formats.number_format(total / _MEGABYTE, decimal_pos=1),
+                "limit": formats.number_format(_max_upload_total_mb()),
+            },
+        )
+    extensions, errors = [], []
+    for uploaded in files:
+        try:
+            extensions.append(validate_upload(uploaded))
+        except ValidationError as error:
+            errors.extend(error.error_list)
+    if errors:
+        raise ValidationError(errors)
+    return extensions
+
+
 def _content_matches(uploaded: UploadedFile, extension: str, size: int) -> bool:
     """Tell whether the first bytes of the upload are those of its extension."""
     # The browser's declared content type is the user's word: only bytes count.
@@ -376,6 +456,98 @@ def _read_small_member(archive: zipfile.ZipFile, name: str, cap: int) -> bytes |
     return data if len(data) <= cap else None
 
 
+# --- several files in one form field ------------------------------------------------
+
+
+def _limits_help_text() -> str:
+    """The accepted types and limits, as a file field's help text shows them."""
+    return " ".join(
+        (
+            _("PDF, ODT, ODS, DOCX, XLSX, PNG, JPG, TXT ou CSV."),
+            _(
+                "Jusqu'à %(count)s fichiers par envoi, %(size)s Mo chacun, "
+                "%(total)s Mo en tout."
+            )
+            % {
+                "count": MAX_FILES_PER_UPLOAD,
+                "size": formats.number_format(_max_upload_mb()),
+                "total": formats.number_format(_max_upload_total_mb()),
+            },
+        )
+    )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    """A file input where several files are chosen at once."""
+
+    allow_multiple_selected = True
+
+    def __init__(self, attrs=None):
+        # The browser's file picker offers the accepted types first.
+        accept = ",".join(f".{extension}" for extension in ALLOWED_EXTENSIONS)
+        super().__init__({"accept": accept, **(attrs or {})})
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field, cleaned to a list (empty when none is required).
+
+    Each file gets the checks of `validate_upload` (type, size, content; a message
+    per bad file, naming it) and the field's own validators; the submission gets
+    those of `validate_uploads` (number of files, total size). A form shown again
+    has lost its files: say so with `note_files_not_kept`.
+    """
+
+    widget = MultipleFileInput
+    default_error_messages = {
+        "required": gettext_lazy("Choisissez au moins un fichier."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", lazy(_limits_help_text, str)())
+        # An empty file is refused by validate_upload, with its name.
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None) -> list[UploadedFile]:
+        chosen = list(data) if isinstance(data, list | tuple) else [data]
+        # False: the clear box of a forged form, with nothing to clear.
+        chosen = [
+            item
+            for item in chosen
+            if item is not False and item not in self.empty_values
+        ]
+        if not chosen:
+            if self.required:
+                raise ValidationError(self.error_messages["required"], code="required")
+            return []
+        files, errors = [], []
+        for item in chosen:
+            try:
+                files.append(super().clean(item, initial))
+            except ValidationError as error:
+                errors.extend(error.error_list)
+        if errors:
+            raise ValidationError(errors)
+        validate_uploads(files)
+        return files
+
+
+def note_files_not_kept(form: forms.BaseForm, name: str) -> None:
+    """On a form shown again, tell that the files sent in `name` were not kept:
+    a browser never fills a file input back in, they must be chosen again."""
+    if form.is_bound and form.files.getlist(name):
+        form.add_error(
+            name,
+            ValidationError(
+                _(
+                    "Aucun des fichiers choisis n'a été enregistré : "
+                    "choisissez-les de nouveau."
+                ),
+                code="files_not_kept",
+            ),
+        )
+
+
 # --- storage -----------------------------------------------------------------------
 
 
@@ -402,6 +574,20 @@ class PrivateStorage(FileSystemStorage):
             "Les fichiers privés n'ont pas d'URL publique : servez-les par une vue "
             "qui vérifie les droits d'accès puis appelle file_download_response()."
         )
+
+
+@contextmanager
+def files_removed_on_failure() -> Iterator[Callable[[File], None]]:
+    """Yield a function to note each file stored in the block; if the block fails,
+    remove them from disk. Put the transaction inside: its rollback drops the rows,
+    not the files."""
+    stored: list[File] = []
+    try:
+        yield stored.append
+    except BaseException:
+        for field_file in stored:
+            field_file.storage.delete(field_file.name)
+        raise
 
 
 def _private_root() -> Path:
@@ -479,24 +665,44 @@ def safe_download_name(original_name: str) -> str:
     return f"{stem}{suffix}" if stem else f"{_FALLBACK_DOWNLOAD_NAME}{suffix}"
 
 
+def opens_in_browser(name: str) -> bool:
+    """Tell whether a stored file of this name is shown by the browser rather than
+    downloaded (its type: `INLINE_EXTENSIONS`)."""
+    return _extension_of(name or "") in INLINE_EXTENSIONS
+
+
 def file_download_response(
     file_field_file: File, *, download_name: str
 ) -> FileResponse:
-    """Send a private file as an attachment; call only after access rules allowed it."""
+    """Send a private file, inline for the types browsers show safely (sandboxed),
+    else as an attachment; call only after access rules allowed it."""
     # The stored name was built from the validated extension; the download name is
     # the user's and only labels the file, so the type comes from the stored one.
     extension = _extension_of(file_field_file.name or "")
     filename = safe_download_name(download_name)
     if extension in CONTENT_TYPES and _extension_of(filename) != extension:
         filename = safe_download_name(f"{filename}.{extension}")
+    content_type = CONTENT_TYPES.get(extension, _DEFAULT_CONTENT_TYPE)
+    handle = file_field_file.open("rb")
+    inline = extension in INLINE_EXTENSIONS
+    if inline:
+        # Files stored before the content checks (or by another path) are shown
+        # only if their first bytes are still those of their type.
+        signature = _SIGNATURES[extension]
+        inline = handle.read(len(signature)) == signature
+        handle.seek(0)
+        if not inline:
+            content_type = _DEFAULT_CONTENT_TYPE
     response = FileResponse(
-        file_field_file.open("rb"),
-        as_attachment=True,
+        handle,
+        as_attachment=not inline,
         filename=filename,
-        content_type=CONTENT_TYPES.get(extension, _DEFAULT_CONTENT_TYPE),
+        content_type=content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = (
+        _INLINE_POLICY if inline else _ATTACHMENT_POLICY
+    )
     patch_cache_control(response, private=True, no_store=True)
     # Journalled by workflow.middleware.AuditMiddleware.
     response.audit = {

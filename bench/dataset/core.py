@@ -67,7 +67,8 @@ class Volumes:
 
     def scaled(self, scale: float) -> "Volumes":
         """These volumes times `scale`, with the few rows the notable objects need."""
-        plans = max(4, round(self.plans * scale))
+        # The notable acceptances' plans and one in production.
+        plans = max(5, round(self.plans * scale))
         return Volumes(
             change_requests=max(40, round(self.change_requests * scale)),
             plans=plans,

@@ -104,7 +104,12 @@ STAGE_SHARES = {
 WITH_CAMPAIGNS = (RUN, FIXES, REPORT, SIGNATURES, DONE)
 # The last campaign closed towards the report: no blocking defect may remain.
 TOWARDS_REPORT = (REPORT, SIGNATURES, DONE)
-NOTABLE_STAGES = {"detail_30": QUALIFY, "campaign_500": RUN, "report_2000": REPORT}
+NOTABLE_STAGES = {
+    "detail_30": QUALIFY,
+    "campaign_500": RUN,
+    "campaign_5000": RUN,
+    "report_2000": REPORT,
+}
 
 # Latest result of a run case: first campaign, re-test, last campaign before report.
 RESULTS = (R.PASSED, R.FAILED, R.BLOCKED, R.NOT_APPLICABLE)
@@ -239,6 +244,10 @@ def notable_sizes(generation: Generation) -> dict[str, int]:
     factor = min(1.0, generation.scale / 0.1)
     return {
         "campaign_500": max(10, round(500 * factor)),
+        # The campaign whose results are exported: every case run, five times on
+        # average (re-executions keep their history).
+        "campaign_5000_cases": max(12, round(1000 * factor)),
+        "campaign_5000_executions": max(60, round(5000 * factor)),
         "report_2000_cases": max(12, round(400 * factor)),
         "report_2000_executions": max(60, round(2000 * factor)),
         "report_2000_defects": max(9, round(300 * factor)),
@@ -271,6 +280,7 @@ def acceptances_plan(generation: Generation, requests: list[RequestPlan]) -> Non
     # The notable acceptances have their own sizes; the others share the rest.
     fixed = {
         "campaign_500": (sizes["campaign_500"], 1),
+        "campaign_5000": (sizes["campaign_5000_cases"], 1),
         "report_2000": (sizes["report_2000_cases"], 5),
     }
     scripts = [
@@ -591,6 +601,8 @@ class _Acceptance:
         if self.script.notable == "report_2000":
             self.executions_budget = sizes["report_2000_executions"]
             self.defects_budget = sizes["report_2000_defects"]
+        elif self.script.notable == "campaign_5000":
+            self.executions_budget = sizes["campaign_5000_executions"]
         self.executions_written = 0
         self.defects_written = 0
         self.reserved_defects: list[int] = []
@@ -939,9 +951,9 @@ class _Acceptance:
         if closing:
             ran = [case for case in campaign.cases if rng.random() < 0.99]
         else:
-            share = (
-                0.6 if self.script.notable == "campaign_500" else rng.uniform(0.15, 0.9)
-            )
+            share = {"campaign_500": 0.6, "campaign_5000": 1.0}.get(
+                self.script.notable
+            ) or rng.uniform(0.15, 0.9)
             ran = [case for case in campaign.cases if rng.random() < share]
         odds = (
             FINAL_ODDS if final else FIRST_ODDS if campaign.number == 1 else RETEST_ODDS
@@ -1238,6 +1250,14 @@ class _Acceptance:
                 "campaign_500_url": f"/recettes/campagnes/{campaign.id}/",
                 "campaign_500_cases": len(campaign.cases),
                 "campaign_500_change_request": request.id,
+            }
+        elif notable == "campaign_5000":
+            campaign = self.campaigns[0]
+            self.generation.notable |= {
+                "campaign_5000": campaign.id,
+                "campaign_5000_url": f"/recettes/campagnes/{campaign.id}/",
+                "campaign_5000_cases": len(campaign.cases),
+                "campaign_5000_executions": self.executions_written,
             }
         elif notable == "report_2000":
             self.generation.notable |= {

@@ -6,11 +6,13 @@ One module per topic, everything public re-exported here (`services.plan_submit`
     plan            the acceptance's start (receiver of manufacture_finished), the
                     plan's workload and schedule, submission, the client's decision,
                     reopening, the margin before production, the plan's actions
-    cases           test cases imported from a file or typed in
+    cases           test cases typed in, changed, reordered, deleted, or imported
+                    from a file (added and updated, or replacing them all)
     qualification   the technical qualification
     delivery        deliveries, each opening a campaign (first run or re-test)
     campaigns       assigning cases, recording results and evidence, closing
-    defects         raising a defect, rejecting, verifying, reopening; its actions
+    defects         raising a defect, its thread and files, rejecting, verifying,
+                    reopening; its actions
     report          the acceptance report: verdict, reserves, submission and PDF
     agreement       the go-live agreement: signatures, refusal, what blocks signing
     _common         who does what (the roles of each service), shared helpers
@@ -37,10 +39,29 @@ from recette.services.campaigns import (
     executions_record,
     may_record_results,
 )
-from recette.services.cases import CASES_ALREADY_PLAYED, case_add, cases_import
+from recette.services.cases import (
+    IMPORT_MERGE,
+    IMPORT_MODES,
+    IMPORT_REPLACE,
+    MAX_STEPS,
+    CaseLocks,
+    ImportChanges,
+    case_add,
+    case_delete,
+    case_locks,
+    case_move,
+    case_state,
+    case_update,
+    cases_import,
+    import_changes,
+)
 from recette.services.defects import (
     defect_accept_rejection,
     defect_allowed_actions,
+    defect_attachments_add,
+    defect_comment_add,
+    defect_link,
+    defect_may_discuss,
     defect_open,
     defect_reject,
     defect_reopen,
@@ -48,11 +69,13 @@ from recette.services.defects import (
 )
 from recette.services.delivery import delivery_record
 from recette.services.plan import (
+    PlanMargin,
     acceptance_start,
     acceptance_start_on_manufacture,
     margin_days,
     plan_allowed_actions,
     plan_decide,
+    plan_margin,
     plan_margin_warning,
     plan_prepare,
     plan_reopen,
@@ -63,11 +86,17 @@ from recette.services.qualification import qualification_record
 from recette.services.report import report_prepare, report_submit, report_update
 
 __all__ = [
-    "CASES_ALREADY_PLAYED",
     "CLIENT_LEADS",
+    "IMPORT_MERGE",
+    "IMPORT_MODES",
+    "IMPORT_REPLACE",
+    "MAX_STEPS",
     "PLAN_AUTHORS",
     "SUPPLIER_FIXERS",
     "TESTERS",
+    "CaseLocks",
+    "ImportChanges",
+    "PlanMargin",
     "R",
     "acceptance_start",
     "acceptance_start_on_manufacture",
@@ -76,9 +105,18 @@ __all__ = [
     "campaign_assign",
     "campaign_close",
     "case_add",
+    "case_delete",
+    "case_locks",
+    "case_move",
+    "case_state",
+    "case_update",
     "cases_import",
     "defect_accept_rejection",
     "defect_allowed_actions",
+    "defect_attachments_add",
+    "defect_comment_add",
+    "defect_link",
+    "defect_may_discuss",
     "defect_open",
     "defect_reject",
     "defect_reopen",
@@ -86,10 +124,12 @@ __all__ = [
     "delivery_record",
     "evidence_add",
     "executions_record",
+    "import_changes",
     "margin_days",
     "may_record_results",
     "plan_allowed_actions",
     "plan_decide",
+    "plan_margin",
     "plan_margin_warning",
     "plan_prepare",
     "plan_reopen",

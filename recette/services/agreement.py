@@ -15,7 +15,7 @@ from workflow import access, audit, events
 from workflow.locking import for_update
 from workflow.models import AuditEntry
 from workflow.second_factor import second_factor_verify
-from workflow.transitions import ActionRefused, fire, required_text
+from workflow.transitions import ActionRefused, fire
 
 
 def _signing_side(user, organisation) -> str:
@@ -170,7 +170,9 @@ def agreement_refuse(
     """A DSI refuses the go-live, with a reason: the work goes back to fixes.
 
     A refusal is a signed decision too: password and authenticator code, recorded."""
-    reason = required_text(reason, _("Le motif du refus est obligatoire."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Le motif du refus est obligatoire.")})
     _check_password(by, password)
     _check_second_factor(by, pk, otp_token)
     with transaction.atomic():

@@ -16,6 +16,10 @@ from workflow.locking import for_update
 from workflow.transitions import ActionRefused, fire
 from workflow.uploads import validate_upload
 
+# Results recorded in one request at most (the grid's bulk result): a campaign has a
+# few hundred cases; more is no tester's selection.
+MAX_RESULTS_AT_ONCE = 1000
+
 
 def _locked_campaign(pk: int) -> Campaign:
     return for_update(Campaign.objects.select_related("organisation")).get(pk=pk)
@@ -47,6 +51,11 @@ def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
     `results`: dicts with `case` (pk), `result`, and optionally `comment` and
     `step_results` ({step number: result}).
     """
+    if len(results) > MAX_RESULTS_AT_ONCE:
+        raise ValidationError(
+            _("Au plus %(max)s résultats à la fois : sélectionnez moins de cas.")
+            % {"max": MAX_RESULTS_AT_ONCE}
+        )
     allowed = set(R.values)
     for entry in results:
         if entry.get("result") not in allowed:

@@ -4,6 +4,7 @@ client's decision, a validated plan reopened as a new version."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Role
 from evolutions.models import ChangeRequest
-from recette.models import AcceptancePlan, Campaign, CampaignCase, RecetteProcess
+from recette.models import AcceptancePlan, Campaign, RecetteProcess
 from recette.services._common import (
     CLIENT_LEADS,
     PLAN_AUTHORS,
@@ -23,7 +24,7 @@ from recette.services._common import (
     _locked_plan,
 )
 from workflow import access, consistency, events
-from workflow.calendars import working_days_between
+from workflow.calendars import add_working_days, working_days_between
 from workflow.locking import process_locked
 from workflow.transitions import ActionRefused, fire, required_text
 
@@ -33,18 +34,54 @@ def margin_days() -> int:
     return int(getattr(settings, "TANDEM_RECETTE_MARGIN_DAYS", 10))
 
 
+@dataclass(frozen=True)
+class PlanMargin:
+    """What the plan's schedule leaves before the release goes into production."""
+
+    required: int  # working days asked (TANDEM_RECETTE_MARGIN_DAYS)
+    release: str
+    production_date: date
+    latest_end: date  # the last end of the acceptance that leaves the margin
+    left: int | None  # working days from the plan's end to production (None: no end)
+
+    @property
+    def eaten(self) -> bool:
+        return self.left is not None and self.left < self.required
+
+    @property
+    def missing(self) -> int:
+        """Working days the schedule takes from the margin (0: none)."""
+        return self.required - self.left if self.eaten else 0
+
+
+def plan_margin(plan: AcceptancePlan) -> PlanMargin | None:
+    """The margin the schedule leaves before production (None: no release yet)."""
+    release = plan.change_request.release
+    if release is None:
+        return None
+    required = margin_days()
+    return PlanMargin(
+        required=required,
+        release=release.number,
+        production_date=release.production_date,
+        latest_end=add_working_days(release.production_date, -required),
+        left=(
+            None
+            if plan.end is None
+            else working_days_between(plan.end, release.production_date)
+        ),
+    )
+
+
 def plan_margin_warning(plan: AcceptancePlan) -> str | None:
     """Why the schedule eats the margin before production, or None when it does not."""
-    release = plan.change_request.release
-    if release is None or plan.end is None:
-        return None
-    left = working_days_between(plan.end, release.production_date)
-    if left >= margin_days():
+    margin = plan_margin(plan)
+    if margin is None or not margin.eaten:
         return None
     return _(
         "La recette finit %(left)s jour(s) ouvré(s) avant la mise en production de la "
         "version %(release)s : la marge demandée est de %(margin)s jours ouvrés."
-    ) % {"left": left, "release": release.number, "margin": margin_days()}
+    ) % {"left": margin.left, "release": margin.release, "margin": margin.required}
 
 
 def acceptance_start(change_request: ChangeRequest) -> None:
@@ -83,9 +120,16 @@ def plan_prepare(*, change_request_pk: int, by) -> AcceptancePlan:
 
 
 def plan_update(
-    *, pk: int, by, workload: Decimal | None, start: date | None, end: date | None
+    *,
+    pk: int,
+    by,
+    workload: Decimal | None,
+    start: date | None,
+    end: date | None,
+    margin_justification: str | None = None,
 ) -> AcceptancePlan:
-    """The supplier sets the plan's workload and schedule."""
+    """The supplier sets the plan's workload and schedule, and why a schedule that
+    eats the margin before production is still proposed (None: left as it is)."""
     errors = {}
     if workload is not None and workload <= 0:
         errors["workload"] = _("La charge doit être un nombre de jours positif.")
@@ -96,7 +140,11 @@ def plan_update(
     with transaction.atomic():
         plan = _editable_plan(pk, by)
         plan.workload, plan.start, plan.end = workload, start, end
-        plan.save(update_fields=["workload", "start", "end"])
+        fields = ["workload", "start", "end"]
+        if margin_justification is not None:
+            plan.margin_justification = margin_justification.strip()
+            fields.append("margin_justification")
+        plan.save(update_fields=fields)
     return plan
 
 
@@ -115,6 +163,19 @@ def plan_submit(*, pk: int, by) -> AcceptancePlan:
                 _("Avant de soumettre le plan, indiquez %(missing)s.")
                 % {"missing": _(" et ").join(str(item) for item in missing)}
             )
+        warning = plan_margin_warning(plan)
+        if warning is None:
+            # Nothing to justify: no earlier schedule's reason goes to the client.
+            plan.margin_justification = ""
+        elif not plan.margin_justification.strip():
+            raise ValidationError(
+                {
+                    "margin_justification": _(
+                        "%(warning)s Justifiez ce planning pour soumettre le plan."
+                    )
+                    % {"warning": warning}
+                }
+            )
         log = fire(plan, "submit", by=by)
         events.announce(
             "plan_submitted",
@@ -128,9 +189,10 @@ def plan_submit(*, pk: int, by) -> AcceptancePlan:
 
 def plan_decide(*, pk: int, by, validated: bool, comment: str = "") -> AcceptancePlan:
     """The client validates the plan (it is then frozen) or sends it back."""
-    if not validated:
-        comment = required_text(
-            comment, _("Expliquez ce qui doit être repris dans le plan.")
+    comment = (comment or "").strip()
+    if not validated and not comment:
+        raise ValidationError(
+            {"comment": _("Expliquez ce qui doit être repris dans le plan.")}
         )
     with transaction.atomic():
         plan = _locked_plan(pk)
@@ -205,10 +267,9 @@ def plan_allowed_actions(user, plan: AcceptancePlan) -> set[str]:
     actions = set()
     if access.may_act_any(user, PLAN_AUTHORS, plan.organisation):
         if not plan.is_frozen:
-            actions.add("add_case")
-            # An import replaces every case: not once some were played.
-            if not CampaignCase.objects.filter(case__plan=plan).exists():
-                actions.add("import")
+            # Cases typed in, changed, moved, deleted or imported (services.cases
+            # keeps a played case's steps).
+            actions.update({"add_case", "import"})
         waiting = consistency.open_step_names(
             RecetteProcess.objects.filter(
                 change_request_id=plan.change_request_id

@@ -53,12 +53,13 @@ def act(
     task: str,
     fill: Callable[[Page], object],
     *,
+    button: str,
     second_tab: bool = False,
     screenshot: str = "",
 ) -> None:
     """Do `task` about `reference` as a user would: open it from « Mes tâches »,
-    let `fill` fill its form, save it; then the request's page says what comes
-    next, and the task has left the list.
+    let `fill` fill its form, send it by its `button` (named after the decision);
+    then the request's page says what comes next, and the task has left the list.
 
     `second_tab`: the same form was also open in another tab of the browser; saved
     there afterwards, it says who handled the task and when, and links back."""
@@ -74,10 +75,10 @@ def act(
     if screenshot:
         page.evaluate("() => window.scrollTo(0, 0)")  # the heading, the request
         visitor.screenshot(screenshot)
-    visitor.follow(page.get_by_role("button", name="Enregistrer").click)
+    visitor.follow(page.get_by_role("button", name=button, exact=True).click)
     if other is not None:
         fill(other)
-        other.get_by_role("button", name="Enregistrer").click()
+        other.get_by_role("button", name=button, exact=True).click()
         expect(other.get_by_role("alert")).to_contain_text(
             re.compile(r"Cette tâche a déjà été traitée par .+ le .+ à ")
         )
@@ -136,7 +137,7 @@ def expression_of_needs(visitor: Visitor) -> ChangeRequest:
     visitor.follow(
         page.get_by_role("link", name="Nouvelle expression de besoin").click,
     )
-    page.get_by_label("Intitulé").fill(TITLE)
+    page.get_by_role("textbox", name="Intitulé").fill(TITLE)
     page.get_by_label("Nature").select_option(label="Réglementaire")
     page.get_by_label("DSG").check()
     page.get_by_label("GRO").check()
@@ -179,14 +180,6 @@ def specification(version: str) -> Callable[[Page], None]:
         page.get_by_label("Cahier des charges (document)").set_input_files(
             {**ATTACHMENT, "name": f"cahier-des-charges-{version}.pdf"}
         )
-
-    return fill
-
-
-def decide(choice: str, comment: str = "") -> Callable[[Page], None]:
-    def fill(page: Page) -> None:
-        page.get_by_label(choice, exact=True).check()
-        page.get_by_role("textbox", name="Commentaire").fill(comment)
 
     return fill
 
@@ -239,51 +232,112 @@ def evolution_journey(
     order_owner = world.user("cnaf.commande").get_full_name()
 
     def acknowledge(page: Page) -> None:
-        page.get_by_label("Prendre en compte et nommer le porteur").check()
         page.get_by_role("combobox", name="Porteur de la commande").select_option(
             label=order_owner
         )
 
-    act(contact, ref, "Prendre en compte la demande", acknowledge)
+    act(
+        contact,
+        ref,
+        "Prendre en compte la demande",
+        acknowledge,
+        button="Prendre en compte et nommer le porteur de la commande",
+    )
     then(S.IN_STUDY)
 
     # The specification goes back once with a comment, then is validated.
     home_row(commande, ref, "Rédiger le cahier des charges")
     commande.screenshot("my-tasks-order-owner")
-    act(commande, ref, "Rédiger le cahier des charges", specification("v1"))
-    then(S.SPEC_REVIEW)
-    send_back = decide(
-        "Renvoyer le cahier des charges avec des commentaires",
-        "Précisez les codes motifs attendus.",
+    write = "Transmettre le cahier des charges au client"
+    act(
+        commande,
+        ref,
+        "Rédiger le cahier des charges",
+        specification("v1"),
+        button=write,
     )
+    then(S.SPEC_REVIEW)
     home_row(porteur, ref, "Valider le cahier des charges")
     porteur.screenshot("my-tasks-porteur")
-    act(porteur, ref, "Valider le cahier des charges", send_back)
+    act(
+        porteur,
+        ref,
+        "Valider le cahier des charges",
+        comment("Précisez les codes motifs attendus."),
+        button="Renvoyer le cahier des charges avec des commentaires",
+    )
     then(S.IN_STUDY)
-    act(commande, ref, "Rédiger le cahier des charges", specification("v2"))
+    act(
+        commande,
+        ref,
+        "Rédiger le cahier des charges",
+        specification("v2"),
+        button=write,
+    )
     then(S.SPEC_REVIEW)
-    validate = decide("Valider le cahier des charges")
-    act(porteur, ref, "Valider le cahier des charges", validate)
+    act(
+        porteur,
+        ref,
+        "Valider le cahier des charges",
+        comment(""),
+        button="Valider le cahier des charges",
+    )
     then(S.QUOTE_PREPARATION)
 
-    act(commande, ref, "Établir le devis", quote, screenshot="task-page")
+    act(
+        commande,
+        ref,
+        "Établir le devis",
+        quote,
+        button="Envoyer le devis",
+        screenshot="task-page",
+    )
     then(S.QUOTE_REVIEW)
-    accept = decide("Accepter le devis")
-    act(porteur, ref, "Accepter ou refuser le devis", accept)
+    act(
+        porteur,
+        ref,
+        "Accepter ou refuser le devis",
+        comment(""),
+        button="Accepter le devis",
+    )
     then(S.PLANNING)
 
     def propose(page: Page) -> None:
         page.get_by_label("Version").select_option(label=release.number)
 
-    act(commande, ref, "Proposer une version", propose)
+    act(
+        commande,
+        ref,
+        "Proposer une version",
+        propose,
+        button="Proposer cette version au client",
+    )
     then(S.RELEASE_PROPOSED)
-    confirm = decide("Confirmer cette version")
-    act(porteur, ref, "Confirmer la planification", confirm)
+    act(
+        porteur,
+        ref,
+        "Confirmer la planification",
+        comment(""),
+        button="Confirmer cette version",
+    )
     then(S.PLANNED)
 
-    act(moe, ref, "Lancer la fabrication", comment("C'est parti."), second_tab=True)
+    act(
+        moe,
+        ref,
+        "Lancer la fabrication",
+        comment("C'est parti."),
+        button="Lancer la fabrication",
+        second_tab=True,
+    )
     then(S.IN_MANUFACTURE)
-    act(moe, ref, "Terminer la fabrication", comment(""))
+    act(
+        moe,
+        ref,
+        "Terminer la fabrication",
+        comment(""),
+        button="Terminer la fabrication et ouvrir la recette",
+    )
     then(S.IN_ACCEPTANCE)
     cr = ChangeRequest.objects.get(pk=cr.pk)
     assert cr.release == release

@@ -27,6 +27,7 @@ R = Execution.Result
 # The grid's keys (recette.pages.RESULT_KEYS): a letter chooses, Entrée saves.
 KEYS = {R.PASSED: "r", R.FAILED: "e", R.BLOCKED: "b"}
 OUTSIDERS = ("cd57.testeur", "cd57.porteur")
+DELIVERED = "Livraison enregistrée : la campagne est ouverte."
 # No message, or its snackbar fully open (MDC: --opening for 150 ms, then --open).
 # Reference, title, priority, steps (action, expected result).
 CASES = (
@@ -77,8 +78,9 @@ def acceptance_journey(
     # 2. The client's owner validates it.
     porteur = who("cd23.porteur")
     open_task(porteur, ref, "Valider le plan de recette")
-    porteur.page.get_by_label("Valider le plan", exact=True).check()
-    submit_task(porteur, "Votre décision sur le plan est enregistrée.")
+    submit_task(
+        porteur, "Votre décision sur le plan est enregistrée.", "Valider le plan"
+    )
     assert _plan_status(cr) == AcceptancePlan.Status.VALIDATED
     outsiders_see_nothing(who, cr, step=2)
 
@@ -86,9 +88,11 @@ def acceptance_journey(
     moe = who("cnaf.moe")
     open_task(moe, ref, "Qualifier l'évolution")
     moe.page.get_by_label("Qualification réussie", exact=True).check()
-    submit_task(moe, "La qualification est enregistrée.")
+    submit_task(
+        moe, "La qualification est enregistrée.", "Enregistrer la qualification"
+    )
     open_task(moe, ref, "Livrer en recette")
-    submit_task(moe, "Livraison enregistrée : la campagne est ouverte.")
+    submit_task(moe, DELIVERED, "Enregistrer la livraison")
     first = Campaign.objects.get(change_request=cr, number=1)
     outsiders_see_nothing(who, cr, step=3, campaign=first)
 
@@ -106,7 +110,9 @@ def acceptance_journey(
     open_grid(second, cr, first)
     record(second, {"CT-3": R.BLOCKED, "CT-4": R.PASSED})
     second.screenshot("result-grid")
-    defect = raise_blocking_defect(testeur, cr, first, "CT-2", "Export vide")
+    defect = raise_blocking_defect(
+        testeur, cr, first, "CT-2", "Export vide", _screenshot(tmp_path)
+    )
     # By assigned tester: to run, passed, failed, blocked, not applicable.
     open_dashboard(
         porteur,
@@ -117,15 +123,20 @@ def acceptance_journey(
     porteur.screenshot("campaign-dashboard")
     outsiders_see_nothing(who, cr, step=4, campaign=first)
 
+    # The project team reads it and asks; the tester answers in the thread.
+    discuss_defect(moe, cr, defect, "Sur quel navigateur ?")
+    discuss_defect(testeur, cr, defect, "Firefox, poste standard.")
+    assert defect.comments.count() == 2
+
     # 5. Fixes asked; the corrective delivery claims the fix and opens a re-test
     # of what failed or was blocked; it passes, the tester verifies the defect and
     # the owner moves on to the report.
     open_task(porteur, ref, "Mener la campagne de tests")
     porteur.page.get_by_label("Livraison corrective demandée", exact=True).check()
-    submit_task(porteur, "La campagne est close.")
+    submit_task(porteur, "La campagne est close.", "Clore la campagne")
     open_task(moe, ref, "Livrer en recette")
     moe.page.get_by_label(str(defect), exact=True).check()
-    submit_task(moe, "Livraison enregistrée : la campagne est ouverte.")
+    submit_task(moe, DELIVERED, "Enregistrer la livraison")
     retest = Campaign.objects.get(change_request=cr, number=2)
     assert retest.kind == Campaign.Kind.RETEST
     assert {c.case.reference for c in retest.campaign_cases.all()} == {"CT-2", "CT-3"}
@@ -136,7 +147,7 @@ def acceptance_journey(
     verify_defect(testeur, cr, defect)
     open_task(porteur, ref, "Mener la campagne de tests")
     porteur.page.get_by_label("Passage au bilan", exact=True).check()
-    submit_task(porteur, "La campagne est close.")
+    submit_task(porteur, "La campagne est close.", "Clore la campagne")
     outsiders_see_nothing(who, cr, step=5, campaign=retest)
 
     # 6. The client's owner writes the report: favourable.
@@ -145,6 +156,7 @@ def acceptance_journey(
     submit_task(
         porteur,
         "Le bilan est déposé : l'accord de mise en production attend les deux DSI.",
+        "Déposer le bilan",
     )
     outsiders_see_nothing(who, cr, step=6)
 
@@ -205,7 +217,11 @@ def prepare_plan(
     page.get_by_label("Charge (jours-homme)").fill("4")
     page.get_by_label("Début de la recette").fill(today)
     page.get_by_label("Fin de la recette").fill(today)
-    submit_task(visitor, "Le plan de recette a été soumis au client.")
+    submit_task(
+        visitor,
+        "Le plan de recette a été soumis au client.",
+        "Soumettre le plan au client",
+    )
     assert _plan_status(change_request) == AcceptancePlan.Status.SUBMITTED
 
 
@@ -292,44 +308,90 @@ def raise_blocking_defect(
     campaign: Campaign,
     reference: str,
     title: str,
+    screenshot: Path,
 ) -> Defect:
-    """From the acceptance page, a blocking defect tied to the case's failure in
-    the campaign."""
+    """From the grid, « a » on the failed case's row: the form comes with the
+    campaign, the case and its failure; the tester adds a title, the severity and
+    a screenshot, and lands on the defect's page."""
+    page = visitor.page
+    row = page.locator(f"tr[data-reference='{reference}']")
+    row.focus()
+    with page.expect_navigation():
+        row.press("a")
+    expect(page).to_have_url(re.compile(r"/anomalies/nouvelle/\?campagne="))
+    visitor.arrived()
+    expect(page.get_by_label("Cas de test")).to_have_value(
+        str(campaign.campaign_cases.get(case__reference=reference).case_id)
+    )
+    expect(
+        page.get_by_label(f"{reference} – Échoué (campagne {campaign.number})")
+    ).to_be_checked()
+    page.get_by_role("textbox", name="Intitulé").fill(title)
+    page.get_by_label("Bloquante", exact=True).check()
+    page.get_by_label("Résultat observé").fill("Le fichier exporté est vide.")
+    page.get_by_label("Captures et fichiers").set_input_files(screenshot)
+    page.get_by_role("button", name="Enregistrer l'anomalie").click()
+    expect(page).to_have_url(re.compile(r"/recettes/anomalies/\d+/$"))
+    visitor.arrived()
+    defect = Defect.objects.get(change_request=change_request, title=title)
+    expect(
+        page.get_by_text(f"Anomalie {defect.reference} enregistrée.")
+    ).to_be_visible()
+    assert defect.severity == Defect.Severity.BLOCKING
+    assert (defect.campaign, defect.case.reference) == (campaign, reference)
+    assert [e.case.reference for e in defect.executions.all()] == [reference]
+    assert [a.original_name for a in defect.attachments.all()] == [screenshot.name]
+    expect(page.get_by_role("link", name=screenshot.name)).to_be_visible()
+    return defect
+
+
+def open_defect(visitor: Visitor, change_request: ChangeRequest, defect: Defect):
+    """From the acceptance page to the defect's page, by its reference."""
     page = visitor.page
     visitor.goto(f"/recettes/{change_request.pk}/")
     _follow(
         visitor,
-        page.get_by_role("link", name="Nouvelle anomalie"),
-        r"/anomalies/nouvelle/$",
+        page.get_by_role("link", name=defect.reference, exact=True),
+        rf"/recettes/anomalies/{defect.pk}/$",
     )
-    page.get_by_label("Intitulé").fill(title)
-    page.get_by_label("Bloquante", exact=True).check()
-    page.get_by_label(f"{reference} – Échoué (campagne {campaign.number})").check()
-    _follow(
-        visitor,
-        page.get_by_role("button", name="Enregistrer l'anomalie"),
-        rf"/recettes/{change_request.pk}/$",
-    )
-    expect(page.get_by_text("Anomalie enregistrée.")).to_be_visible()
-    defect = Defect.objects.get(change_request=change_request, title=title)
-    assert defect.severity == Defect.Severity.BLOCKING
-    assert [e.case.reference for e in defect.executions.all()] == [reference]
-    expect(_row(page, defect.reference)).to_contain_text("Bloquante")
-    return defect
+
+
+def discuss_defect(
+    visitor: Visitor, change_request: ChangeRequest, defect: Defect, message: str
+) -> None:
+    """Read the defect (what was observed, its screenshot) and write in its
+    thread."""
+    page = visitor.page
+    open_defect(visitor, change_request, defect)
+    expect(page.get_by_text("Le fichier exporté est vide.")).to_be_visible()
+    expect(page.get_by_role("link", name="capture-export.png")).to_be_visible()
+    page.get_by_label("Votre message").fill(message)
+    page.get_by_role("button", name="Envoyer le message").click()
+    expect(page.get_by_text("Message ajouté.")).to_be_visible()
+    visitor.arrived()
+    expect(page.locator(".tandem-thread")).to_contain_text(message)
 
 
 def verify_defect(
     visitor: Visitor, change_request: ChangeRequest, defect: Defect
 ) -> None:
-    """The tester confirms the fix from the defect's row of the acceptance page."""
+    """The tester confirms the fix from the defect's page: the move says what it
+    means, then is confirmed."""
     page = visitor.page
-    visitor.goto(f"/recettes/{change_request.pk}/")
-    # The page leads back to itself: wait for its message, not for an address.
-    _row(page, defect.reference).get_by_role("button", name="Vérifiée").click()
-    expect(page.get_by_text("Anomalie mise à jour.")).to_be_visible()
-    visitor.arrived()
+    open_defect(visitor, change_request, defect)
+    _follow(
+        visitor,
+        page.get_by_role("link", name="Confirmer la correction"),
+        rf"/anomalies/{defect.pk}/verifier/$",
+    )
+    expect(page.get_by_text("Vous avez vérifié")).to_be_visible()
+    _follow(
+        visitor,
+        page.get_by_role("button", name="Confirmer la correction"),
+        rf"/recettes/anomalies/{defect.pk}/$",
+    )
+    expect(page.get_by_text(f"{defect.reference} : Vérifiée.")).to_be_visible()
     assert Defect.objects.get(pk=defect.pk).status == Defect.Status.VERIFIED
-    expect(_row(page, defect.reference)).to_contain_text("Vérifiée")
 
 
 def sign(
@@ -342,14 +404,17 @@ def sign(
     expect(
         page.get_by_role("heading", name="Accord de mise en production")
     ).to_be_visible()
-    page.get_by_label("Signer l'accord", exact=True).check()
     page.get_by_label("Votre mot de passe (confirmation de signature)").fill(
         world.password
     )
     page.get_by_label("Code à 6 chiffres de votre application d'authentification").fill(
         totp_code(world.user(visitor.name))
     )
-    submit_task(visitor, "Votre décision sur l'accord est enregistrée.")
+    submit_task(
+        visitor,
+        "Votre décision sur l'accord est enregistrée.",
+        "Signer l'accord de mise en production",
+    )
 
 
 def in_production(visitor: Visitor, change_request: ChangeRequest) -> None:
@@ -384,11 +449,12 @@ def open_task(visitor: Visitor, reference: str, title: str) -> None:
     expect(visitor.page.get_by_role("heading", name="Votre action")).to_be_visible()
 
 
-def submit_task(visitor: Visitor, message: str) -> None:
-    """Save the task's form and wait for the page it leads to."""
+def submit_task(visitor: Visitor, message: str, button: str) -> None:
+    """Send the task's form by its `button` (named after the decision) and wait
+    for the page it leads to."""
     page = visitor.page
     url = page.url
-    page.get_by_role("button", name="Enregistrer", exact=True).click()
+    page.get_by_role("button", name=button, exact=True).click()
     page.wait_for_url(lambda now: now != url)
     expect(page.get_by_text(message)).to_be_visible()
     visitor.arrived()
@@ -411,6 +477,10 @@ def outsiders_see_nothing(
         page = outsider.goto(path)
         expect(page.locator("body")).not_to_contain_text(reference)
     paths = [f"/recettes/{change_request.pk}/"]
+    paths += [
+        f"/recettes/anomalies/{defect.pk}/"
+        for defect in Defect.objects.filter(change_request=change_request)
+    ]
     if campaign is not None:
         paths += [
             f"/recettes/campagnes/{campaign.pk}/",
@@ -434,6 +504,14 @@ def _follow(visitor: Visitor, target: Locator, url: str) -> None:
 
 def _row(page: Page, text: str) -> Locator:
     return page.locator("tr").filter(has_text=text)
+
+
+def _screenshot(tmp_path: Path) -> Path:
+    """A small PNG, as a tester's screen capture."""
+    path = tmp_path / "capture-export.png"
+    # The signature, then enough bytes for the upload checks to read it.
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    return path
 
 
 def _cases_workbook(tmp_path: Path) -> Path:

@@ -53,7 +53,8 @@ def test_attachment_is_stored_privately_and_served_to_those_who_may_see(demo, cl
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == PDF_BYTES
     assert download["X-Content-Type-Options"] == "nosniff"
-    assert download["Content-Disposition"].startswith("attachment")
+    assert download["Content-Disposition"].startswith("inline")  # a PDF opens
+    assert download["Content-Security-Policy"] == "sandbox"
 
     client.force_login(demo.user("cnaf.moe"))
     assert client.get(url).status_code == 200

@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 from pypdf import PdfReader
 
 from evolutions.demo import evolutions_demo_load
@@ -22,39 +21,6 @@ from recette.models import Execution
 from recette.selectors import campaign_figures
 
 R = Execution.Result
-
-
-def _campaign(world, cases: int):
-    cr = ChangeRequest.objects.get(
-        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
-    )
-    moe, porteur = world.user("cnaf.moe"), world.user("cd23.porteur")
-    plan = services.plan_prepare(change_request_pk=cr.pk, by=moe)
-    today = timezone.localdate()
-    services.plan_update(pk=plan.pk, by=moe, workload=3, start=today, end=today)
-    for n in range(1, cases + 1):
-        services.case_add(
-            pk=plan.pk,
-            by=moe,
-            reference=f"CT-{n:03d}",
-            title=f"Cas {n}",
-            steps=[("Agir", "Constater")],
-        )
-    services.plan_submit(pk=plan.pk, by=moe)
-    services.plan_decide(pk=plan.pk, by=porteur, validated=True)
-    services.qualification_record(
-        change_request_pk=cr.pk, by=moe, passed=True, on=today
-    )
-    return services.delivery_record(
-        change_request_pk=cr.pk, by=moe, on=today, environment="REC"
-    )
-
-
-@pytest.fixture
-def campaign(world, settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    return _campaign(world, cases=4)
 
 
 def _record(client, campaign, case, result):
@@ -169,14 +135,14 @@ def test_tester_of_another_client_sees_nothing(world, client, campaign):
 
 @pytest.mark.parametrize("name", ["grid", "dashboard"])
 def test_campaign_pages_cost_the_same_with_10_and_300_cases(
-    world, client, settings, tmp_path, name
+    world, client, settings, tmp_path, name, campaign_with
 ):
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
     evolutions_demo_load()
     client.force_login(world.user("cd23.testeur"))
     counts = []
     for size in (10, 300):
-        campaign = _campaign(world, cases=size)
+        campaign = campaign_with(size)
         cases = list(campaign.change_request.acceptance_plan.cases.all()[:5])
         services.executions_record(
             pk=campaign.pk,
@@ -426,16 +392,6 @@ def test_validated_plan_is_reopened_from_its_page(world, client, settings, tmp_p
 
     plan = cr.__class__.objects.get(pk=cr.pk).acceptance_plan
     assert (plan.status, plan.version) == ("brouillon", 2)
-
-
-@pytest.fixture
-def draft_plan(world, settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    cr = ChangeRequest.objects.get(
-        organisation__code="23", status=ChangeRequest.Status.IN_ACCEPTANCE
-    )
-    return services.plan_prepare(change_request_pk=cr.pk, by=world.user("cnaf.moe"))
 
 
 def test_import_preview_lists_bad_lines_then_confirmation_saves(

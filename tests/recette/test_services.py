@@ -558,7 +558,10 @@ def test_imported_cases_replace_the_plans_cases_with_their_steps(people, manufac
         rows.append(";;;Étape 2;Attendu 2")
     preview = parse_cases("\n".join(rows).encode("cp1252"), filename="plan.csv")
 
-    assert services.cases_import(pk=plan.pk, by=people.moe, preview=preview) == 3
+    changes = services.cases_import(
+        pk=plan.pk, by=people.moe, preview=preview, mode=services.IMPORT_REPLACE
+    )
+    assert (len(changes.added), len(changes.absent)) == (3, 1)
     cases = list(plan.cases.order_by("position"))
     assert [c.reference for c in cases] == ["CT-1", "CT-2", "CT-3"]
     assert [(s.number, s.action) for s in cases[1].steps.all()] == [

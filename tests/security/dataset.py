@@ -62,6 +62,7 @@ class ClientA:
     by_stop: dict[str, ChangeRequest] = field(default_factory=dict)
     attachment_pk: int = 0
     evidence_pk: int = 0
+    defect_attachment_pk: int = 0
     announcement_pk: int = 0
 
     @property
@@ -155,6 +156,11 @@ def build() -> ClientA:
         by=users[f"cd{CODE}.testeur"],
         uploaded=_upload("preuve.txt"),
     ).pk
+    client_a.defect_attachment_pk = recette_services.defect_attachments_add(
+        pk=client_a.defect.pk,
+        by=users[f"cd{CODE}.testeur"],
+        files=[_upload("journal.txt")],
+    )[0].pk
     client_a.announcement_pk = evolutions_services.announcement_create(
         by=users["cnaf.contact"],
         release=release,
@@ -266,6 +272,14 @@ def _acceptance_until(change_request, users, stop: str) -> None:
     pk, today = change_request.pk, timezone.localdate()
     plan = recette_services.plan_prepare(change_request_pk=pk, by=commande)
     if stop == "prepare_plan":
+        # One case typed in: the case pages have a case to change.
+        recette_services.case_add(
+            pk=plan.pk,
+            by=commande,
+            reference="CT-001",
+            title="Saisir une déclaration",
+            steps=[("Saisir", "Enregistrée")],
+        )
         return
 
     def prepare():

@@ -255,10 +255,13 @@ def _close(response) -> None:
 
 
 def _text_of(response) -> bytes:
-    if getattr(response, "streaming", False):
-        return b""
     content_type = response.get("Content-Type", "")
-    if content_type.startswith(("text/html", "application/json")):
+    if getattr(response, "streaming", False):
+        # CSV exports are streamed: what they send is read too.
+        if content_type.startswith("text/csv"):
+            return b"".join(response.streaming_content)
+        return b""
+    if content_type.startswith(("text/html", "application/json", "text/csv")):
         return response.content
     return b""
 

@@ -141,12 +141,17 @@ TABLE: dict[str, Row] = {
         prepare=lambda a: _put(_review_quote, None)(a),
     ),
     "notifications": Row(everyone(200)),
+    # The header's search: each user's results, scoped by the apps' selectors.
+    "search": Row(everyone(200)),
     # « Tout marquer comme lu » (POST only): each user's own notifications.
     "notifications_mark_read": Row(everyone(405), post_only=True),
     # Enrolment of one's own authenticator app (TOTP): every account, its own.
     "second_factor": Row(everyone(200)),
     # Change requests.
     "evolutions:index": Row(everyone(200)),
+    # The list's exports: the requests each user sees (client B's CSV is read too).
+    "evolutions:export_csv": Row(everyone(200)),
+    "evolutions:export_xlsx": Row(everyone(200)),
     "evolutions:create": Row(only({A_PORTEUR, "cd57.porteur"})),
     "evolutions:detail": Row(on_a(), kwargs=_pk("in_study")),
     "evolutions:edit": Row(on_a(allowed={A_PORTEUR}), kwargs=_pk("info_requested")),
@@ -189,6 +194,8 @@ TABLE: dict[str, Row] = {
     ),
     # Acceptance.
     "recettes:index": Row(everyone(200)),
+    # The defects of every acceptance the user sees (client B: its own, none of A).
+    "recettes:defects": Row(everyone(200)),
     "recettes:detail": Row(on_a(), kwargs=_pk("in_acceptance")),
     "recettes:plan_pdf": Row(on_a(), kwargs=_pk("in_acceptance")),
     "recettes:report_pdf": Row(on_a(), kwargs=_pk("signed")),
@@ -198,6 +205,19 @@ TABLE: dict[str, Row] = {
     ),
     "recettes:case_new": Row(
         on_a(allowed={COMMANDE, MOE}), kwargs=_pk("plan_in_preparation")
+    ),
+    # A case of that plan: changed, deleted (a page saying what goes, then a POST),
+    # moved (POST only).
+    "recettes:case_edit": Row(
+        on_a(allowed={COMMANDE, MOE}), kwargs=lambda a: _case_in_preparation(a)
+    ),
+    "recettes:case_delete": Row(
+        on_a(allowed={COMMANDE, MOE}), kwargs=lambda a: _case_in_preparation(a)
+    ),
+    "recettes:case_move": Row(
+        on_a(405, allowed={COMMANDE, MOE}),
+        kwargs=lambda a: _case_in_preparation(a),
+        post_only=True,
     ),
     "recettes:plan_reopen": Row(
         on_a(405, allowed={COMMANDE, MOE}),
@@ -215,6 +235,13 @@ TABLE: dict[str, Row] = {
     ),
     "recettes:assignment": Row(on_a(allowed={A_PORTEUR}), kwargs=_pk("campaign")),
     "recettes:dashboard": Row(on_a(), kwargs=_pk("campaign")),
+    # Exports, as the pages they come from: the grid, the acceptance's page.
+    "recettes:campaign_export_csv": Row(on_a(), kwargs=_pk("campaign")),
+    "recettes:campaign_export_xlsx": Row(on_a(), kwargs=_pk("campaign")),
+    "recettes:executions_export_csv": Row(on_a(), kwargs=_pk("in_acceptance")),
+    "recettes:executions_export_xlsx": Row(on_a(), kwargs=_pk("in_acceptance")),
+    "recettes:defects_export_csv": Row(on_a(), kwargs=_pk("in_acceptance")),
+    "recettes:defects_export_xlsx": Row(on_a(), kwargs=_pk("in_acceptance")),
     "recettes:evidence": Row(on_a(), kwargs=lambda a: {"pk": a.evidence_pk}),
     "recettes:evidence_upload": Row(
         on_a(405, allowed={A_PORTEUR, A_TESTEUR}),
@@ -224,10 +251,24 @@ TABLE: dict[str, Row] = {
     "recettes:defect_new": Row(
         on_a(allowed={A_PORTEUR, A_TESTEUR}), kwargs=_pk("in_acceptance")
     ),
+    # The defect page; each move is a page saying what it means, then a POST.
+    "recettes:defect": Row(on_a(), kwargs=lambda a: {"pk": a.defect.pk}),
     "recettes:defect_action": Row(
-        on_a(405, allowed={COMMANDE, MOE}),
+        on_a(allowed={COMMANDE, MOE}),
         kwargs=lambda a: {"pk": a.defect.pk, "action": "rejeter"},
+    ),
+    "recettes:defect_comment": Row(
+        on_a(405, allowed={A_PORTEUR, A_TESTEUR, COMMANDE, MOE}),
+        kwargs=lambda a: {"pk": a.defect.pk},
         post_only=True,
+    ),
+    "recettes:defect_files": Row(
+        on_a(405, allowed={A_PORTEUR, A_TESTEUR, COMMANDE, MOE}),
+        kwargs=lambda a: {"pk": a.defect.pk},
+        post_only=True,
+    ),
+    "recettes:defect_attachment": Row(
+        on_a(), kwargs=lambda a: {"pk": a.defect_attachment_pk}
     ),
     # Directory.
     "annuaire:index": Row(everyone(200)),
@@ -250,6 +291,12 @@ TABLE: dict[str, Row] = {
         post_only=True,
     ),
 }
+
+
+def _case_in_preparation(a):
+    """The case typed in client A's plan being prepared."""
+    plan = a.plan_in_preparation.acceptance_plan
+    return {"pk": a.plan_in_preparation.pk, "case_pk": plan.cases.get().pk}
 
 
 def _review_quote(a):

@@ -70,6 +70,10 @@ def _assert_answered(client: Client, response, what: str) -> None:
 
 
 def _assert_sound(response, what: str) -> None:
+    if getattr(response, "streaming", False):
+        # A streamed download (an export) would fail while it is read, after its
+        # 200: it is read here.
+        b"".join(response.streaming_content)
     if response.status_code >= 500:
         error = getattr(response, "exc_info", None)
         detail = (

@@ -1,21 +1,13 @@
 """Fixtures of the engine's tests."""
 
 import pytest
+from django.core.files.base import ContentFile
+from django.db.models import FileField
+from django.db.models.fields.files import FieldFile
 
 from contacts.models import Role
 from evolutions import services
-from evolutions.demo import evolutions_demo_load
-from recette.demo import recette_demo_load
-
-
-@pytest.fixture
-def demo(world, settings, tmp_path):
-    """Both processes' demo data: requests of 23 and 57 at every step (a module
-    may define its own `demo`, which then takes precedence)."""
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    evolutions_demo_load()
-    recette_demo_load()
-    return world
+from workflow.uploads import private_storage
 
 
 @pytest.fixture
@@ -36,3 +28,17 @@ def submit_request(world):
         return services.change_request_submit(pk=cr.pk, by=porteur)
 
     return submit
+
+
+@pytest.fixture
+def stored(settings, tmp_path):
+    """Save content in a temporary private storage and return its field file:
+    `stored(content, name)`."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path
+
+    def store(content: bytes, name: str) -> FieldFile:
+        storage = private_storage()
+        saved = storage.save(name, ContentFile(content))
+        return FieldFile(None, FileField(storage=storage), saved)
+
+    return store

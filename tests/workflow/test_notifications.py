@@ -205,7 +205,7 @@ def test_relay_sends_rows_whose_broker_message_was_lost(world, submit_request):
 
 def test_delivery_message_goes_to_the_clients_dsi_webmaster_and_testers(world):
     from evolutions.demo import evolutions_demo_load
-    from tests.recette.test_pages import _campaign
+    from tests.conftest import campaign_with_cases as _campaign
 
     evolutions_demo_load()
     Notification.objects.all().delete()

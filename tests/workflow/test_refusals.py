@@ -17,7 +17,8 @@ from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest, Comment
 from recette import services as recette_services
 from recette.models import Execution
-from tests.recette.test_pages import _campaign, _record
+from tests.conftest import campaign_with_cases as _campaign
+from tests.recette.test_pages import _record
 from workflow import audit
 from workflow.models import AuditEntry, TransitionLog
 from workflow.refusals import errors_onto, refusal_about

@@ -45,6 +45,12 @@ EXPECTED = {
         {f"cd23.dsi{D}", WEBMASTER_23, f"cd23.testeur{D}", f"cd23.porteur{D}"},
     ),
     "defect_opened": ("23", "en_recette", {f"cnaf.moe{D}", f"cnaf.commande{D}"}),
+    # The supplier wrote: the client's owner and the defect's author are told.
+    "defect_commented": (
+        "23",
+        "en_recette",
+        {f"cd23.porteur{D}", f"cd23.testeur{D}"},
+    ),
     "report_submitted": (
         "57",
         "en_production",

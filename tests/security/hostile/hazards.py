@@ -106,7 +106,7 @@ HAZARDS: dict[str, tuple[str, Callable[[Stage], object], int]] = {
             "etapes-TOTAL_FORMS": "0",
             "etapes-INITIAL_FORMS": "0",
         },
-        200,
+        400,  # the form again, saying a case has at least one step
     ),
     "bulk-assign-script-id": (
         "taches-evolutions:tasks_assign",

@@ -39,6 +39,7 @@ from evolutions import forms as evolution_forms
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest
 from recette import forms as recette_forms
+from recette import lists as recette_lists
 from recette.flows import RecetteFlow
 from recette.models import Execution
 from tests.security.hostile.stage import CLIENT, Stage, _client, _of_client
@@ -205,7 +206,7 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
     def create(stage):
         url = reverse("evolutions:create")
         return Target(
-            _one(url, "cd23.porteur"), (evolution_forms.NeedsExpressionForm(),)
+            _one(url, "cd23.porteur"), (evolution_forms.NewNeedsExpressionForm(),)
         )
 
     def edit(stage):
@@ -258,6 +259,30 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
             body="query",
         )
 
+    def site_search(stage):
+        url = reverse("search")
+        return Target(
+            ((url, "cnaf.contact"), (url, "cd23.porteur")),
+            extra={"q": _optional(hostile_text())},
+            body="query",
+        )
+
+    def recette_list(name: str, form_class):
+        """A list of recette/lists.py: its filters as the supplier has them
+        (every organisation and acceptance a choice), sent by him and a client."""
+
+        def target(stage):
+            filters = form_class(None, user=stage.user("cnaf.contact"))
+            url = reverse(name)
+            return Target(
+                ((url, "cnaf.contact"), (url, "cd23.porteur")),
+                (filters,),
+                {"page": _optional(hostile_number())},
+                body="query",
+            )
+
+        return target
+
     def defect_new(stage):
         change_request = stage.request("run_campaign")
         form = recette_forms.DefectForm(change_request=change_request)
@@ -280,6 +305,19 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         ]
         return Target(tuple(routes), (recette_forms.ReasonForm(),))
 
+    def defect_comment(stage):
+        defect = stage.request("run_campaign").defects.order_by("number").first()
+        url = reverse("recettes:defect_comment", args=[defect.pk])
+        return Target(
+            ((url, "cd23.testeur"), (url, "cnaf.moe")),
+            (recette_forms.DefectCommentForm(),),
+        )
+
+    def defect_files(stage):
+        defect = stage.request("run_campaign").defects.order_by("number").first()
+        url = reverse("recettes:defect_files", args=[defect.pk])
+        return Target(_one(url, "cnaf.moe"), (recette_forms.DefectFilesForm(),))
+
     def evidence(stage):
         execution = Execution.objects.filter(campaign=stage.campaign()).first()
         url = reverse("recettes:evidence_upload", args=[execution.pk])
@@ -288,16 +326,40 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
     def cases_import(stage):
         url = _request_url(stage, "recettes:cases_import", "prepare_plan")
         confirm = st.one_of(st.just(MISSING), st.just(MISSING), hostile_text())
+        mode = st.one_of(st.sampled_from(["ajouter", "remplacer"]), hostile_text())
         return Target(
             _one(url, "cnaf.commande"),
             (recette_forms.ImportForm(),),
-            {"confirm": confirm},
+            {"confirm": confirm, "mode": _optional(mode)},
         )
 
     def case_new(stage):
         url = _request_url(stage, "recettes:case_new", "prepare_plan")
         steps = recette_forms.StepFormSet(prefix="etapes")
         return Target(_one(url, "cnaf.commande"), (recette_forms.CaseForm(), steps))
+
+    def _case(stage, name):
+        change_request = stage.request("typed_case")
+        case = change_request.acceptance_plan.cases.get()
+        return reverse(name, args=[change_request.pk, case.pk])
+
+    def case_edit(stage):
+        steps = recette_forms.StepFormSet(prefix="etapes")
+        return Target(
+            _one(_case(stage, "recettes:case_edit"), "cnaf.commande"),
+            (recette_forms.CaseForm(), steps),
+            {
+                "add_step": st.one_of(st.just(MISSING), st.just("1"), hostile_text()),
+                "etat_du_cas": _optional(st.just("0" * 32)),
+            },
+        )
+
+    def case_move(stage):
+        sens = st.one_of(st.sampled_from(["haut", "bas"]), hostile_text())
+        return Target(
+            _one(_case(stage, "recettes:case_move"), "cnaf.commande"),
+            extra={"sens": _optional(sens)},
+        )
 
     def plan_reopen(stage):
         url = _request_url(stage, "recettes:plan_reopen", "qualify")
@@ -341,6 +403,18 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
             extra={"filtre": _optional(shown)},
             body="query",
         )
+
+    def exported(name: str, page: Callable[[Stage], Target], *args):
+        """An export (workflow/exports.py): what its page takes, sent to it (its
+        URL's arguments from the stage), by the page's users."""
+
+        def target(stage):
+            sent = page(stage)
+            url = reverse(name, args=[arg(stage).pk for arg in args])
+            routes = tuple((url, username) for _url, username in sent.routes)
+            return Target(routes, sent.forms, sent.extra, body="query")
+
+        return target
 
     def login(stage):
         username = st.sampled_from(["cd23.porteur", "cnaf.dsi", "inconnu"])
@@ -482,16 +556,37 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "evolutions:announcement_new": announce,
         "evolutions:announcement_publish": publish,
         "evolutions:index": search,
+        "search": site_search,
+        "recettes:index": recette_list(
+            "recettes:index", recette_lists.AcceptanceFilterForm
+        ),
+        "recettes:defects": recette_list(
+            "recettes:defects", recette_lists.DefectFilterForm
+        ),
         "recettes:defect_new": defect_new,
         "recettes:defect_action": defect_action,
+        "recettes:defect_comment": defect_comment,
+        "recettes:defect_files": defect_files,
         "recettes:evidence_upload": evidence,
         "recettes:cases_import": cases_import,
         "recettes:case_new": case_new,
+        "recettes:case_edit": case_edit,
+        "recettes:case_move": case_move,
         "recettes:plan_reopen": plan_reopen,
         "recettes:case": campaign_case,
         "recettes:record": record,
         "recettes:assignment": assignment,
         "recettes:grid": grid,
+        **{
+            f"evolutions:export_{fmt}": exported(f"evolutions:export_{fmt}", search)
+            for fmt in ("csv", "xlsx")
+        },
+        **{
+            f"recettes:campaign_export_{fmt}": exported(
+                f"recettes:campaign_export_{fmt}", grid, Stage.campaign
+            )
+            for fmt in ("csv", "xlsx")
+        },
         "login": login,
         "set_language": set_language,
         "password_change": password_change,
@@ -543,13 +638,20 @@ WITHOUT_INPUT = {
     "evolutions:quote_document",
     "evolutions:needs_expression_pdf",
     "evolutions:quote_pdf",
-    "recettes:index",
     "recettes:detail",
     "recettes:plan_pdf",
+    # A page saying what goes, then a POST without fields that deletes the case.
+    "recettes:case_delete",
     "recettes:report_pdf",
     "recettes:agreement_pdf",
     "recettes:dashboard",
+    "recettes:executions_export_csv",
+    "recettes:executions_export_xlsx",
+    "recettes:defects_export_csv",
+    "recettes:defects_export_xlsx",
     "recettes:evidence",
+    "recettes:defect",
+    "recettes:defect_attachment",
     "annuaire:index",
     "annuaire:organisation",
     "annuaire:person",

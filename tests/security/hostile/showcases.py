@@ -205,7 +205,8 @@ def _decision(key: str, node, next_node=None, data=None):
             elsewhere=_notifications("cnaf.commande"),
         )
         if next_node is not None:
-            shown.elsewhere.append(_task_page(client, stage, key, next_node))
+            # The next task's page says why it came back (issue 17).
+            shown.pages.append(_task_page(client, stage, key, next_node))
         return shown
 
     return showcase
@@ -225,11 +226,11 @@ def _release_proposal(client, stage):
     data = {"release": release.pk, "comment": PAYLOAD}
     _act(client, stage, S.PLANNING, E.propose_release, data)
     return Shown(
-        pages=_detail(stage, S.PLANNING, "cd23.porteur"),
-        elsewhere=[
+        pages=[
+            *_detail(stage, S.PLANNING, "cd23.porteur"),
             _task_page(client, stage, S.PLANNING, E.confirm_release),
-            *_notifications("cd23.porteur"),
         ],
+        elsewhere=_notifications("cd23.porteur"),
     )
 
 
@@ -328,11 +329,11 @@ def _report(client, stage):
     data = {"verdict": "reserves", "reserves": PAYLOAD, "reserved_defects": [defect.pk]}
     _act(client, stage, "write_report", R.write_report, data)
     return Shown(
-        pages=_acceptance(stage, "write_report", "cd23.porteur", "cnaf.dsi"),
-        elsewhere=[
+        pages=[
+            *_acceptance(stage, "write_report", "cd23.porteur", "cnaf.dsi"),
             _task_page(client, stage, "write_report", R.sign_client),
-            *_notifications("cnaf.dsi"),
         ],
+        elsewhere=_notifications("cnaf.dsi"),
         pdfs=[
             ("cd23.dsi", reverse("recettes:report_pdf", args=[pk])),
             ("cnaf.dsi", reverse("recettes:agreement_pdf", args=[pk])),
@@ -403,10 +404,8 @@ def _campaign_close(client, stage):
     data = {"outcome": "corrections", "comment": PAYLOAD}
     _act(client, stage, "run_campaign", R.run_campaign, data)
     return Shown(
-        elsewhere=[
-            *_acceptance(stage, "run_campaign", "cnaf.moe"),
-            _task_page(client, stage, "run_campaign", R.deliver),
-        ]
+        pages=[_task_page(client, stage, "run_campaign", R.deliver)],
+        elsewhere=_acceptance(stage, "run_campaign", "cnaf.moe"),
     )
 
 
@@ -414,7 +413,19 @@ def _defect_rejection(client, stage):
     defect = stage.request("run_campaign").defects.order_by("number").first()
     url = reverse("recettes:defect_action", args=[defect.pk, "rejeter"])
     _post(client, stage, "cnaf.commande", url, {"reason": PAYLOAD})
-    return Shown(pages=_acceptance(stage, "run_campaign", "cd23.testeur"))
+    page = reverse("recettes:defect", args=[defect.pk])
+    return Shown(pages=[("cd23.testeur", page), ("cnaf.moe", page)])
+
+
+def _defect_message(client, stage):
+    defect = stage.request("run_campaign").defects.order_by("number").last()
+    url = reverse("recettes:defect_comment", args=[defect.pk])
+    _post(client, stage, "cnaf.moe", url, {"text": PAYLOAD})
+    page = reverse("recettes:defect", args=[defect.pk])
+    return Shown(
+        pages=[("cd23.testeur", page), ("cnaf.commande", page)],
+        elsewhere=_notifications("cd23.porteur"),
+    )
 
 
 def _plan_reopening(client, stage):
@@ -491,6 +502,7 @@ SHOWCASES: dict[str, Callable[[Client, Stage], Shown]] = {
     "plan-renvoye": _plan_review,
     "campagne-close": _campaign_close,
     "anomalie-rejetee": _defect_rejection,
+    "anomalie-message": _defect_message,
     "plan-rouvert": _plan_reopening,
     "accord-refuse": _agreement_refusal,
 }

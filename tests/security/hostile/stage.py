@@ -82,6 +82,9 @@ EVOLUTION_STEPS = (
 # Where a new request of client 23 stops in RecetteFlow; the demo's own request of
 # client 23 stands at run_campaign (a campaign half run, with defects).
 RECETTE_STOPS = (
+    # prepare_plan too, with a case typed in; built first, so that the newest
+    # task at prepare_plan (the one the task's page is sent to) is the next one's.
+    "typed_case",
     "prepare_plan",
     "review_plan",
     "qualify",
@@ -97,6 +100,16 @@ def _accepted_until(change_request, stop: str, users) -> None:
     commande, moe = users["cnaf.commande"], users["cnaf.moe"]
     pk, today = change_request.pk, timezone.localdate()
     plan = recette_services.plan_prepare(change_request_pk=pk, by=commande)
+    if stop == "typed_case":
+        # A plan in preparation with one case typed in, for the case pages.
+        recette_services.case_add(
+            pk=plan.pk,
+            by=commande,
+            reference="CT-001",
+            title="Saisir une déclaration",
+            steps=[("Saisir", "Enregistrée")],
+        )
+        return
 
     def prepare():
         recette_services.plan_update(
