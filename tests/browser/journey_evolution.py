@@ -116,10 +116,18 @@ def sees_nothing(visitor: Visitor, change_request: ChangeRequest) -> None:
     Checked after every step, as each one gives the request new data and tasks."""
     reference = change_request.reference
     page = visitor.goto("/evolutions/")
-    page.get_by_label("Recherche").fill(reference)
+    page.get_by_role("textbox", name="Recherche", exact=True).fill(reference)
     visitor.follow(page.get_by_role("button", name="Filtrer").click)
     assert f"q={reference}" in page.url
     expect(page.locator("main")).to_contain_text("Aucune demande ne correspond.")
+    # The header's search box, over every kind, finds nothing of it either.
+    page.locator("header").get_by_role("searchbox").fill(reference)
+    visitor.follow(
+        page.locator("header").get_by_role("button", name="Rechercher").click
+    )
+    assert "/recherche/" in page.url
+    expect(page.locator("main")).to_contain_text(f"Aucun résultat pour « {reference} »")
+    expect(page.locator("main a", has_text=reference)).to_have_count(0)
     for path in ("/evolutions/", "/"):
         page = visitor.goto(path)
         expect(page.locator("main")).not_to_contain_text(reference)

@@ -27,6 +27,7 @@ R = Execution.Result
 # The grid's keys (recette.pages.RESULT_KEYS): a letter chooses, Entrée saves.
 KEYS = {R.PASSED: "r", R.FAILED: "e", R.BLOCKED: "b"}
 OUTSIDERS = ("cd57.testeur", "cd57.porteur")
+RESERVE = "Former les agents au nouvel export avant la mise en production."
 DELIVERED = "Livraison enregistrée : la campagne est ouverte."
 # No message, or its snackbar fully open (MDC: --opening for 150 ms, then --open).
 # Reference, title, priority, steps (action, expected result).
@@ -75,9 +76,15 @@ def acceptance_journey(
     prepare_plan(who(cr.order_owner.get_username()), cr, _cases_workbook(tmp_path))
     outsiders_see_nothing(who, cr, step=1)
 
-    # 2. The client's owner validates it.
+    # 2. The client's owner validates it, seeing what he validates: its cases,
+    # its schedule and the cahier de recette.
     porteur = who("cd23.porteur")
     open_task(porteur, ref, "Valider le plan de recette")
+    for reference, title, _priority, _steps in CASES:
+        expect(_row(porteur.page, reference)).to_contain_text(title)
+    expect(
+        porteur.page.get_by_role("link", name="Cahier de recette v1 (PDF)")
+    ).to_be_visible()
     submit_task(
         porteur, "Votre décision sur le plan est enregistrée.", "Valider le plan"
     )
@@ -150,9 +157,10 @@ def acceptance_journey(
     submit_task(porteur, "La campagne est close.", "Clore la campagne")
     outsiders_see_nothing(who, cr, step=5, campaign=retest)
 
-    # 6. The client's owner writes the report: favourable.
+    # 6. The client's owner writes the report: favourable, with a reserve.
     open_task(porteur, ref, "Rédiger le bilan de recette")
-    porteur.page.get_by_label("Favorable", exact=True).check()
+    porteur.page.get_by_label("Favorable avec réserves", exact=True).check()
+    porteur.page.get_by_role("textbox", name="Réserves").fill(RESERVE)
     submit_task(
         porteur,
         "Le bilan est déposé : l'accord de mise en production attend les deux DSI.",
@@ -206,9 +214,9 @@ def prepare_plan(
     _follow(
         visitor,
         page.get_by_role("button", name="Confirmer l'import"),
-        rf"/recettes/{change_request.pk}/$",
+        rf"/recettes/{change_request.pk}/#cas-du-plan$",
     )
-    expect(page.get_by_text(f"{len(CASES)} cas de test importés.")).to_be_visible()
+    expect(page.get_by_text(f"{len(CASES)} cas de test importés")).to_be_visible()
     for reference, title, _priority, _steps in CASES:
         expect(_row(page, reference)).to_contain_text(title)
 
@@ -403,6 +411,15 @@ def sign(
     open_task(visitor, change_request.reference, title)
     expect(
         page.get_by_role("heading", name="Accord de mise en production")
+    ).to_be_visible()
+    # What is signed: the verdict, its reserves, the bilan and its fingerprint.
+    report = change_request.acceptance_report
+    main = page.locator("main")
+    expect(main).to_contain_text("Favorable avec réserves")
+    expect(main).to_contain_text(RESERVE)
+    expect(main).to_contain_text(report.document_sha256)
+    expect(
+        page.get_by_role("link", name=f"Bilan v{report.version} (PDF)")
     ).to_be_visible()
     page.get_by_label("Votre mot de passe (confirmation de signature)").fill(
         world.password
