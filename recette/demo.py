@@ -143,8 +143,7 @@ def _in_progress(change_request, users) -> None:
         severity=Defect.Severity.BLOCKING,
         description="Le contrôle de la date présumée ne se déclenche pas.",
         steps_to_reproduce=(
-            "1. Saisir une déclaration\n2. Laisser la date présumée vide\n"
-            "3. Valider"
+            "1. Saisir une déclaration\n2. Laisser la date présumée vide\n3. Valider"
         ),
         expected="La déclaration est refusée : la date présumée est obligatoire.",
         observed="La déclaration est enregistrée sans date.",

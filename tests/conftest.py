@@ -156,9 +156,7 @@ def campaign_with_cases(world, cases: int):
     moe, porteur = world.user("cnaf.moe"), world.user("cd23.porteur")
     plan = recette_services.plan_prepare(change_request_pk=cr.pk, by=moe)
     today = timezone.localdate()
-    recette_services.plan_update(
-        pk=plan.pk, by=moe, workload=3, start=today, end=today
-    )
+    recette_services.plan_update(pk=plan.pk, by=moe, workload=3, start=today, end=today)
     for n in range(1, cases + 1):
         recette_services.case_add(
             pk=plan.pk,
