@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Role
 from evolutions import forms, services
+from evolutions.links import request_links
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
 from workflow import access, deadlines, reassign, routing
@@ -114,6 +115,7 @@ def change_request_detail(request, pk: int):
     context = {
         "change_request": change_request,
         "process": getattr(change_request, "process", None),
+        "related": request_links(change_request, request.user),
         "tasks": _with_deadlines(open_tasks_of(change_request), request.user),
         "history": history_of(change_request),
         "specifications": change_request.specifications.select_related("author"),

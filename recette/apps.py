@@ -7,10 +7,12 @@ class RecetteConfig(AppConfig):
     verbose_name = _("Recettes")
 
     def ready(self):
+        from evolutions.links import register_request_link
         from evolutions.signals import manufacture_finished
         from recette.consistency import CHECK
         from recette.demo import recette_demo_load
         from recette.events import HEADLINES
+        from recette.pages import acceptance_link
         from recette.search import acceptances_found, cases_found, defects_found
         from recette.services import acceptance_start_on_manufacture
         from workflow import consistency, demo, events, notifications, search, shell
@@ -22,6 +24,7 @@ class RecetteConfig(AppConfig):
         for provider in (acceptances_found, cases_found, defects_found):
             search.register_provider(provider)
         demo.register_demo(recette_demo_load)
+        register_request_link(acceptance_link)
         notifications.register_notification_kinds(
             {"delivery_made": _("Livraison en recette")}
         )

@@ -20,6 +20,7 @@ from contacts.models import Membership, Organisation, Role
 from recette import forms, pdf_data, services
 from recette.importing import parse_cases
 from recette.models import (
+    AcceptancePlan,
     AcceptanceReport,
     Campaign,
     Defect,
@@ -74,6 +75,7 @@ def acceptance_detail(request, pk: int):
     context = {
         "change_request": change_request,
         "plan": plan,
+        "process": getattr(change_request, "recette_process", None),
         "margin_warning": services.plan_margin_warning(plan),
         "cases": plan.cases.prefetch_related("steps"),
         # Which cases stay as they are (played, cited): only while cases change.
@@ -92,6 +94,16 @@ def acceptance_detail(request, pk: int):
         ).last(),
     }
     return render(request, "recette/acceptance_detail.html", context)
+
+
+def acceptance_link(change_request, user) -> tuple[str, str] | None:
+    """The request's acceptance page, once its plan exists (evolutions.links)."""
+    if not AcceptancePlan.objects.filter(change_request=change_request).exists():
+        return None
+    return (
+        _("Recette de la demande : plan, campagnes, anomalies"),
+        reverse("recettes:detail", args=[change_request.pk]),
+    )
 
 
 def _visible_campaign(request, pk: int) -> Campaign:

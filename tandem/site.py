@@ -30,6 +30,12 @@ class TandemSite(Site):
         views.task_reassign,
         name="task_reassign",
     )
+    # A process's chart inside the shell (viewflow draws the picture).
+    process_chart_path = path(
+        "processus/<str:flow>/<int:process_pk>/schema/",
+        views.process_chart,
+        name="process_chart",
+    )
     notifications_path = path(
         "notifications/", views.notification_list, name="notifications"
     )

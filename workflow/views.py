@@ -9,8 +9,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, Value, When
+from django.http import Http404
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,7 +22,7 @@ from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_http_methods, require_POST
 
 from workflow import access, mytasks, reassign, roles, second_factor, throttling
-from workflow.flowviews import SCOPED_FLOWS
+from workflow.flowviews import SCOPED_FLOWS, flow_named
 from workflow.forms import (
     EnrolmentPasswordForm,
     MailboxCodeForm,
@@ -461,3 +462,31 @@ def permission_denied(request, exception=None):
     viewflow's internals."""
     reason = str(exception) if exception and _raised_by_us(exception) else ""
     return render(request, "403.html", {"reason": reason}, status=403)
+
+
+def process_chart(request, flow: str, process_pk: int):
+    """A process's chart inside the shell: the picture viewflow draws, and the
+    same steps as a table (its text alternative), with the way back."""
+    flow_class = flow_named(flow)
+    if flow_class is None:
+        raise Http404
+    processes = flow_class.process_class.objects.filter(flow_class=flow_class)
+    process = get_object_or_404(
+        flow_class.scope_processes(processes, request.user), pk=process_pk
+    )
+    subject = getattr(process, flow_class.subject_lookup)
+    steps = (
+        process.task_set.filter(flow_task_type="HUMAN")
+        .select_related("owner")
+        .order_by("created", "pk")
+    )
+    return render(
+        request,
+        "workflow/process_chart.html",
+        {
+            "subject": subject,
+            "chart_url": reverse(f"{flow}:process_chart", args=[process.pk]),
+            "steps": steps,
+            "finished": process.finished is not None,
+        },
+    )

@@ -140,6 +140,14 @@ TABLE: dict[str, Row] = {
         kwargs=lambda a: _my_task(a),
         prepare=lambda a: _put(_review_quote, None)(a),
     ),
+    # A process's chart in the shell: scoped like its request.
+    "process_chart": Row(
+        on_a(),
+        kwargs=lambda a: {
+            "flow": "taches-evolutions",
+            "process_pk": a.in_study.process.pk,
+        },
+    ),
     "notifications": Row(everyone(200)),
     # The header's search: each user's results, scoped by the apps' selectors.
     "search": Row(everyone(200)),

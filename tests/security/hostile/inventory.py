@@ -631,6 +631,7 @@ ENDPOINTS = {**_pages(), **_task_views()}
 WITHOUT_INPUT = {
     "former_task_address",  # a redirect to the same path under the new prefix
     "notifications",
+    "process_chart",
     "evolutions:detail",
     "evolutions:roadmap",
     "evolutions:attachment",
