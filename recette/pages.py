@@ -539,7 +539,8 @@ def defect_action(request, pk: int, action: str):
     if action not in DEFECT_ACTIONS:
         raise Http404
     service, needs_reason, label, meaning = DEFECT_ACTIONS[action]
-    form = forms.ReasonForm(request.POST or None)
+    # Bound on every POST, an empty one too (it then lacks its reason).
+    form = forms.ReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         form.is_valid()
         kwargs = {"reason": form.cleaned_data.get("reason", "")} if needs_reason else {}

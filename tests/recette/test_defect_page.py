@@ -279,3 +279,13 @@ def test_the_defect_page_costs_the_same_with_1_and_12_messages(
         counts.append(len(captured))
 
     assert counts[0] == counts[1]
+
+
+def test_an_empty_post_is_told_what_is_missing(world, client, defect):
+    client.force_login(world.user("cnaf.moe"))
+
+    answer = client.post(reverse("recettes:defect_action", args=[defect.pk, "rejeter"]))
+
+    assert answer.status_code == 400
+    assert "Le motif du rejet est obligatoire." in answer.content.decode()
+    assert Defect.objects.get(pk=defect.pk).status == Defect.Status.OPEN
