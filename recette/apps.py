@@ -12,8 +12,8 @@ class RecetteConfig(AppConfig):
         from recette.consistency import CHECK
         from recette.demo import recette_demo_load
         from recette.events import HEADLINES
-        from recette.pages import acceptance_link
         from recette.search import acceptances_found, cases_found, defects_found
+        from recette.selectors import acceptance_link
         from recette.services import acceptance_start_on_manufacture
         from workflow import consistency, demo, events, notifications, search, shell
 

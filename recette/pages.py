@@ -16,11 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from contacts.models import Membership, Organisation, Role
 from recette import forms, pdf_data, services
 from recette.importing import parse_cases
 from recette.models import (
-    AcceptancePlan,
     AcceptanceReport,
     Campaign,
     Defect,
@@ -94,16 +92,6 @@ def acceptance_detail(request, pk: int):
         ).last(),
     }
     return render(request, "recette/acceptance_detail.html", context)
-
-
-def acceptance_link(change_request, user) -> tuple[str, str] | None:
-    """The request's acceptance page, once its plan exists (evolutions.links)."""
-    if not AcceptancePlan.objects.filter(change_request=change_request).exists():
-        return None
-    return (
-        _("Recette de la demande : plan, campagnes, anomalies"),
-        reverse("recettes:detail", args=[change_request.pk]),
-    )
 
 
 def _visible_campaign(request, pk: int) -> Campaign:
@@ -472,14 +460,7 @@ def _defect_running(defect: Defect) -> bool:
 def _thread(defect: Defect) -> list[tuple]:
     """The defect's messages, each with the side that wrote it (one query more)."""
     comments = list(defect.comments.select_related("author"))
-    supplier_authors = set(
-        Membership.objects.filter(
-            user_id__in={c.author_id for c in comments},
-            organisation__kind=Organisation.Kind.SUPPLIER,
-        )
-        .exclude(role=Role.ADMINISTRATEUR)
-        .values_list("user_id", flat=True)
-    )
+    supplier_authors = access.supplier_users_among(c.author_id for c in comments)
     client_side = defect.organisation.name
     return [
         (c, _("CNAF") if c.author_id in supplier_authors else client_side)

@@ -316,3 +316,13 @@ def report_figures(change_request) -> dict:
             timezone.localdate(max(closed)).isoformat() if closed else None,
         ],
     }
+
+
+def acceptance_link(change_request, user) -> tuple[str, str] | None:
+    """The request's acceptance page, once its plan exists (evolutions.links)."""
+    if not AcceptancePlan.objects.filter(change_request=change_request).exists():
+        return None
+    return (
+        _("Recette de la demande : plan, campagnes, anomalies"),
+        reverse("recettes:detail", args=[change_request.pk]),
+    )
