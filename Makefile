@@ -21,8 +21,9 @@ VNU := $(VAR)/vendor/vnu-jar-$(VNU_VERSION)/vnu.jar
 # test database.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 BENCH_ARGS ?=
+LOAD_ARGS ?=
 
-.PHONY: run test browser-deps screenshots bench setup install messages makemessages worker beat lint format lock clean
+.PHONY: run test browser-deps screenshots bench loadtest setup install messages makemessages worker beat lint format lock clean
 
 run: setup  ## serve Tandem on http://127.0.0.1:$(PORT) with its background worker
 	PORT=$(PORT) BIN=$(BIN) bin/run-embedded
@@ -32,6 +33,9 @@ test: install $(MO) browser-deps  ## the whole suite (integration tests too when
 
 bench: install $(MO)  ## time the heavy pages against their floors on DATABASE_URL (BENCHMARKS.md)
 	DJANGO_SETTINGS_MODULE=bench.settings $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+loadtest: install $(MO)  ## gunicorn under simulated users on DATABASE_URL (PostgreSQL): req/s, latencies, CPU ms per request (BENCHMARKS.md, "Load test")
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 browser-deps:  ## axe-core and the Nu HTML checker for the browser tests (without them, or without Chromium or Java, those checks are skipped)
 	-@bin/fetch-axe $(AXE_VERSION) $(AXE_SHA1) $(AXE)

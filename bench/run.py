@@ -1,7 +1,8 @@
 """`make bench`: each page or service measured against its floor in the same run.
 
-    .venv/bin/python -m bench.run [--repeat 15] [--pdf-repeat 5] [--warmup 2]
-                                  [--manifest var/dataset-small.json] [--tier small]
+    .venv/bin/python -m bench.run [--repeat 15] [--pdf-repeat 5] [--posts-repeat N]
+                                  [--warmup 2] [--manifest var/dataset-small.json]
+                                  [--tier small] [--only name,name]
 
 Pages go through Django's test client, logged in (force_login) as the real role
 users, so the whole middleware stack runs; services are called directly. Each
@@ -14,11 +15,14 @@ of BENCHMARKS.md.
 import argparse
 import gc
 import json
+import math
 import os
+import re
 import statistics
 import sys
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -159,10 +163,59 @@ def _answers(client, url: str) -> bool:
     return client.get(url).status_code == 200
 
 
-def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
+def _csrf_token(client, url: str) -> str:
+    """The CSRF token the page at `url` gives its scripts (grid.js reads it from
+    the grid's form)."""
+    response = client.get(url)
+    found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', response.content)
+    if response.status_code != 200 or found is None:
+        raise RuntimeError(f"GET {url}: no CSRF token to post with")
+    return found.group(1).decode()
+
+
+def _grid_posts(
+    client, url: str, csrf: str, case_pks: list[int], per_post: int
+) -> Callable[[], object]:
+    """Results posted to the grid's JSON endpoint as recette/static/recette/grid.js
+    sends them: `per_post` results a request, each with its client key (a fresh
+    UUID: `key`, which the server ignored before the grid sent it), the case as
+    the row's data attribute (a string) and an empty comment; JSON both ways, the
+    CSRF token in its header, one request after the other."""
+
+    def post_all():
+        for start in range(0, len(case_pks), per_post):
+            body = json.dumps(
+                {
+                    "results": [
+                        {
+                            "key": str(uuid.uuid4()),
+                            "case": str(pk),
+                            "result": "reussi",
+                            "comment": "",
+                        }
+                        for pk in case_pks[start : start + per_post]
+                    ]
+                }
+            )
+            response = client.post(
+                url,
+                body,
+                content_type="application/json",
+                headers={"accept": "application/json", "x-csrftoken": csrf},
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"POST {url} → {response.status_code}")
+
+    return post_all
+
+
+def measures(
+    subjects, *, repeat: int, pdf_repeat: int, posts_repeat: int | None = None
+) -> list[Measure]:
     """Everything the issue names, each with its floor."""
     from django.core.paginator import Paginator
     from django.db.models import Count
+    from django.test import Client
     from django.urls import reverse
 
     from bench import floors
@@ -171,6 +224,7 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
     from recette import pdf_data
     from recette.models import AcceptanceReport, Defect, Execution
     from recette.selectors import report_figures
+    from recette.services import campaigns
 
     flow = subjects.flow_class
     analyst, owner, tester = subjects.analyst, subjects.owner, subjects.tester
@@ -443,6 +497,57 @@ def measures(subjects, *, repeat: int, pdf_repeat: int) -> list[Measure]:
         )
     )
 
+    # The same results as the grid sends them (issue 18): the peer's figure is its
+    # interface's path, so ours is too. grid.js sends what is typed in batches of
+    # up to GRID_BATCH_MAX results (one a request before it batched); a tester who
+    # pauses after every result sends one a request.
+    as_grid_tester = Client(enforce_csrf_checks=True)
+    as_grid_tester.force_login(tester)
+    csrf = _csrf_token(as_grid_tester, reverse("recettes:grid", args=[campaign.pk]))
+    per_post = max(1, int(getattr(campaigns, "GRID_BATCH_MAX", 1)))
+    one_per_post = floors.rolled_back(
+        _grid_posts(as_grid_tester, record_url, csrf, case_pks, 1)
+    )
+    ui_path = (
+        one_per_post
+        if per_post == 1
+        else floors.rolled_back(
+            _grid_posts(as_grid_tester, record_url, csrf, case_pks, per_post)
+        )
+    )
+    for name, kind, call, batch, what in (
+        (
+            "record_results_ui_path",
+            "ui_path",
+            ui_path,
+            per_post,
+            f"up to {per_post} a request (grid.js, GRID_BATCH_MAX)",
+        ),
+        (
+            "record_results_one_per_post",
+            "peer",
+            one_per_post,
+            1,
+            "one a request (a tester pausing after every result)",
+        ),
+    ):
+        requests = math.ceil(len(case_pks) / batch)
+        result.append(
+            Measure(
+                name,
+                kind,
+                f"{len(case_pks)} results posted to the grid's JSON endpoint as "
+                f"grid.js sends them, {what}: {requests} requests as "
+                f"{tester.username}, one after the other",
+                f"one UPDATE of {len(case_pks)} execution rows (the peer's floor)",
+                call,
+                floors.record_one_update(campaign, case_pks, tester),
+                posts_repeat or repeat,
+                len(case_pks),
+                extra={"requests": requests, "per_request": batch},
+            )
+        )
+
     report = getattr(report_request, "acceptance_report", None) or AcceptanceReport(
         change_request=report_request, organisation=report_request.organisation
     )
@@ -516,14 +621,18 @@ def bench(
     *,
     repeat: int = 15,
     pdf_repeat: int = 5,
+    posts_repeat: int | None = None,
     warmup: int = 2,
     manifest: str | None = None,
     tier: str | None = None,
+    only: set[str] | None = None,
     results_path: Path = RESULTS,
     markdown_path: Path | None = MARKDOWN,
     log=print,
 ) -> dict:
-    """Measure everything and write results.json (and BENCHMARKS.md's table)."""
+    """Measure everything (or the measures named in `only`) and write results.json
+    (and BENCHMARKS.md's table). The tier's rows are those of this run: with
+    `only`, write elsewhere (`results_path`, no markdown) while trying a change."""
     from django.conf import settings
     from django.test.utils import override_settings
     from django.utils import translation
@@ -540,7 +649,14 @@ def bench(
         else nullcontext()
     )
     with urls, translation.override(settings.LANGUAGE_CODE):
-        items = measures(chosen, repeat=repeat, pdf_repeat=pdf_repeat)
+        items = measures(
+            chosen, repeat=repeat, pdf_repeat=pdf_repeat, posts_repeat=posts_repeat
+        )
+        if only:
+            unknown = only - {item.name for item in items}
+            if unknown:
+                raise ValueError(f"no such measure: {', '.join(sorted(unknown))}")
+            items = [item for item in items if item.name in only]
         rows = run_measures(items, tier=chosen.tier, warmup=warmup, log=log)
     run = report.run_info(
         tier=chosen.tier,
@@ -548,6 +664,7 @@ def bench(
         repeat=repeat,
         pdf_repeat=pdf_repeat,
         warmup=warmup,
+        posts_repeat=posts_repeat or repeat,
     )
     results = report.merge(results_path, run, rows)
     results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -560,11 +677,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="pages, services")
     parser.add_argument("--pdf-repeat", type=int, default=5, help="bilan PDF")
+    parser.add_argument(
+        "--posts-repeat",
+        type=int,
+        help="results posted as the grid does, each call up to 500 requests "
+        "(default: --repeat)",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--manifest", help="generate_dataset's manifest (JSON)")
     parser.add_argument("--tier", help="tier to record (default: the manifest's)")
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--markdown", default=str(MARKDOWN))
+    parser.add_argument(
+        "--only",
+        help="measure only these (comma-separated names); with --output elsewhere "
+        "and --markdown '' while trying a change",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     import django
@@ -573,9 +701,11 @@ def main(argv: list[str] | None = None) -> int:
     bench(
         repeat=args.repeat,
         pdf_repeat=args.pdf_repeat,
+        posts_repeat=args.posts_repeat,
         warmup=args.warmup,
         manifest=args.manifest,
         tier=args.tier,
+        only=set(args.only.split(",")) if args.only else None,
         results_path=Path(args.output),
         markdown_path=Path(args.markdown) if args.markdown else None,
         log=lambda line: print(line, file=sys.stderr, flush=True),

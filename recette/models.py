@@ -380,12 +380,30 @@ class Execution(models.Model):
         related_name="+",
     )
     executed_at = models.DateTimeField(_("exécuté le"), auto_now_add=True)
+    # The key the grid gives each result typed: a result sent again (the page
+    # closed before the answer came) is recognised and saved once. Empty: saved
+    # by a form, nothing to recognise.
+    client_key = models.CharField(
+        _("clé du navigateur"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
 
     class Meta:
         verbose_name = _("exécution")
         verbose_name_plural = _("exécutions")
         ordering = ["campaign", "case", "executed_at", "pk"]
         indexes = [models.Index(fields=["campaign", "case", "-executed_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tester", "client_key"],
+                condition=~models.Q(client_key=""),
+                name="recette_execution_client_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case.reference}: {self.get_result_display()}"

@@ -34,11 +34,12 @@ from recette.selectors import (
     campaign_cases_with_result,
     campaign_figures,
     campaigns_visible_to,
+    defects_html,
     defects_visible_to,
     grid_figures,
     grid_html,
     grid_rows,
-    run_summary,
+    plan_cases_html,
     tester_names,
 )
 from recette.tasks import IMPORT_PREVIEWS_FOLDER
@@ -70,19 +71,30 @@ def _acceptances_visible_to(user):
 def acceptance_detail(request, pk: int):
     change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
     plan = change_request.acceptance_plan
+    plan_actions = services.plan_allowed_actions(request.user, plan)
+    # Counted, not the steps loaded; a GROUP BY drops Meta.ordering: said again.
+    cases = list(
+        plan.cases.annotate(step_count=Count("steps")).order_by(
+            *plan.cases.model._meta.ordering
+        )
+    )
+    defects = list(change_request.defects.select_related("fixed_in"))
     context = {
         "change_request": change_request,
         "plan": plan,
         "process": getattr(change_request, "recette_process", None),
         "margin_warning": services.plan_margin_warning(plan),
-        "cases": plan.cases.prefetch_related("steps"),
+        "cases": cases,
+        # Read only, hundreds of rows: rendered in Python, as the grid is.
+        "cases_html": None if "add_case" in plan_actions else plan_cases_html(cases),
         # Which cases stay as they are (played, cited): only while cases change.
         "case_locks": None if plan.is_frozen else services.case_locks(plan),
         "qualifications": change_request.qualifications.all(),
         "deliveries": change_request.deliveries.all(),
         "campaigns": change_request.campaigns.select_related("delivery"),
-        "defects": change_request.defects.select_related("fixed_in"),
-        "plan_actions": services.plan_allowed_actions(request.user, plan),
+        "defects": defects,
+        "defects_html": defects_html(defects),
+        "plan_actions": plan_actions,
         "may_open_defect": access.may_act_any(
             request.user, services.TESTERS, change_request.organisation
         ),
@@ -128,7 +140,12 @@ def campaign_grid(request, pk: int):
                 (value, label, RESULT_KEYS[value]) for value, label in R.choices
             ],
             "figures": figures,
+            # Counted by the page, then adjusted by the grid from each answer.
+            "counts_json": json.dumps({value: figures[value] for value in R.values}),
+            "to_run": R.TO_RUN,
             "keys_json": json.dumps({key: value for value, key in RESULT_KEYS.items()}),
+            "batch_max": services.GRID_BATCH_MAX,
+            "idle_ms": services.GRID_IDLE_MS,
         },
     )
 
@@ -211,7 +228,10 @@ def campaign_case(request, pk: int, case_pk: int):
 
 @require_POST
 def campaign_record(request, pk: int):
-    """Save results sent by the grid (JSON); answer with what was saved."""
+    """Save a batch of results sent by the grid (JSON); answer which client keys
+    are saved and, per case touched, its result before and after, from which the
+    grid adjusts the counts it shows (the campaign's figures are not counted
+    again: with many testers, that was most of the cost of a save)."""
     campaign = _visible_campaign(request, pk)
     try:
         # Refused before the body is read: a refusal is a 403 whatever is sent.
@@ -225,6 +245,7 @@ def campaign_record(request, pk: int):
                 "case": int(entry["case"]),
                 "result": str(entry["result"]),
                 "comment": str(entry.get("comment", ""))[:4000],
+                "key": _client_key(entry.get("key")),
             }
             for entry in payload["results"]
         ]
@@ -232,7 +253,7 @@ def campaign_record(request, pk: int):
     except (ValueError, KeyError, TypeError, OverflowError):
         return JsonResponse({"error": _("Requête illisible.")}, status=400)
     try:
-        saved = services.executions_record(
+        recorded = services.results_record(
             pk=campaign.pk, by=request.user, results=entries
         )
     except PermissionDenied as refusal:
@@ -241,18 +262,35 @@ def campaign_record(request, pk: int):
         return JsonResponse({"error": " ".join(error.messages)}, status=400)
     # An ActionRefused (the campaign closed meanwhile) is answered by
     # workflow.refusals.RefusalMiddleware: {"error": …}, 409, as the grid reads it.
-    labels = dict(R.choices)
-    figures = campaign_figures(campaign)
+    labels = {value: str(label) for value, label in R.choices}
     return JsonResponse(
         {
             "saved": [
-                {"case": e.case_id, "result": e.result, "label": str(labels[e.result])}
-                for e in saved
+                {"case": e.case_id, "result": e.result, "label": labels[e.result]}
+                for e in recorded.executions
             ],
-            "figures": figures,
-            "summary": run_summary(figures),
+            "acknowledged": recorded.acknowledged,
+            "cases": [
+                {
+                    "case": case,
+                    "previous": previous,
+                    "result": result,
+                    "label": labels[result],
+                }
+                for case, (previous, result) in recorded.changes.items()
+            ],
         }
     )
+
+
+def _client_key(value) -> str:
+    """The grid's key for one result typed (its form is the service's business),
+    or "" when none is sent."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
 
 
 def campaign_dashboard(request, pk: int):

@@ -21,6 +21,7 @@ from recette.models import (
     CampaignCase,
     Defect,
     Execution,
+    TestCase,
 )
 from workflow import access
 
@@ -184,6 +185,49 @@ def grid_html(rows: list[GridRow], *, focusable: bool) -> SafeString:
         f"<td>{escape(r.title)}</td><td>{escape(r.tester)}</td>"
         f"<td data-result-label>{escape(r.label)}</td></tr>"
         for r in rows
+    )
+    return mark_safe("\n".join(lines))  # noqa: S308 (every value escaped above)
+
+
+def _url_pattern(name: str, *args) -> str:
+    """`name`'s URL with its last argument left as "{}": one reverse() for a table
+    of rows, not one per row (the ids are integers, nothing to escape)."""
+    return reverse(name, args=[*args, 987654321]).replace("987654321", "{}")
+
+
+def plan_cases_html(cases) -> SafeString:
+    """The plan's cases, read only, as the acceptance page lists them (a plan has
+    hundreds: rendered as the grid is, `grid_html`). `cases` carry `step_count`."""
+    labels = dict(TestCase.Priority.choices)
+    lines = (
+        f'<tr id="cas-{case.pk}" tabindex="-1"><th scope="row">'
+        f"{escape(case.reference)}</th><td>{escape(case.title)}</td>"
+        f"<td>{escape(str(labels.get(case.priority, case.priority)))}</td>"
+        f"<td>{case.step_count}</td></tr>"
+        for case in cases
+    )
+    return mark_safe("\n".join(lines))  # noqa: S308 (every value escaped above)
+
+
+def defects_html(defects) -> SafeString:
+    """The acceptance's defects table body (hundreds in a long acceptance), each
+    reference a link to its page; `defects` with `fixed_in` selected."""
+    url = _url_pattern("recettes:defect")
+    severities = dict(Defect.Severity.choices)
+    statuses = dict(Defect.Status.choices)
+
+    def delivery(defect) -> str:
+        if defect.fixed_in is None:
+            return ""
+        return " (" + escape(_("livraison %(n)s") % {"n": defect.fixed_in.number}) + ")"
+
+    lines = (
+        f'<tr><td><a href="{url.format(defect.pk)}">{escape(defect.reference)}</a>'
+        f"</td><td>{escape(defect.title)}</td>"
+        f"<td>{escape(str(severities.get(defect.severity, defect.severity)))}</td>"
+        f"<td>{escape(str(statuses.get(defect.status, defect.status)))}"
+        f"{delivery(defect)}</td></tr>"
+        for defect in defects
     )
     return mark_safe("\n".join(lines))  # noqa: S308 (every value escaped above)
 

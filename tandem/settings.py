@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "workflow.staticfiles.StaticFilesMiddleware",
     "workflow.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Pushes an active session's expiry back, once a minute (workflow/sessions.py).
+    "workflow.sessions.IdleMarkMiddleware",
     "workflow.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,6 +125,14 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Argon2id first (workflow/hashers.py: why); the others verify older hashes, which
+# are stored again with Argon2id at the next login.
+PASSWORD_HASHERS = [
+    "workflow.hashers.OwaspArgon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
 
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username + address before any password check.
@@ -280,6 +290,11 @@ TANDEM_HEALTH_STALE_SECONDS = env.env_int("TANDEM_HEALTH_STALE_SECONDS", 180, mi
 CELERY_BEAT_SCHEDULE = {
     "fire-due-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
     "heartbeat": {"task": "workflow.tasks.heartbeat", "schedule": 60.0},
+    # Refusals answered to logged-in users, chained into the audit journal.
+    "audit-fold-refusals": {
+        "task": "workflow.tasks.audit_fold_refusals",
+        "schedule": 60.0,
+    },
     "purge-anonymous-refusals": {
         "task": "workflow.tasks.purge_anonymous_refusals",
         "schedule": crontab(hour=4, minute=10),
@@ -322,10 +337,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
 }
 
-# Sessions end after TANDEM_SESSION_IDLE_MINUTES without a request (each request
-# pushes the expiry back) and when the browser closes.
+# Sessions end after TANDEM_SESSION_IDLE_MINUTES without a request (a request
+# pushes the expiry back, saving the session at most once a minute:
+# workflow/sessions.py) and when the browser closes.
 SESSION_COOKIE_AGE = env.env_int("TANDEM_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
-SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

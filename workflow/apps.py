@@ -7,5 +7,6 @@ class WorkflowConfig(AppConfig):
     verbose_name = _("Moteur Tandem")
 
     def ready(self):
-        # Connects the receiver that journals login lockouts.
-        from workflow import throttling  # noqa: F401
+        # Connect the receivers that journal login lockouts and that mark a new
+        # session as seen (its idle clock).
+        from workflow import sessions, throttling  # noqa: F401

@@ -4,10 +4,20 @@ download and refused access, appended to a hash chain.
 Each entry's hash is an HMAC-SHA256, under a server-side key, of its content and of
 the previous entry's hash: editing, removing or reordering one entry breaks the chain
 from there on, and nobody without the key can forge a consistent chain. Entries are
-appended in the caller's transaction (a transition and its entry commit together),
-one writer at a time (a transaction-scoped lock on PostgreSQL; SQLite's IMMEDIATE
-transactions already serialise writers). On PostgreSQL the table refuses UPDATE and
-DELETE (migration workflow 0003).
+chained one writer at a time (a transaction-scoped lock on PostgreSQL; SQLite's
+IMMEDIATE transactions already serialise writers). On PostgreSQL the table refuses
+UPDATE and DELETE (migration workflow 0003).
+
+No global stall: the chain's lock is held for milliseconds, never across slow work.
+- record() inside an application transaction queues its entry on the connection;
+  the queue is chained as the last statements before that transaction's COMMIT
+  (workflow.db.journal). A transition and its entry still commit or roll back
+  together, and an entry recorded in a rolled-back savepoint is dropped with it.
+  `seq` is therefore the order of the commits; `at` the time of the action.
+- Refused accesses of logged-in users (AuditMiddleware) are one INSERT into
+  RefusalEntry, without the chain's lock; fold_refusals() chains them in id order
+  (beat every minute, verify_audit and the daily anchor before they read), each as
+  a `refus` entry naming its row in `detail["refusal"]`.
 """
 
 import hashlib
@@ -19,14 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from workflow.models import AuditEntry
+from workflow.models import AuditEntry, RefusalEntry
 
 GENESIS = "0" * 64
 # Key of the PostgreSQL advisory lock that serialises appends ("TANDEMAU").
 _APPEND_LOCK = 0x54414E44454D4155
+# Key of the lock that refusal writers share and the folder waits on ("TANDEMRF").
+_REFUSAL_LOCK = 0x54414E44454D5246
+# Refusals chained per transaction: the chain's lock is released between batches.
+FOLD_BATCH = 500
 
 
 def _key() -> bytes:
@@ -79,40 +93,139 @@ def _subject_fields(subject) -> tuple[str, str, str]:
     return subject._meta.label_lower, str(subject.pk), _organisation_code(subject)
 
 
-def journal_tail() -> tuple[int, str]:
+def journal_tail(using: str = DEFAULT_DB_ALIAS) -> tuple[int, str]:
     """Lock the journal against other appends until the transaction ends, and
     return its last entry's seq and hash (0 and GENESIS when it is empty)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+    database = connections[using]
+    if database.vendor == "postgresql":
+        with database.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK])
-    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    last = (
+        AuditEntry.objects.using(using)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
     return last if last else (0, GENESIS)
 
 
+def append(entries: list[AuditEntry], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Chain `entries`, in their order, after the journal's tail and insert them in
+    the current transaction: its lock is held until COMMIT, so call it last."""
+    seq, prev_hash = journal_tail(using)
+    for entry in entries:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev_hash
+        entry.hash = prev_hash = seal(entry)
+    AuditEntry.objects.using(using).bulk_create(entries)
+
+
 def record(action: str, *, by=None, subject=None, organisation="", **detail):
-    """Append one entry, in the caller's transaction if there is one.
+    """Journal one action: chained at the COMMIT of the caller's transaction, or at
+    once outside one. The entry returned gets its seq and hash when it is chained.
 
     `detail` holds strings, integers and booleans only (they are hashed as JSON).
     """
     subject_type, subject_id, subject_organisation = _subject_fields(subject)
     actor_id = by.pk if by is not None and by.is_authenticated else None
-    with transaction.atomic():
-        last_seq, prev_hash = journal_tail()
-        entry = AuditEntry(
-            seq=last_seq + 1,
-            at=timezone.now(),
-            action=action,
-            actor_id=actor_id,
-            actor=by.get_username() if actor_id else "",
-            organisation=organisation or subject_organisation,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            detail={key: value for key, value in detail.items() if value is not None},
-            prev_hash=prev_hash,
-        )
-        entry.hash = seal(entry)
-        entry.save(force_insert=True)
+    entry = AuditEntry(
+        at=timezone.now(),
+        action=action,
+        actor_id=actor_id,
+        actor=by.get_username() if actor_id else "",
+        organisation=organisation or subject_organisation,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        detail={key: value for key, value in detail.items() if value is not None},
+    )
+    deferrable = getattr(connection, "journal_deferrable", None)
+    if deferrable is not None and deferrable():
+        connection.queue_journal_entry(entry)
+    else:
+        with transaction.atomic():
+            append([entry])
     return entry
+
+
+def record_refusal(*, by, method: str, path: str, status: int) -> RefusalEntry:
+    """Journal an access or action refused to a logged-in user, without the chain's
+    lock: one row, chained later by fold_refusals()."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Shared by every writer: fold_refusals waits for those under way.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s)", [_REFUSAL_LOCK]
+                )
+        return RefusalEntry.objects.create(
+            at=timezone.now(),
+            actor_id=by.pk,
+            actor=by.get_username(),
+            method=method[:10],
+            path=path[:300],
+            status=status,
+        )
+
+
+def _refusals_settled() -> int:
+    """The highest refusal id such that every row below it is committed or rolled
+    back: its id is read first, then the writers under way are waited for (on
+    PostgreSQL an id is drawn before its row commits; ids drawn later are higher)."""
+    high = RefusalEntry.objects.order_by("-id").values_list("id", flat=True).first()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_REFUSAL_LOCK])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_REFUSAL_LOCK])
+    return high or 0
+
+
+def _last_folded_refusal() -> int:
+    detail = (
+        AuditEntry.objects.filter(
+            action=AuditEntry.Action.REFUSED, detail__has_key="refusal"
+        )
+        .order_by("-seq")
+        .values_list("detail", flat=True)
+        .first()
+    )
+    return detail["refusal"] if detail else 0
+
+
+def fold_refusals(*, batch: int = FOLD_BATCH) -> int:
+    """Chain the refusals not chained yet, in id order, each as a `refus` entry
+    naming its row; return how many. Not inside an application transaction."""
+    high = _refusals_settled()
+    folded = 0
+    while True:
+        # Each batch in its own transaction, so that the lock is released between.
+        with transaction.atomic(durable=True):
+            journal_tail()  # the lock first: one folder at a time
+            rows = list(
+                RefusalEntry.objects.filter(
+                    id__gt=_last_folded_refusal(), id__lte=high
+                ).order_by("id")[:batch]
+            )
+            append(
+                [
+                    AuditEntry(
+                        at=row.at,
+                        action=AuditEntry.Action.REFUSED,
+                        actor_id=row.actor_id,
+                        actor=row.actor,
+                        organisation=row.organisation,
+                        detail={
+                            "method": row.method,
+                            "path": row.path,
+                            "status": row.status,
+                            "refusal": row.id,
+                        },
+                    )
+                    for row in rows
+                ]
+            )
+        folded += len(rows)
+        if len(rows) < batch:
+            return folded
 
 
 @dataclass(frozen=True)
@@ -265,7 +378,9 @@ def anchor_check(anchor: Anchor) -> str:
 
 def anchor_daily() -> Anchor:
     """The day's anchor, written only if the journal still verifies and holds the
-    previous anchor: a journal emptied since must not be anchored as it now is."""
+    previous anchor: a journal emptied since must not be anchored as it now is.
+    The refusals not chained yet are chained first."""
+    fold_refusals()
     verdict = verify()
     if not verdict.intact:
         raise AnchorError(

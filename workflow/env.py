@@ -89,7 +89,8 @@ def _sqlite_database(parts, *, base_dir: Path, name: str) -> dict:
     if not path.is_absolute():
         path = base_dir / path
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's backend plus the audit journal's pre-commit append.
+        "ENGINE": "workflow.db.sqlite3",
         "NAME": str(path),
         "OPTIONS": {
             # A writer takes the lock when its transaction starts, so two concurrent
@@ -98,6 +99,10 @@ def _sqlite_database(parts, *, base_dir: Path, name: str) -> dict:
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         },
+        # Django's default for SQLite, said outright: pytest-django knows SQLite by
+        # the stock ENGINE name only, and would otherwise give each xdist worker a
+        # test database file named after NAME.
+        "TEST": {"NAME": ":memory:"},
     }
 
 
@@ -111,7 +116,7 @@ def _postgres_database(parts, *, name: str) -> dict:
         raise ConfigError(name, "port PostgreSQL invalide") from None
     options = dict(parse_qsl(parts.query))
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "workflow.db.postgresql",
         "NAME": database,
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

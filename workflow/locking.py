@@ -41,3 +41,29 @@ def process_locked(flow_class, process):
             return
         with flow_class.lock(process.pk):
             yield
+
+
+def share_lock(model, pk) -> None:
+    """Hold a shared lock on one row of `model` until the transaction ends.
+
+    Many may hold it at once; an exclusive lock (`for_update`) waits until they
+    have all committed, and they wait for it. Django has no FOR SHARE, hence the
+    SQL. SQLite has no row locks: its IMMEDIATE transactions (settings) already
+    serialise writers. Another backend takes the exclusive lock, stricter but
+    safe.
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        # Outside a transaction the lock would be let go at once.
+        raise transaction.TransactionManagementError("share_lock() needs a transaction")
+    if connection.vendor == "postgresql":
+        ops = connection.ops
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {ops.quote_name(model._meta.db_table)} "  # noqa: S608 (names from the model)
+                f"WHERE {ops.quote_name(model._meta.pk.column)} = %s FOR SHARE",
+                [pk],
+            )
+    elif connection.features.has_select_for_update:
+        list(model._default_manager.select_for_update().filter(pk=pk).values("pk"))

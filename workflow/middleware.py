@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 
 from workflow import audit
-from workflow.models import AnonymousRefusal, AuditEntry
+from workflow.models import AnonymousRefusal
 from workflow.throttling import client_ip
 
 # Answers that refuse access (403, 404) or an action (409): journalled.
@@ -49,11 +49,13 @@ class AuditMiddleware:
 
     Views mark documents and downloads on the response (`response.audit`, set by
     workflow.responses.pdf_response and workflow.uploads.file_download_response);
-    refusals are read from the status code. Refusals answered to anonymous
+    refusals are read from the status code. A refusal answered to a logged-in
+    user is one row of RefusalEntry, chained into the journal within a minute
+    (audit.record_refusal, audit.fold_refusals): a request never waits for the
+    chain's single-writer lock to be refused. Refusals answered to anonymous
     requests (and missing static files) are counted, not journalled: anyone can
-    send them, and each entry takes the journal's single-writer lock
-    (count_refusal). Transitions and signatures are journalled by the services,
-    in their own transaction.
+    send them (count_refusal). Transitions and signatures are journalled by the
+    services, in their own transaction.
     """
 
     def __init__(self, get_response):
@@ -79,11 +81,10 @@ class AuditMiddleware:
         ):
             count_refusal(request, response.status_code)
         elif response.status_code in REFUSALS:
-            audit.record(
-                AuditEntry.Action.REFUSED,
+            audit.record_refusal(
                 by=user,
                 method=request.method,
-                path=request.path[:300],
+                path=request.path,
                 status=response.status_code,
             )
         return response

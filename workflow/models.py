@@ -210,10 +210,46 @@ class AuditEntry(models.Model):
         verbose_name = _("entrée du journal d'audit")
         verbose_name_plural = _("journal d'audit")
         ordering = ["seq"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"]),
+            # The last folded refusal, found from the tail (audit.fold_refusals).
+            models.Index(
+                fields=["seq"],
+                condition=models.Q(action="refus"),
+                name="workflow_audit_refusal_seq",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.seq} {self.action} {self.actor}"
+
+
+class RefusalEntry(models.Model):
+    """A refused access or action answered to a logged-in user, written by the
+    request in one INSERT, without the journal's single-writer lock, then folded
+    into the chain in id order by one writer (workflow.audit.fold_refusals, beat
+    every minute, and before every verification).
+
+    Append-only like the journal (a trigger refuses UPDATE and DELETE on
+    PostgreSQL, migration workflow 0006); a row stays once folded, its journal
+    entry names it (`detail["refusal"]`).
+    """
+
+    at = models.DateTimeField(_("le"))
+    actor_id = models.BigIntegerField(_("id utilisateur"), null=True, blank=True)
+    actor = models.CharField(_("utilisateur"), max_length=150, blank=True)
+    organisation = models.CharField(_("organisme"), max_length=10, blank=True)
+    method = models.CharField(_("méthode HTTP"), max_length=10)
+    path = models.CharField(_("chemin"), max_length=300)
+    status = models.PositiveSmallIntegerField(_("statut HTTP"))
+
+    class Meta:
+        verbose_name = _("refus d'accès ou d'action")
+        verbose_name_plural = _("refus d'accès ou d'action")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.status} {self.method} {self.path} {self.actor}"
 
 
 class AnonymousRefusal(models.Model):

@@ -138,6 +138,15 @@ def audit_anchor() -> dict:
     return anchor.as_dict()
 
 
+@shared_task(name="workflow.tasks.audit_fold_refusals")
+def audit_fold_refusals() -> int:
+    """Chain into the audit journal the refusals answered since the last run (beat,
+    every minute; the only writer besides verify_audit and the daily anchor)."""
+    from workflow import audit
+
+    return audit.fold_refusals()
+
+
 @shared_task(name="workflow.tasks.purge_anonymous_refusals")
 def purge_anonymous_refusals() -> int:
     """Delete the counts of anonymous refusals older than

@@ -33,11 +33,15 @@ from recette.services.agreement import (
     signing_obstacles,
 )
 from recette.services.campaigns import (
+    GRID_BATCH_MAX,
+    GRID_IDLE_MS,
+    Recorded,
     campaign_assign,
     campaign_close,
     evidence_add,
     executions_record,
     may_record_results,
+    results_record,
 )
 from recette.services.cases import (
     IMPORT_MERGE,
@@ -87,6 +91,8 @@ from recette.services.report import report_prepare, report_submit, report_update
 
 __all__ = [
     "CLIENT_LEADS",
+    "GRID_BATCH_MAX",
+    "GRID_IDLE_MS",
     "IMPORT_MERGE",
     "IMPORT_MODES",
     "IMPORT_REPLACE",
@@ -98,6 +104,7 @@ __all__ = [
     "ImportChanges",
     "PlanMargin",
     "R",
+    "Recorded",
     "acceptance_start",
     "acceptance_start_on_manufacture",
     "agreement_refuse",
@@ -139,5 +146,6 @@ __all__ = [
     "report_prepare",
     "report_submit",
     "report_update",
+    "results_record",
     "signing_obstacles",
 ]

@@ -3,22 +3,35 @@ campaign closed by the client."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from contacts.models import Role
 from recette.models import Campaign, Evidence, Execution
+from recette.selectors import campaign_cases_with_result
 from recette.services._common import CLIENT_LEADS, TESTERS, R
 from workflow import access
-from workflow.locking import for_update
+from workflow.locking import for_update, share_lock
 from workflow.transitions import ActionRefused, fire
 from workflow.uploads import validate_upload
 
 # Results recorded in one request at most (the grid's bulk result): a campaign has a
 # few hundred cases; more is no tester's selection.
 MAX_RESULTS_AT_ONCE = 1000
+
+# The grid sends the results typed in batches: when the tester pauses this long
+# (milliseconds), or as soon as this many are waiting, or when the page is left.
+# One request and one lock per batch instead of one per result; the page and the
+# benchmarks read them here.
+GRID_BATCH_MAX = 50
+GRID_IDLE_MS = 1500
+# A result's key as the grid makes it: a UUID, or hexadecimal digits.
+CLIENT_KEY = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 
 def _locked_campaign(pk: int) -> Campaign:
@@ -45,11 +58,29 @@ def campaign_assign(*, pk: int, by, case_pks: list[int], tester) -> int:
         )
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What a recording did: the rows written, the client keys now saved (written
+    now or by an earlier request), and each case's result before and after."""
+
+    executions: list[Execution]
+    acknowledged: list[str]
+    changes: dict[int, tuple[str, str]]
+
+
 def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
     """Testers record results; each one adds to the case's history, nothing is lost.
 
-    `results`: dicts with `case` (pk), `result`, and optionally `comment` and
-    `step_results` ({step number: result}).
+    `results`: as `results_record`'s; answers the rows written.
+    """
+    return results_record(pk=pk, by=by, results=results).executions
+
+
+def results_record(*, pk: int, by, results: list[dict]) -> Recorded:
+    """Record results sent by the grid, each at most once (by its client key).
+
+    `results`: dicts with `case` (pk), `result`, and optionally `comment`,
+    `step_results` ({step number: result}) and `key` (the grid's client key).
     """
     if len(results) > MAX_RESULTS_AT_ONCE:
         raise ValidationError(
@@ -64,18 +95,70 @@ def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
             )
         # PostgreSQL stores no NUL character: refused as by any form's text field.
         ProhibitNullCharactersValidator()(entry.get("comment") or "")
+        if entry.get("key") and not CLIENT_KEY.fullmatch(entry["key"]):
+            raise ValidationError(_("Clé de résultat illisible."))
+    touched = list(dict.fromkeys(entry["case"] for entry in results))  # as sent
     with transaction.atomic():
-        # Locking the campaign row makes simultaneous saves queue for an instant,
-        # and closing the campaign cannot slip between the check and the save.
-        campaign = _locked_campaign(pk)
+        # A shared lock: testers recording at once do not wait for each other,
+        # while closing the campaign (an exclusive lock) waits for the results
+        # being saved, and a save waits for the closing, then sees it closed.
+        share_lock(Campaign, pk)
+        campaign = Campaign.objects.select_related("organisation").get(pk=pk)
         access.require_any_role(by, TESTERS, campaign.organisation)
         if campaign.status != Campaign.Status.OPEN:
             raise ActionRefused(_("La campagne est close : plus aucun résultat."))
-        in_campaign = set(campaign.campaign_cases.values_list("case_id", flat=True))
-        unknown = {entry["case"] for entry in results} - in_campaign
-        if unknown:
+        # The touched cases only, whatever the campaign's size: their result
+        # before this save, which also tells a case outside the campaign.
+        before = dict(
+            campaign_cases_with_result(campaign)
+            .filter(case_id__in=touched)
+            .order_by()
+            .values_list("case_id", "result")
+        )
+        if len(before) != len(touched):
             raise ValidationError(_("Un des cas ne fait pas partie de cette campagne."))
-        return Execution.objects.bulk_create(
+        executions = _executions_new(campaign, by, results)
+    after = dict(before)
+    for execution in executions:  # in the order sent: the last one is the latest
+        after[execution.case_id] = execution.result
+    return Recorded(
+        executions=executions,
+        acknowledged=list(dict.fromkeys(e["key"] for e in results if e.get("key"))),
+        changes={case: (before[case], after[case]) for case in touched},
+    )
+
+
+def _executions_new(campaign: Campaign, by, results: list[dict]) -> list[Execution]:
+    """Write the results whose client key is not saved yet (all those without)."""
+    try:
+        with transaction.atomic():
+            return Execution.objects.bulk_create(_unsaved(campaign, by, results))
+    except IntegrityError:
+        if not any(entry.get("key") for entry in results):
+            raise
+        # The same keys sent twice at once (the page closed while sending, then
+        # opened again): the other request saved them meanwhile; read them again.
+        return Execution.objects.bulk_create(_unsaved(campaign, by, results))
+
+
+def _unsaved(campaign: Campaign, by, results: list[dict]) -> list[Execution]:
+    keys = {entry["key"] for entry in results if entry.get("key")}
+    # Read through the unique constraint's index: no ordering, no join.
+    seen = set(
+        Execution.objects.filter(tester=by, client_key__in=keys)
+        .order_by()
+        .values_list("client_key", flat=True)
+        if keys
+        else ()
+    )
+    rows = []
+    for entry in results:
+        key = entry.get("key") or ""
+        if key in seen:
+            continue
+        if key:
+            seen.add(key)
+        rows.append(
             Execution(
                 campaign=campaign,
                 case_id=entry["case"],
@@ -83,9 +166,10 @@ def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
                 comment=(entry.get("comment") or "").strip(),
                 step_results=entry.get("step_results") or {},
                 tester=by,
+                client_key=key,
             )
-            for entry in results
         )
+    return rows
 
 
 def evidence_add(*, execution_pk: int, by, uploaded) -> Evidence:
@@ -109,6 +193,9 @@ def campaign_close(
     if outcome not in Campaign.Outcome.values:
         raise ValidationError({"outcome": _("Choisissez la suite de la campagne.")})
     with transaction.atomic():
+        # Exclusive: waits for the results being saved (each holds a shared lock,
+        # results_record), and the saves that come after wait for it, then find
+        # the campaign closed. fire() refuses a campaign closed meanwhile.
         campaign = _locked_campaign(pk)
         access.require_any_role(by, CLIENT_LEADS, campaign.organisation)
         fire(campaign, "close", by=by, comment=comment, outcome=outcome)

@@ -89,6 +89,10 @@ def report_submit(*, pk: int, by) -> GoLiveAgreement:
         report.figures = report_figures(change_request)
         report.submitted_by, report.submitted_at = by, timezone.now()
         fire(report, "submit", by=by)
+        # The PDF is built and stored after the transition's audit entry is
+        # recorded, but that entry is only queued: it is chained as the last
+        # statement before COMMIT (workflow.db.journal), so the journal's global
+        # lock is not held while this report's PDF is built.
         content = report_pdf(report)
         digest = hashlib.sha256(content).hexdigest()
         report.document.save(

@@ -10,6 +10,7 @@ import re
 import pytest
 from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
@@ -60,7 +61,8 @@ def _buttons(page: str) -> list[str]:
 
 
 def _day(moment) -> str:
-    return date_format(moment, "SHORT_DATE_FORMAT")
+    """The day as the page shows it: in Paris, not UTC (they differ after 23:00)."""
+    return date_format(localtime(moment), "SHORT_DATE_FORMAT")
 
 
 def test_rewriting_a_specification_shows_why_it_was_sent_back(demo, client):

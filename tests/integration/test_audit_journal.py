@@ -7,7 +7,7 @@ from django.db import DatabaseError, connection, transaction
 
 from tests.integration.conftest import THREADS, race
 from workflow import audit
-from workflow.models import AuditEntry
+from workflow.models import AuditEntry, RefusalEntry
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +29,24 @@ def test_the_table_refuses_update_and_delete(world):
     with pytest.raises(DatabaseError, match="ajout seul"), transaction.atomic():
         AuditEntry.objects.update(actor="quelquun")
     assert AuditEntry.objects.get().actor == "cd23.porteur"
+
+
+@pytest.mark.django_db
+def test_the_refusals_waiting_to_be_chained_refuse_update_and_delete(world):
+    user = world.user("cd23.porteur")
+    audit.record_refusal(by=user, method="GET", path="/x/", status=404)
+
+    for statement in (
+        "UPDATE workflow_refusalentry SET actor = 'quelquun'",
+        "DELETE FROM workflow_refusalentry",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="ajout seul"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement)
+    assert RefusalEntry.objects.get().actor == "cd23.porteur"
 
 
 @pytest.mark.django_db

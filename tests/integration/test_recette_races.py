@@ -1,9 +1,10 @@
 """Concurrent work on one acceptance, on PostgreSQL: nothing lost, nothing twice."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from evolutions.demo import evolutions_demo_load
@@ -11,7 +12,8 @@ from evolutions.models import ChangeRequest
 from recette import services
 from recette.models import Campaign, Execution, GoLiveAgreement
 from tests.conftest import totp_code
-from workflow.transitions import history_of
+from tests.integration.conftest import wait_until
+from workflow.transitions import ActionRefused, history_of
 
 pytestmark = pytest.mark.integration
 R = Execution.Result
@@ -92,6 +94,150 @@ def test_two_testers_at_once_lose_nothing(world, campaign):
     executions = Execution.objects.filter(campaign=campaign)
     assert executions.filter(case=first).count() == 2 * REPETITIONS
     assert executions.filter(case=second).count() == REPETITIONS
+
+
+def _own_connection(action):
+    """`action` in a thread of its own: its own connection, closed after."""
+
+    def run():
+        try:
+            return action()
+        finally:
+            connection.close()
+
+    return run
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _waits_for_a_lock(pids: dict, name: str):
+    """A predicate: the connection `name` waits for a lock (pg_stat_activity)."""
+
+    def waiting() -> bool:
+        if name not in pids:
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                [pids[name]],
+            )
+            row = cursor.fetchone()
+        return bool(row) and row[0] == "Lock"
+
+    return waiting
+
+
+@pytest.mark.django_db(transaction=True)
+def test_testers_recording_at_once_do_not_wait_and_closing_waits_for_them(
+    world, campaign
+):
+    """Recording takes a shared lock on the campaign: a tester whose transaction
+    is still open holds nobody else up, but closing the campaign waits for it, and
+    once closed, nothing more is recorded."""
+    first, second = campaign.change_request.acceptance_plan.cases.order_by("position")
+    testeur, porteur = world.user("cd23.testeur"), world.user("cd23.porteur")
+    holding, release = threading.Event(), threading.Event()
+    pids: dict[str, int] = {}
+
+    def record_and_hold():
+        with transaction.atomic():
+            services.results_record(
+                pk=campaign.pk,
+                by=testeur,
+                results=[{"case": first.pk, "result": R.PASSED, "key": "a-1"}],
+            )
+            holding.set()
+            release.wait(timeout=60)
+            # The close is queued behind this transaction's lock by now: a second
+            # batch in the same transaction still goes through (no deadlock).
+            services.results_record(
+                pk=campaign.pk,
+                by=testeur,
+                results=[{"case": second.pk, "result": R.FAILED, "key": "a-2"}],
+            )
+
+    def record_meanwhile():
+        # Fails instead of waiting, were it held up by the other tester.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            return services.results_record(
+                pk=campaign.pk,
+                by=porteur,
+                results=[{"case": second.pk, "result": R.BLOCKED, "key": "b-1"}],
+            )
+
+    def close():
+        pids["close"] = _backend_pid()
+        return services.campaign_close(pk=campaign.pk, by=porteur)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        holder = pool.submit(_own_connection(record_and_hold))
+        assert holding.wait(timeout=30), "le premier testeur n'a pas enregistré"
+        other = pool.submit(_own_connection(record_meanwhile)).result(timeout=30)
+        closing = pool.submit(_own_connection(close))
+        wait_until(
+            _waits_for_a_lock(pids, "close"),
+            timeout=30,
+            what="la clôture attend le testeur encore en transaction",
+        )
+        assert not closing.done()
+        release.set()
+        holder.result(timeout=30)
+        closed = closing.result(timeout=30)
+
+    assert other.acknowledged == ["b-1"]
+    assert closed.status == Campaign.Status.CLOSED
+    with pytest.raises(ActionRefused, match="close"):
+        services.results_record(
+            pk=campaign.pk,
+            by=testeur,
+            results=[{"case": first.pk, "result": R.FAILED, "key": "a-3"}],
+        )
+    saved = Execution.objects.filter(campaign=campaign)
+    assert sorted(saved.values_list("client_key", flat=True)) == ["a-1", "a-2", "b-1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_sent_while_the_campaign_closes_waits_and_is_refused(world, campaign):
+    first = campaign.change_request.acceptance_plan.cases.order_by("position")[0]
+    testeur, porteur = world.user("cd23.testeur"), world.user("cd23.porteur")
+    closing, release = threading.Event(), threading.Event()
+    pids: dict[str, int] = {}
+
+    def close_and_hold():
+        with transaction.atomic():
+            services.campaign_close(pk=campaign.pk, by=porteur)
+            closing.set()
+            release.wait(timeout=60)
+
+    def record():
+        pids["record"] = _backend_pid()
+        return services.results_record(
+            pk=campaign.pk,
+            by=testeur,
+            results=[{"case": first.pk, "result": R.PASSED, "key": "late"}],
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        closer = pool.submit(_own_connection(close_and_hold))
+        assert closing.wait(timeout=30), "la campagne n'a pas été close"
+        recording = pool.submit(_own_connection(record))
+        wait_until(
+            _waits_for_a_lock(pids, "record"),
+            timeout=30,
+            what="l'enregistrement attend la clôture en cours",
+        )
+        release.set()
+        closer.result(timeout=30)
+        with pytest.raises(ActionRefused, match="close"):
+            recording.result(timeout=30)
+
+    assert not Execution.objects.filter(campaign=campaign).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -97,6 +97,7 @@ def test_documents_downloads_and_refusals_are_journalled(demo, client):
     download = AuditEntry.objects.get(action="telechargement")
     assert download.detail["sha256"] == hashlib.sha256(PDF_BYTES).hexdigest()
     assert download.organisation == "23"
+    audit.fold_refusals()
     refusal = AuditEntry.objects.filter(action="refus").latest("seq")
     assert (refusal.actor, refusal.detail["status"], refusal.detail["path"]) == (
         intruder.username,

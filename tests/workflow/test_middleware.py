@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from workflow import middleware
+from workflow import audit, middleware
 from workflow.models import AnonymousRefusal, AuditEntry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,6 +160,7 @@ def test_authenticated_refusals_stay_journalled(world, client):
 
     assert client.get("/no-such-page/").status_code == 404
 
+    audit.fold_refusals()
     refusal = AuditEntry.objects.filter(action="refus").latest("seq")
     assert (refusal.actor, refusal.detail["path"]) == ("cd23.porteur", "/no-such-page/")
     assert not AnonymousRefusal.objects.exists()

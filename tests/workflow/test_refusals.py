@@ -20,7 +20,7 @@ from recette.models import Execution
 from tests.conftest import campaign_with_cases as _campaign
 from tests.recette.test_pages import _record
 from workflow import audit
-from workflow.models import AuditEntry, TransitionLog
+from workflow.models import AuditEntry, RefusalEntry, TransitionLog
 from workflow.refusals import errors_onto, refusal_about
 from workflow.second_factor import SecondFactorMissing
 from workflow.transitions import ActionRefused
@@ -129,14 +129,25 @@ def test_a_refusal_is_journalled_once_as_before(demo, client):
 
     client.post(url)
 
+    # Written by the request without the chain's lock, chained by the folder.
+    refusal = RefusalEntry.objects.get()
+    assert AuditEntry.objects.count() == before
+    assert audit.fold_refusals() == 1
     entry = AuditEntry.objects.latest("seq")
     assert AuditEntry.objects.count() == before + 1
-    assert (entry.action, entry.actor, entry.actor_id) == (
+    assert (entry.action, entry.actor, entry.actor_id, entry.at) == (
         AuditEntry.Action.REFUSED,
         porteur.username,
         porteur.pk,
+        refusal.at,
     )
-    assert entry.detail == {"method": "POST", "path": url, "status": 409}
+    assert entry.detail == {
+        "method": "POST",
+        "path": url,
+        "status": 409,
+        "refusal": refusal.pk,
+    }
+    assert audit.fold_refusals() == 0
     assert audit.verify().intact
 
 
@@ -156,6 +167,7 @@ def test_what_the_view_wrote_before_a_refusal_is_rolled_back(demo, client):
     assert (Comment.objects.count(), TransitionLog.objects.count()) == counts
     assert Process.objects.count() == processes
     # Only the refusal is journalled: not the submission that was rolled back.
+    audit.fold_refusals()
     assert AuditEntry.objects.count() == entries + 1
     assert AuditEntry.objects.latest("seq").action == AuditEntry.Action.REFUSED
     assert audit.verify().intact

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_sqlite_url_relative_to_the_project(tmp_path):
     database = env.database_from_url("sqlite:///var/x.sqlite3", base_dir=tmp_path)
 
-    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["ENGINE"] == "workflow.db.sqlite3"
     assert database["NAME"] == str(tmp_path / "var" / "x.sqlite3")
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
@@ -35,7 +35,7 @@ def test_postgres_url_is_split_into_django_settings(tmp_path):
         base_dir=tmp_path,
     )
 
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["ENGINE"] == "workflow.db.postgresql"
     assert (database["USER"], database["PASSWORD"]) == ("tandem", "s@cret")
     assert (database["HOST"], database["PORT"], database["NAME"]) == (
         "db.example",
@@ -257,6 +257,41 @@ def test_idle_session_is_sent_back_to_login(world, client, settings, monkeypatch
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+def test_active_session_is_saved_once_a_minute_not_on_every_request(
+    world, client, settings, monkeypatch
+):
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world.user("cd23.porteur"))
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    start = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: start)
+    client.get("/")  # the first page marks the session
+    marked = Session.objects.get(session_key=key).expire_date
+
+    writes = []
+    for seconds in (10, 30, 59):
+        monkeypatch.setattr(
+            timezone, "now", lambda s=seconds: start + timedelta(seconds=s)
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/").status_code == 200
+        writes += [
+            q["sql"]
+            for q in queries
+            if "django_session" in q["sql"]
+            and not q["sql"].lstrip().upper().startswith("SELECT")
+        ]
+    assert writes == []
+    assert Session.objects.get(session_key=key).expire_date == marked
+
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(seconds=61))
+    client.get("/")
+    assert Session.objects.get(session_key=key).expire_date > marked
 
 
 @pytest.mark.parametrize(

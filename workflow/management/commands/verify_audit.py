@@ -1,5 +1,6 @@
-"""Check the audit journal's hash chain, then that it still holds the last anchor;
-exit 1 at the first broken link or on a missing anchor."""
+"""Chain the refusals waiting to be chained, check the audit journal's hash chain,
+then that it still holds the last anchor; exit 1 at the first broken link or on a
+missing anchor."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -21,6 +22,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, no_anchor=False, **options):
+        # The chain must hold every refusal already answered before it is judged.
+        folded = audit.fold_refusals()
         verdict = audit.verify()
         if not verdict.intact:
             raise CommandError(
@@ -49,7 +52,8 @@ class Command(BaseCommand):
                 anchored = (
                     f" ; dernière ancre ({anchor.at}, entrée n° {anchor.seq}) retrouvée"
                 )
+        chained = f" ({folded} refus chaîné(s) d'abord)" if folded else ""
         self.stdout.write(
             f"Journal d'audit intègre : {verdict.entries} entrée(s) vérifiée(s)"
-            f"{anchored}."
+            f"{chained}{anchored}."
         )
