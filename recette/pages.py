@@ -249,6 +249,8 @@ def campaign_record(request, pk: int):
             }
             for entry in payload["results"]
         ]
+        if any(not 0 < entry["case"] < 2**63 for entry in entries):
+            raise ValueError("no such case id")  # a database id has 63 bits
     # OverflowError: a case given as 1e400 (JSON reads it as infinity).
     except (ValueError, KeyError, TypeError, OverflowError):
         return JsonResponse({"error": _("Requête illisible.")}, status=400)

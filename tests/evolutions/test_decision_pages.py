@@ -6,6 +6,7 @@ decision. What users typed comes back as text, and nothing of the other client
 
 import html
 import re
+from datetime import datetime
 
 import pytest
 from django.urls import reverse
@@ -62,7 +63,9 @@ def _buttons(page: str) -> list[str]:
 
 def _day(moment) -> str:
     """The day as the page shows it: in Paris, not UTC (they differ after 23:00)."""
-    return date_format(localtime(moment), "SHORT_DATE_FORMAT")
+    if isinstance(moment, datetime):
+        moment = localtime(moment)
+    return date_format(moment, "SHORT_DATE_FORMAT")
 
 
 def test_rewriting_a_specification_shows_why_it_was_sent_back(demo, client):
