@@ -75,7 +75,7 @@ def acceptance_detail(request, pk: int):
     # Counted, not the steps loaded; a GROUP BY drops Meta.ordering: said again.
     cases = list(
         plan.cases.annotate(step_count=Count("steps")).order_by(
-            *plan.cases.model._meta.ordering
+            *TestCase._meta.ordering
         )
     )
     defects = list(change_request.defects.select_related("fixed_in"))

@@ -24,6 +24,7 @@ from recette.models import (
     TestCase,
 )
 from workflow import access
+from workflow.rowlinks import url_pattern
 
 R = Execution.Result
 
@@ -129,11 +130,7 @@ def grid_rows(cases: QuerySet[CampaignCase], campaign: Campaign) -> list[GridRow
     """The grid's lines from `campaign_cases_with_result` (filtered or not), in one
     query and without building a model per case: 500 lines are the common case."""
     labels = {value: str(label) for value, label in R.choices}  # translated once
-    # One reverse() for all the links: the case's id is the last part of its URL.
-    marker = 999_999_999
-    link = reverse("recettes:case", args=[campaign.pk, marker]).replace(
-        str(marker), "{}"
-    )
+    link = url_pattern("recettes:case", campaign.pk)
     fields = ("case_id", "case__reference", "case__title", "result", "recorded_by")
     names = ("tester__first_name", "tester__last_name")
     lines = list(cases.values_list(*fields, *names))
@@ -189,12 +186,6 @@ def grid_html(rows: list[GridRow], *, focusable: bool) -> SafeString:
     return mark_safe("\n".join(lines))  # noqa: S308 (every value escaped above)
 
 
-def _url_pattern(name: str, *args) -> str:
-    """`name`'s URL with its last argument left as "{}": one reverse() for a table
-    of rows, not one per row (the ids are integers, nothing to escape)."""
-    return reverse(name, args=[*args, 987654321]).replace("987654321", "{}")
-
-
 def plan_cases_html(cases) -> SafeString:
     """The plan's cases, read only, as the acceptance page lists them (a plan has
     hundreds: rendered as the grid is, `grid_html`). `cases` carry `step_count`."""
@@ -212,7 +203,7 @@ def plan_cases_html(cases) -> SafeString:
 def defects_html(defects) -> SafeString:
     """The acceptance's defects table body (hundreds in a long acceptance), each
     reference a link to its page; `defects` with `fixed_in` selected."""
-    url = _url_pattern("recettes:defect")
+    url = url_pattern("recettes:defect")
     severities = dict(Defect.Severity.choices)
     statuses = dict(Defect.Status.choices)
 
