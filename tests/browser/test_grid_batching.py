@@ -81,23 +81,31 @@ def test_results_typed_then_the_page_closed_at_once_are_saved_once(
 
 
 def test_results_kept_in_the_browser_when_the_server_is_out_of_reach(
-    world, visit, campaign
+    world, visit, campaign, monkeypatch
 ):
-    """Nothing reaches the server before the page closes: the results wait in
-    the browser, and the grid sends them when it opens again."""
+    """Nothing is saved before the page closes: the results wait in the browser,
+    and the grid sends them when it opens again."""
+    from recette import services
+
     tester = visit(world.user("cd23.testeur"))
     path = reverse("recettes:grid", args=[campaign.pk])
     page = tester.goto(path)
     prefix = page.locator("[data-tandem-grid]").get_attribute("data-queue-key")
-    record = "**" + reverse("recettes:record", args=[campaign.pk])
-    page.context.route(record, lambda route: route.abort())
+    # The server fails every save (a 500), the sends at the page's closing
+    # included: a browser route cannot hold a keepalive request sent at unload.
+    saving = services.results_record
+
+    def unreachable(**kwargs):
+        raise ConnectionError("base de données injoignable")
+
+    monkeypatch.setattr(services, "results_record", unreachable)
 
     _type_four_results(page)
     assert len(page.evaluate(KEPT, prefix)) == 4
     tester.leave()
     page.close()
     assert not Execution.objects.exists()
-    page.context.unroute(record)
+    monkeypatch.setattr(services, "results_record", saving)
     page = _reopen(tester, path)
 
     _expect_all_saved_once(page, campaign)
