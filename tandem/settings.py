@@ -137,7 +137,9 @@ PASSWORD_HASHERS = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out username + address before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, whose user comes with their memberships in one
+    # statement (workflow/signin.py).
+    "workflow.signin.MemberBackend",
     # Role permissions come from memberships (user × organisation × role).
     "workflow.access.MembershipBackend",
 ]
@@ -340,6 +342,8 @@ LOGGING = {
 # Sessions end after TANDEM_SESSION_IDLE_MINUTES without a request (a request
 # pushes the expiry back, saving the session at most once a minute:
 # workflow/sessions.py) and when the browser closes.
+# Django's database sessions, read by one prepared statement (workflow/sessions.py).
+SESSION_ENGINE = "workflow.sessions"
 SESSION_COOKIE_AGE = env.env_int("TANDEM_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

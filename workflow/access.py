@@ -80,6 +80,12 @@ def memberships_of(user) -> tuple[Membership, ...]:
     return cached
 
 
+def remember_memberships(user, memberships: Iterable[Membership]) -> None:
+    """Give `user` the memberships read along with it (workflow.signin), so that
+    memberships_of does not read them again during the request."""
+    setattr(user, _CACHE_ATTR, tuple(memberships))
+
+
 def forget_memberships(user) -> None:
     """Drop the cached memberships (after roles were granted or withdrawn)."""
     if hasattr(user, _CACHE_ATTR):

@@ -106,6 +106,26 @@ def _sqlite_database(parts, *, base_dir: Path, name: str) -> dict:
     }
 
 
+# Values sent apart from the statement, and a statement run five times on a
+# connection prepared on the server: PostgreSQL then no longer parses and plans the
+# hot queries (session, user, memberships, lists) on each request, a third of its
+# CPU per request (BENCHMARKS.md, "Load test"). Behind a pooler in transaction mode
+# (PgBouncer before 1.21), prepared statements do not survive: add
+# ?prepare_threshold=none to DATABASE_URL.
+_POSTGRES_STATEMENTS = {"server_side_binding": True, "prepare_threshold": 5}
+
+
+def _flag(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off"}:
+        return False
+    raise ValueError(value)
+
+
 def _postgres_database(parts, *, name: str) -> dict:
     database = unquote(parts.path.lstrip("/"))
     if not database or "/" in database:
@@ -114,7 +134,19 @@ def _postgres_database(parts, *, name: str) -> dict:
         port = parts.port
     except ValueError:
         raise ConfigError(name, "port PostgreSQL invalide") from None
-    options = dict(parse_qsl(parts.query))
+    options = {**_POSTGRES_STATEMENTS, **dict(parse_qsl(parts.query))}
+    try:
+        options["server_side_binding"] = _flag(options["server_side_binding"])
+        threshold = options["prepare_threshold"]
+        options["prepare_threshold"] = (
+            None if threshold in (None, "", "none") else int(threshold)
+        )
+    except ValueError:
+        raise ConfigError(
+            name,
+            "server_side_binding attend true ou false, prepare_threshold un entier"
+            " ou none",
+        ) from None
     return {
         "ENGINE": "workflow.db.postgresql",
         "NAME": database,

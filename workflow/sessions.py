@@ -7,13 +7,66 @@ pushes its expiry back (SESSION_COOKIE_AGE from the save): a session still ends
 after TANDEM_SESSION_IDLE_MINUTES without a request, give or take that minute.
 """
 
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.backends import db
+from django.db import connections, router
 from django.dispatch import receiver
 from django.utils import timezone
+
+from workflow.signin import BACKEND, DJANGO_MODEL_BACKEND
 
 # Seconds between two saves of an active session (the timeout's precision).
 MARK_EVERY = 60
 MARK = "_tandem_seen"
+
+
+class SessionStore(db.SessionStore):
+    """Django's database sessions, the row of each request read by one statement
+    written once (the ORM's building of that query cost more than running it,
+    workflow/signin.py). Writes stay Django's."""
+
+    _statements: dict[str, str] = {}
+
+    def load(self):
+        data = self._stored_data()
+        if data is None:
+            # Unknown or expired: the next save creates a new key (Django's rule).
+            self._session_key = None
+            return {}
+        session = self.decode(data)
+        # Signed in before workflow.signin.MemberBackend replaced Django's
+        # ModelBackend: the same accounts, read by ours.
+        if session.get(BACKEND_SESSION_KEY) == DJANGO_MODEL_BACKEND:
+            session[BACKEND_SESSION_KEY] = BACKEND
+        return session
+
+    def _stored_data(self) -> str | None:
+        if not self.session_key:
+            return None
+        model = self.model
+        alias = router.db_for_read(model)
+        connection = connections[alias]
+        sql = self._statements.get(connection.vendor)
+        if sql is None:
+            quote = connection.ops.quote_name
+            column = {f.name: quote(f.column) for f in model._meta.concrete_fields}
+            sql = self._statements[connection.vendor] = (
+                f"SELECT {column['session_data']}"  # noqa: S608 - names from the model
+                f" FROM {quote(model._meta.db_table)}"
+                f" WHERE {column['session_key']} = %s AND {column['expire_date']} > %s"
+            )
+        expire_date = model._meta.get_field("expire_date")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    self.session_key,
+                    expire_date.get_db_prep_value(timezone.now(), connection),
+                ],
+            )
+            row = cursor.fetchone()
+        return row[0] if row else None
 
 
 def _now() -> int:

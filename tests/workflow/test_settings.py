@@ -42,7 +42,29 @@ def test_postgres_url_is_split_into_django_settings(tmp_path):
         "6543",
         "tandem",
     )
-    assert database["OPTIONS"] == {"sslmode": "require"}
+    assert database["OPTIONS"] == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path):
+    database = env.database_from_url(
+        "postgres://tandem@db/tandem?prepare_threshold=none&server_side_binding=false",
+        base_dir=tmp_path,
+    )
+
+    assert database["OPTIONS"]["prepare_threshold"] is None
+    assert database["OPTIONS"]["server_side_binding"] is False
+
+
+@pytest.mark.parametrize(
+    "query", ["prepare_threshold=souvent", "server_side_binding=peut-etre"]
+)
+def test_malformed_statement_options_name_the_variable(tmp_path, query):
+    with pytest.raises(env.ConfigError, match=r"^DATABASE_URL : "):
+        env.database_from_url(f"postgres://x@y/z?{query}", base_dir=tmp_path)
 
 
 @pytest.mark.parametrize(
