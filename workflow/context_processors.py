@@ -1,24 +1,35 @@
 """Values every page of the shell shows."""
 
-from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from workflow import access
+from workflow import access, shellhtml
 from workflow import shell as registry
 from workflow.notifications import unread_count
 
 
 def shell(request) -> dict:
-    """The user's unread notifications count (one query, only when logged in) and
-    the main menu of tandem/page.html (built only if the page shows it)."""
+    """The shell's links and language options; for a logged-in user, the unread
+    notifications count (one query) and the main menu of tandem/page.html (built
+    only if the page shows it), as entries and as its printed items."""
+    context = {
+        "shell_urls": shellhtml.shell_urls(),
+        "shell_language_options": shellhtml.language_options_html(get_language()),
+    }
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {}
-    return {
-        "unread_notifications": unread_count(user),
-        "shell_menu": SimpleLazyObject(lambda: main_menu(request)),
-    }
+        return context
+    unread = unread_count(user)
+    menu = SimpleLazyObject(lambda: main_menu(request))
+    context.update(
+        unread_notifications=unread,
+        shell_menu=menu,
+        shell_menu_html=SimpleLazyObject(
+            lambda: shellhtml.main_menu_html(menu, unread)
+        ),
+    )
+    return context
 
 
 def main_menu(request) -> list[dict]:
@@ -33,7 +44,8 @@ def main_menu(request) -> list[dict]:
     if access.memberships_of(request.user):
         entries.append((_("Annuaire"), "annuaire:index", ""))
     entries.append((_("Notifications"), "notifications", "notifications"))
-    urls = [(label, reverse(url_name), key) for label, url_name, key in entries]
+    reversed_urls = shellhtml.shell_urls()
+    urls = [(label, reversed_urls[name], key) for label, name, key in entries]
     # Below two entries (/evolutions/versions/… is below /evolutions/ too), the
     # page belongs to the deeper one.
     above = [url for _label, url, _key in urls if url != "/"]
