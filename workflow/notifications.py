@@ -19,13 +19,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from workflow import statements
 from workflow.models import DeliveryAttempt, Notification
 
 logger = logging.getLogger(__name__)
@@ -243,25 +244,20 @@ def due_for_relay():
     ).values_list("pk", flat=True)
 
 
-_UNREAD: dict[str, str] = {}
+def _unread_sql(connection) -> str:
+    column = statements.columns(Notification, connection)
+    return (
+        f"SELECT COUNT(*) FROM {statements.table(Notification, connection)}"  # noqa: S608 - names from the model
+        f" WHERE {column['recipient_user']} = %s AND {column['read_at']} IS NULL"
+    )
 
 
 def unread_count(user) -> int:
-    """In-app notifications the user has not read yet.
-
-    Every page of the shell shows it: one COUNT written once per database (the
-    ORM's building of it cost more than running it, workflow/signin.py)."""
+    """In-app notifications the user has not read yet (every page of the shell
+    shows it: a statement written once, workflow/statements.py)."""
     if not user.is_authenticated:
         return 0
-    connection = connections[router.db_for_read(Notification)]
-    sql = _UNREAD.get(connection.alias)
-    if sql is None:
-        quote = connection.ops.quote_name
-        column = {f.name: quote(f.column) for f in Notification._meta.concrete_fields}
-        sql = _UNREAD[connection.alias] = (
-            f"SELECT COUNT(*) FROM {quote(Notification._meta.db_table)}"  # noqa: S608 - names from the model
-            f" WHERE {column['recipient_user']} = %s AND {column['read_at']} IS NULL"
-        )
+    connection, sql = statements.prepared("unread", Notification, _unread_sql)
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk])
         return cursor.fetchone()[0]

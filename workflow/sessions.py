@@ -10,10 +10,10 @@ after TANDEM_SESSION_IDLE_MINUTES without a request, give or take that minute.
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends import db
-from django.db import connections, router
 from django.dispatch import receiver
 from django.utils import timezone
 
+from workflow import statements
 from workflow.signin import BACKEND, DJANGO_MODEL_BACKEND
 
 # Seconds between two saves of an active session (the timeout's precision).
@@ -22,11 +22,8 @@ MARK = "_tandem_seen"
 
 
 class SessionStore(db.SessionStore):
-    """Django's database sessions, the row of each request read by one statement
-    written once (the ORM's building of that query cost more than running it,
-    workflow/signin.py). Writes stay Django's."""
-
-    _statements: dict[str, str] = {}
+    """Django's database sessions, the row of each request read by a statement
+    written once (workflow/statements.py). Writes stay Django's."""
 
     def load(self):
         data = self._stored_data()
@@ -45,17 +42,9 @@ class SessionStore(db.SessionStore):
         if not self.session_key:
             return None
         model = self.model
-        alias = router.db_for_read(model)
-        connection = connections[alias]
-        sql = self._statements.get(connection.vendor)
-        if sql is None:
-            quote = connection.ops.quote_name
-            column = {f.name: quote(f.column) for f in model._meta.concrete_fields}
-            sql = self._statements[connection.vendor] = (
-                f"SELECT {column['session_data']}"  # noqa: S608 - names from the model
-                f" FROM {quote(model._meta.db_table)}"
-                f" WHERE {column['session_key']} = %s AND {column['expire_date']} > %s"
-            )
+        connection, sql = statements.prepared(
+            "session", model, lambda connection: _session_sql(model, connection)
+        )
         expire_date = model._meta.get_field("expire_date")
         with connection.cursor() as cursor:
             cursor.execute(
@@ -67,6 +56,15 @@ class SessionStore(db.SessionStore):
             )
             row = cursor.fetchone()
         return row[0] if row else None
+
+
+def _session_sql(model, connection) -> str:
+    column = statements.columns(model, connection)
+    return (
+        f"SELECT {column['session_data']}"  # noqa: S608 - names from the model
+        f" FROM {statements.table(model, connection)}"
+        f" WHERE {column['session_key']} = %s AND {column['expire_date']} > %s"
+    )
 
 
 def _now() -> int:

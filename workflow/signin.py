@@ -11,25 +11,23 @@ session's hash is still checked by django.contrib.auth), a fraction of the cost.
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.db import connections, router
 
 from contacts.models import Membership, Organisation
-from workflow import access
+from workflow import access, statements
 
 # Sessions signed in before this backend existed name Django's own; they still
 # resolve (workflow.sessions.SessionStore reads them as ours).
 DJANGO_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 BACKEND = "workflow.signin.MemberBackend"
 
-_STATEMENTS: dict[str, tuple] = {}
-
 
 def _columns(model, alias: str, connection) -> tuple[list[str], "_Reader"]:
     """The model's concrete fields as `alias`."column", and their reader."""
-    quote = connection.ops.quote_name
-    fields = model._meta.concrete_fields
     return (
-        [f"{alias}.{quote(field.column)}" for field in fields],
+        [
+            f"{alias}.{column}"
+            for column in statements.columns(model, connection).values()
+        ],
         _Reader(model, connection),
     )
 
@@ -67,45 +65,39 @@ class _Reader:
 
 
 def _statement(connection) -> tuple:
-    """(SQL, the user's, a membership's and an organisation's readers):
-    the user, each membership and its organisation, memberships in their model's
-    order (organisation code, role); one row with NULL memberships for a user
-    without any. Built once per database."""
-    statement = _STATEMENTS.get(connection.alias)
-    if statement is None:
-        quote = connection.ops.quote_name
-        user_model = get_user_model()
-        user_columns, users = _columns(user_model, "u", connection)
-        member_columns, members = _columns(Membership, "m", connection)
-        organisation_columns, organisations = _columns(Organisation, "o", connection)
-        user_pk = quote(user_model._meta.pk.column)
-        member_user = quote(Membership._meta.get_field("user").column)
-        member_organisation = quote(Membership._meta.get_field("organisation").column)
-        organisation_pk = quote(Organisation._meta.pk.column)
-        code = quote(Organisation._meta.get_field("code").column)
-        role = quote(Membership._meta.get_field("role").column)
-        columns = ", ".join([*user_columns, *member_columns, *organisation_columns])
-        sql = (
-            f"SELECT {columns}"  # noqa: S608 - names from the models
-            f" FROM {quote(user_model._meta.db_table)} u"
-            f" LEFT JOIN {quote(Membership._meta.db_table)} m"
-            f" ON m.{member_user} = u.{user_pk}"
-            f" LEFT JOIN {quote(Organisation._meta.db_table)} o"
-            f" ON o.{organisation_pk} = m.{member_organisation}"
-            f" WHERE u.{user_pk} = %s"
-            f" ORDER BY o.{code}, m.{role}"
-        )
-        statement = _STATEMENTS[connection.alias] = (sql, users, members, organisations)
-    return statement
+    """(SQL, the user's, a membership's and an organisation's readers): the user,
+    each membership and its organisation, memberships in their model's order
+    (organisation code, role); one row with NULL memberships for a user without
+    any."""
+    user_model = get_user_model()
+    user_columns, users = _columns(user_model, "u", connection)
+    member_columns, members = _columns(Membership, "m", connection)
+    organisation_columns, organisations = _columns(Organisation, "o", connection)
+    user = statements.columns(user_model, connection)
+    member = statements.columns(Membership, connection)
+    organisation = statements.columns(Organisation, connection)
+    user_pk = user[user_model._meta.pk.name]
+    columns = ", ".join([*user_columns, *member_columns, *organisation_columns])
+    sql = (
+        f"SELECT {columns}"  # noqa: S608 - names from the models
+        f" FROM {statements.table(user_model, connection)} u"
+        f" LEFT JOIN {statements.table(Membership, connection)} m"
+        f" ON m.{member['user']} = u.{user_pk}"
+        f" LEFT JOIN {statements.table(Organisation, connection)} o"
+        f" ON o.{organisation[Organisation._meta.pk.name]} = m.{member['organisation']}"
+        f" WHERE u.{user_pk} = %s"
+        f" ORDER BY o.{organisation['code']}, m.{member['role']}"
+    )
+    return sql, users, members, organisations
 
 
 def user_with_memberships(user_id):
     """The user `user_id` with their memberships already cached (None: no such
     user)."""
     user_model = get_user_model()
-    alias = router.db_for_read(user_model)
-    connection = connections[alias]
-    sql, users, members, organisations = _statement(connection)
+    connection, (sql, users, members, organisations) = statements.prepared(
+        "user", user_model, _statement
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_model._meta.pk.to_python(user_id)])
         rows = cursor.fetchall()
