@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from contacts.models import Organisation
+from workflow import statements
 from workflow.access import permission_organisation_code
 from workflow.calendars import add_working_days
 from workflow.models import StepDeadline
@@ -18,8 +19,21 @@ def step_key(node) -> str:
 
 
 def configured_days() -> dict[str, int]:
-    """Working days configured by the administrators, by step key (one query)."""
-    return dict(StepDeadline.objects.values_list("step", "working_days"))
+    """Working days configured by the administrators, by step key (one statement
+    written once: « Mes tâches » and a request's page read it each time,
+    workflow/statements.py)."""
+    connection, sql = statements.prepared("deadlines", StepDeadline, _configured_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return dict(cursor.fetchall())
+
+
+def _configured_sql(connection) -> str:
+    column = statements.columns(StepDeadline, connection)
+    return (
+        f"SELECT {column['step']}, {column['working_days']}"  # noqa: S608 - names from the model
+        f" FROM {statements.table(StepDeadline, connection)}"
+    )
 
 
 def acting_departement(task) -> str | None:
