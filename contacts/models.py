@@ -41,9 +41,15 @@ class Organisation(models.Model):
         ]
 
     def __str__(self) -> str:
-        if self.is_supplier:
-            return self.name
-        return f"{self.code} – {self.name}"
+        return self.label(self.code, self.name, self.kind)
+
+    @classmethod
+    def label(cls, code: str, name: str, kind: str) -> str:
+        """How an organisation is named (its str), from its bare values: the
+        supplier by its name, a client by its code and name."""
+        if kind == cls.Kind.SUPPLIER:
+            return name
+        return f"{code} – {name}"
 
     def clean(self) -> None:
         if self.kind == self.Kind.CLIENT and self.code not in DEPARTEMENTS:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import Organisation, Role
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
 from workflow import access
-from workflow.forms import QuickSelect
+from workflow.forms import QuickSelect, options_from_values
 from workflow.uploads import MultipleFileField, validate_upload_size
 
 
@@ -202,6 +202,10 @@ class ReasonForm(forms.Form):
     )
 
 
+def _second(row) -> str:
+    return row[1]
+
+
 class ChangeRequestFilterForm(forms.Form):
     """Filters of the change-request list (GET); bad values are simply ignored."""
 
@@ -233,18 +237,23 @@ class ChangeRequestFilterForm(forms.Form):
 
     def __init__(self, *args, owners, organisations, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only what the labels print: hundreds of whole user rows cost more.
-        self.fields["owner"].queryset = owners.only(
-            "pk", "username", "first_name", "last_name"
+        # Only what the labels print, as bare values: a model instance per
+        # option cost more than the rest of the list page (workflow.forms).
+        self.fields["owner"].queryset = owners
+        options_from_values(
+            self.fields["owner"],
+            ("pk", "first_name", "last_name", "username"),
+            lambda row: f"{row[1]} {row[2]}".strip() or row[3],
         )
-        self.fields["owner"].label_from_instance = lambda user: (
-            user.get_full_name() or user.get_username()
-        )
+        options_from_values(self.fields["release"], ("pk", "number"), _second)
         if organisations is None:
             del self.fields["organisation"]
         else:
-            self.fields["organisation"].queryset = organisations.only(
-                "pk", "code", "name", "kind"
+            self.fields["organisation"].queryset = organisations
+            options_from_values(
+                self.fields["organisation"],
+                ("pk", "code", "name", "kind"),
+                lambda row: Organisation.label(*row[1:]),
             )
 
     def apply(self, queryset):

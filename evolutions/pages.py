@@ -66,7 +66,7 @@ def filtered_change_requests(request):
             Q(pk__in=request_owners.values("user_id"))
             | Q(pk__in=order_owners.values("pk"))
         )
-        .order_by("last_name", "first_name")
+        .order_by("last_name", "first_name", "pk")
     )
     filters = forms.ChangeRequestFilterForm(
         request.GET or None,

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from viewflow.workflow.models import Task
 
-from contacts.models import Role
+from contacts.models import Organisation, Role
 from evolutions import services
 from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
@@ -94,6 +94,46 @@ def test_owner_filter_offers_the_owners_a_user_may_see_and_filters(demo, client)
     # Another client's porteur is no choice: the filter is ignored, with its error.
     assert foreign.status_code == 200
     assert foreign.context["filters"].errors
+
+
+def test_filter_options_print_each_owner_organisation_and_release_as_named(
+    demo, client
+):
+    """The options are read as bare values (workflow.forms.options_from_values):
+    the same texts, order and choice as the objects would print."""
+    client.force_login(demo.user("cnaf.contact"))
+    commande = demo.user("cnaf.commande")
+    commande.first_name, commande.last_name = "Zoé <b>", "D'Arc"
+    commande.save()
+
+    page = client.get(reverse("evolutions:index"), {"owner": commande.pk})
+    filters = page.context["filters"]
+    body = page.content.decode()
+
+    for name in ("owner", "organisation", "release"):
+        field = filters.fields[name]
+        expected = [
+            (str(item.pk), field.label_from_instance(item)) for item in field.queryset
+        ]
+        if name == "owner":  # Django's own label of a user is the username
+            expected = [
+                (str(user.pk), user.get_full_name() or user.get_username())
+                for user in field.queryset
+            ]
+        printed = [
+            (str(value), str(label)) for value, label in field.choices if value != ""
+        ]
+        assert printed == expected and expected
+    assert (
+        f'<option value="{commande.pk}" selected>Zoé &lt;b&gt; D&#x27;Arc</option>'
+        in body
+    )
+    # The supplier by its name alone, a client by its code and name.
+    assert f'<option value="{demo.creuse.pk}">23 – ' in body
+    supplier = Organisation.objects.get(kind=Organisation.Kind.SUPPLIER)
+    assert (
+        f'<option value="{supplier.pk}">{html.escape(supplier.name)}</option>' in body
+    )
 
 
 def test_porteur_writes_a_draft_and_forged_fields_are_ignored(demo, client):
