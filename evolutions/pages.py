@@ -111,7 +111,13 @@ def _list_rows(page) -> str:
 
 
 def change_request_detail(request, pk: int):
-    change_request = get_object_or_404(change_requests_visible_to(request.user), pk=pk)
+    change_request = get_object_or_404(
+        # The proposed version and the process are on the page: read with it.
+        change_requests_visible_to(request.user).select_related(
+            "proposed_release", "process"
+        ),
+        pk=pk,
+    )
     context = {
         "change_request": change_request,
         "process": getattr(change_request, "process", None),
