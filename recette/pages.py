@@ -232,7 +232,7 @@ def campaign_record(request, pk: int):
     are saved and, per case touched, its result before and after, from which the
     grid adjusts the counts it shows (the campaign's figures are not counted
     again: with many testers, that was most of the cost of a save)."""
-    campaign = _visible_campaign(request, pk)
+    campaign = _campaign_to_record(request, pk)
     try:
         # Refused before the body is read: a refusal is a 403 whatever is sent.
         access.require_any_role(request.user, services.TESTERS, campaign.organisation)
@@ -282,6 +282,18 @@ def campaign_record(request, pk: int):
                 for case, (previous, result) in recorded.changes.items()
             ],
         }
+    )
+
+
+def _campaign_to_record(request, pk: int) -> Campaign:
+    """The campaign as _visible_campaign gives it, with its organisation only: the
+    service reads the rest under its lock."""
+    return get_object_or_404(
+        campaigns_visible_to(request.user)
+        .select_related(None)
+        .select_related("organisation")
+        .only("organisation"),
+        pk=pk,
     )
 
 

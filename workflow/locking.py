@@ -54,16 +54,35 @@ def share_lock(model, pk) -> None:
     """
     from django.db import connection
 
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.pk.column)
+    share_locked_row(
+        f"SELECT 1 FROM {table} WHERE {column} = %s",  # noqa: S608 (names from the model)
+        [pk],
+        of=table,
+    )
+
+
+def share_locked_row(sql: str, params, *, of: str) -> tuple | None:
+    """The row that `sql` (a SELECT) reads, its row of `of` held as share_lock()
+    holds it: the lock and the read in one statement. None: no such row.
+
+    `of` is the table, or its alias, of `sql`'s FROM clause whose row is locked;
+    the rows joined to it are read, not locked. The SQL is the caller's, written
+    once (workflow/statements.py): the ORM has no FOR SHARE, and would spend more
+    building the query than the database spends running it.
+    """
+    from django.db import connection
+
     if not connection.in_atomic_block:
         # Outside a transaction the lock would be let go at once.
         raise transaction.TransactionManagementError("share_lock() needs a transaction")
     if connection.vendor == "postgresql":
-        ops = connection.ops
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {ops.quote_name(model._meta.db_table)} "  # noqa: S608 (names from the model)
-                f"WHERE {ops.quote_name(model._meta.pk.column)} = %s FOR SHARE",
-                [pk],
-            )
+        sql = f"{sql} FOR SHARE OF {of}"
     elif connection.features.has_select_for_update:
-        list(model._default_manager.select_for_update().filter(pk=pk).values("pk"))
+        sql = f"{sql} FOR UPDATE"
+        if connection.features.has_select_for_update_of:
+            sql = f"{sql} OF {of}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()

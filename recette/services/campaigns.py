@@ -11,12 +11,11 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from contacts.models import Role
-from recette.models import Campaign, Evidence, Execution
-from recette.selectors import campaign_cases_with_result
+from contacts.models import Organisation, Role
+from recette.models import Campaign, CampaignCase, Evidence, Execution
 from recette.services._common import CLIENT_LEADS, TESTERS, R
-from workflow import access
-from workflow.locking import for_update, share_lock
+from workflow import access, statements
+from workflow.locking import for_update, share_locked_row
 from workflow.transitions import ActionRefused, fire
 from workflow.uploads import validate_upload
 
@@ -97,27 +96,36 @@ def results_record(*, pk: int, by, results: list[dict]) -> Recorded:
         ProhibitNullCharactersValidator()(entry.get("comment") or "")
         if entry.get("key") and not CLIENT_KEY.fullmatch(entry["key"]):
             raise ValidationError(_("Clé de résultat illisible."))
+    try:
+        return _executions_new(pk, by, results)
+    except IntegrityError:
+        if not any(entry.get("key") for entry in results):
+            raise
+        # The same keys sent twice at once (the page closed while sending, then
+        # opened again): the other request saved them meanwhile. The save starts
+        # again and reads them; a savepoint around each insert would cost every
+        # save two statements for this rare case.
+        return _executions_new(pk, by, results)
+
+
+def _executions_new(pk: int, by, results: list[dict]) -> Recorded:
+    """Write the results whose client key is not saved yet (all those without),
+    in one transaction; answer what the save did."""
     touched = list(dict.fromkeys(entry["case"] for entry in results))  # as sent
     with transaction.atomic():
         # A shared lock: testers recording at once do not wait for each other,
         # while closing the campaign (an exclusive lock) waits for the results
         # being saved, and a save waits for the closing, then sees it closed.
-        share_lock(Campaign, pk)
-        campaign = Campaign.objects.select_related("organisation").get(pk=pk)
-        access.require_any_role(by, TESTERS, campaign.organisation)
-        if campaign.status != Campaign.Status.OPEN:
+        status, organisation = _campaign_share_locked(pk)
+        access.require_any_role(by, TESTERS, organisation)
+        if status != Campaign.Status.OPEN:
             raise ActionRefused(_("La campagne est close : plus aucun résultat."))
         # The touched cases only, whatever the campaign's size: their result
         # before this save, which also tells a case outside the campaign.
-        before = dict(
-            campaign_cases_with_result(campaign)
-            .filter(case_id__in=touched)
-            .order_by()
-            .values_list("case_id", "result")
-        )
+        before = _results_before(pk, touched)
         if len(before) != len(touched):
             raise ValidationError(_("Un des cas ne fait pas partie de cette campagne."))
-        executions = _executions_new(campaign, by, results)
+        executions = Execution.objects.bulk_create(_unsaved(pk, by, results))
     after = dict(before)
     for execution in executions:  # in the order sent: the last one is the latest
         after[execution.case_id] = execution.result
@@ -128,29 +136,78 @@ def results_record(*, pk: int, by, results: list[dict]) -> Recorded:
     )
 
 
-def _executions_new(campaign: Campaign, by, results: list[dict]) -> list[Execution]:
-    """Write the results whose client key is not saved yet (all those without)."""
-    try:
-        with transaction.atomic():
-            return Execution.objects.bulk_create(_unsaved(campaign, by, results))
-    except IntegrityError:
-        if not any(entry.get("key") for entry in results):
-            raise
-        # The same keys sent twice at once (the page closed while sending, then
-        # opened again): the other request saved them meanwhile; read them again.
-        return Execution.objects.bulk_create(_unsaved(campaign, by, results))
-
-
-def _unsaved(campaign: Campaign, by, results: list[dict]) -> list[Execution]:
-    keys = {entry["key"] for entry in results if entry.get("key")}
-    # Read through the unique constraint's index: no ordering, no join.
-    seen = set(
-        Execution.objects.filter(tester=by, client_key__in=keys)
-        .order_by()
-        .values_list("client_key", flat=True)
-        if keys
-        else ()
+def _reads_sql(connection) -> tuple[str, str, str]:
+    """The three reads of a save, in SQL written once (workflow/statements.py):
+    building them through the ORM cost more than running them (issue 18). The
+    last two end with the IN list of the cases, of the keys, to be closed."""
+    table = {
+        model: statements.table(model, connection)
+        for model in (Campaign, CampaignCase, Execution, Organisation)
+    }
+    campaign = statements.columns(Campaign, connection)
+    case = statements.columns(CampaignCase, connection)
+    execution = statements.columns(Execution, connection)
+    organisation = statements.columns(Organisation, connection)
+    status_and_organisation = (
+        f"SELECT c.{campaign['status']}, "  # noqa: S608 - names from the models
+        + ", ".join(f"o.{column}" for column in organisation.values())
+        + f" FROM {table[Campaign]} c INNER JOIN {table[Organisation]} o"
+        f" ON o.{organisation['id']} = c.{campaign['organisation']}"
+        f" WHERE c.{campaign['id']} = %s"
     )
+    # Each case's latest result, as selectors.latest_executions() finds it.
+    results = (
+        f"SELECT cc.{case['case']}, (SELECT e.{execution['result']}"  # noqa: S608 - names from the models
+        f" FROM {table[Execution]} e WHERE e.{execution['campaign']} ="
+        f" cc.{case['campaign']} AND e.{execution['case']} = cc.{case['case']}"
+        f" ORDER BY e.{execution['executed_at']} DESC, e.{execution['id']} DESC"
+        f" LIMIT 1) FROM {table[CampaignCase]} cc"
+        f" WHERE cc.{case['campaign']} = %s AND cc.{case['case']} IN ("
+    )
+    keys = (
+        f"SELECT {execution['client_key']} FROM {table[Execution]}"  # noqa: S608 - names from the models
+        f" WHERE {execution['tester']} = %s AND {execution['client_key']} IN ("
+    )
+    return status_and_organisation, results, keys
+
+
+def _in_list(sql: str, values: list) -> str:
+    """`sql`, which ends with an open IN list, closed on a placeholder per value."""
+    return f"{sql}{', '.join(['%s'] * len(values))})"
+
+
+def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
+    """The campaign's status and organisation, under share_lock()'s lock."""
+    connection, (sql, _, _) = statements.prepared("recording", Campaign, _reads_sql)
+    row = share_locked_row(sql, [pk], of="c")
+    if row is None:
+        raise Campaign.DoesNotExist
+    status, *organisation = row
+    # Text and numbers only: no value to convert as the ORM would.
+    names = [field.attname for field in Organisation._meta.concrete_fields]
+    return status, Organisation.from_db(connection.alias, names, organisation)
+
+
+def _results_before(pk: int, cases: list[int]) -> dict[int, str]:
+    """The result of each of `cases` in the campaign, as campaign_cases_with_result
+    gives it (the latest, or to run), for those of the campaign only."""
+    if not cases:
+        return {}  # an empty batch; "IN ()" is no SQL
+    connection, (_, sql, _) = statements.prepared("recording", Campaign, _reads_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(_in_list(sql, cases), [pk, *cases])
+        return {case: result or R.TO_RUN.value for case, result in cursor.fetchall()}
+
+
+def _unsaved(pk: int, by, results: list[dict]) -> list[Execution]:
+    keys = list({entry["key"] for entry in results if entry.get("key")})
+    seen: set[str] = set()
+    if keys:
+        # Read through the unique constraint's index.
+        connection, (_, _, sql) = statements.prepared("recording", Campaign, _reads_sql)
+        with connection.cursor() as cursor:
+            cursor.execute(_in_list(sql, keys), [by.pk, *keys])
+            seen = {key for (key,) in cursor.fetchall()}
     rows = []
     for entry in results:
         key = entry.get("key") or ""
@@ -160,7 +217,7 @@ def _unsaved(campaign: Campaign, by, results: list[dict]) -> list[Execution]:
             seen.add(key)
         rows.append(
             Execution(
-                campaign=campaign,
+                campaign_id=pk,
                 case_id=entry["case"],
                 result=entry["result"],
                 comment=(entry.get("comment") or "").strip(),

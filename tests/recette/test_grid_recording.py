@@ -13,6 +13,7 @@ from django.urls import reverse
 from recette import services
 from recette.models import Execution
 from recette.selectors import latest_results
+from recette.services import campaigns
 from tests.recette.test_pages import _reset
 from workflow.transitions import ActionRefused
 
@@ -214,3 +215,64 @@ def test_a_batch_of_50_costs_the_same_on_a_campaign_of_50_or_200_cases(
 
     assert counts[0] == counts[1], counts
     assert counts[0] <= 15, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_a_recording_post_costs_seven_statements_of_its_own(world, client, campaign):
+    """The campaign read for its visibility, then one transaction: its shared lock
+    with its status and organisation, the touched cases' results, the keys saved
+    already, the insert. The session and the user are the middleware's."""
+    client.force_login(world.user("cd23.testeur"))
+    cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))
+    _post(client, campaign, _keyed(cases[:1]))  # warm-up
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = _post(client, campaign, _keyed(cases, R.FAILED))
+
+    assert answer.status_code == 200, answer.content
+    statements = [q["sql"] for q in queries.captured_queries]
+    own = [
+        sql
+        for sql in statements
+        if "recette_" in sql or sql.startswith(("SAVEPOINT", "RELEASE", "BEGIN"))
+    ]
+    assert len(own) <= 7, own
+    assert len(statements) - len(own) <= 3, statements  # session, user, roles
+
+
+def test_an_empty_batch_is_answered_with_nothing(world, client, campaign):
+    client.force_login(world.user("cd23.testeur"))
+
+    answer = _post(client, campaign, [])
+
+    assert answer.json() == {"saved": [], "acknowledged": [], "cases": []}
+
+
+def test_a_key_saved_by_another_request_meanwhile_is_saved_once(
+    world, campaign, monkeypatch
+):
+    """Two requests sent the same keys at once: the second one's insert breaks the
+    unique key (tests/integration does it for real on PostgreSQL), and its save
+    starts again, which finds the keys saved."""
+    testeur = world.user("cd23.testeur")
+    case = campaign.change_request.acceptance_plan.cases.first()
+    entries = _keyed([case])
+    services.results_record(pk=campaign.pk, by=testeur, results=entries)
+    unsaved, calls = campaigns._unsaved, []
+
+    def not_seen_yet(pk, by, results):
+        calls.append(pk)
+        if len(calls) == 1:  # read before the other request's insert
+            results = [{**entry, "key": ""} for entry in results]
+            rows = unsaved(pk, by, results)
+            for row, entry in zip(rows, entries, strict=True):
+                row.client_key = entry["key"]
+            return rows
+        return unsaved(pk, by, results)
+
+    monkeypatch.setattr(campaigns, "_unsaved", not_seen_yet)
+    again = services.results_record(pk=campaign.pk, by=testeur, results=entries)
+
+    assert len(calls) == 2
+    assert again.executions == [] and again.acknowledged == [entries[0]["key"]]
+    assert again.changes == {case.pk: (R.PASSED, R.PASSED)}
+    assert Execution.objects.filter(campaign=campaign).count() == 1
