@@ -339,11 +339,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
 }
 
+# Django's database sessions, each read by a statement written once
+# (workflow/sessions.py).
+SESSION_ENGINE = "workflow.sessions"
 # Sessions end after TANDEM_SESSION_IDLE_MINUTES without a request (a request
 # pushes the expiry back, saving the session at most once a minute:
 # workflow/sessions.py) and when the browser closes.
-# Django's database sessions, read by one prepared statement (workflow/sessions.py).
-SESSION_ENGINE = "workflow.sessions"
 SESSION_COOKIE_AGE = env.env_int("TANDEM_SESSION_IDLE_MINUTES", 30, minimum=1) * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
