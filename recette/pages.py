@@ -36,6 +36,7 @@ from recette.selectors import (
     campaigns_visible_to,
     defects_html,
     defects_visible_to,
+    figures_from_counts,
     grid_figures,
     grid_html,
     grid_rows,
@@ -310,16 +311,17 @@ def _client_key(value) -> str:
 def campaign_dashboard(request, pk: int):
     """Counts by result, by tester and by defect severity, with a chart."""
     campaign = _visible_campaign(request, pk)
-    figures = campaign_figures(campaign)
     # Each case counts for the tester it was given to, else for whoever recorded
-    # its latest result.
-    by_tester = (
+    # its latest result. Every case is in one row: the campaign's figures are
+    # their sums (one pass over the cases' latest results, not two).
+    by_tester = list(
         campaign_cases_with_result(campaign)
         .order_by()
         .annotate(who=Coalesce("tester", "recorded_by", output_field=IntegerField()))
         .values("who", "result")
         .annotate(n=Count("pk"))
     )
+    figures = figures_from_counts((row["result"], row["n"]) for row in by_tester)
     names = tester_names(row["who"] for row in by_tester)
     testers: dict[str, dict[str, int]] = {}
     for row in by_tester:

@@ -97,8 +97,12 @@ GRID_FILTERS = {
 def tester_names(user_ids) -> dict[int, str]:
     """Full names of the testers `user_ids` (one query)."""
     people = get_user_model().objects.filter(pk__in={pk for pk in user_ids if pk})
+    # The names only (get_full_name's rule): not a whole account row each.
     return {
-        person.pk: person.get_full_name() or person.get_username() for person in people
+        pk: f"{first} {last}".strip() or username
+        for pk, first, last, username in people.values_list(
+            "pk", "first_name", "last_name", "username"
+        )
     }
 
 
@@ -265,6 +269,15 @@ def figures_by_campaign(campaigns: QuerySet[Campaign]) -> dict[int, dict[str, in
     figures = defaultdict(lambda: _totalled(dict.fromkeys(R.values, 0)))
     figures.update((pk, _totalled(counts)) for pk, counts in counted.items())
     return figures
+
+
+def figures_from_counts(counts) -> dict[str, int]:
+    """What `campaign_figures` counts, from (result, number of cases) pairs that
+    cover every case once (a dashboard's counts by tester and result)."""
+    figures = dict.fromkeys(R.values, 0)
+    for result, n in counts:
+        figures[result] += n
+    return _totalled(figures)
 
 
 def grid_figures(rows: list[GridRow]) -> dict[str, int]:

@@ -350,6 +350,23 @@ def test_a_case_is_with_its_tester_or_whoever_recorded_it(world, client, campaig
     testers = dict(dashboard.context["testers"])
     assert testers[tester_name][R.PASSED] == 3
     assert testers["Non attribué"][R.TO_RUN] == 1
+    # The figures are the sums of the testers' rows: the same as counted apart.
+    assert dashboard.context["figures"] == campaign_figures(campaign)
+    assert dashboard.context["figures"]["run"] == 3
+
+
+def test_the_dashboard_reads_the_cases_latest_results_once(world, client, campaign):
+    client.force_login(world.user("cd23.porteur"))
+    url = reverse("recettes:dashboard", args=[campaign.pk])
+    client.get(url)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+
+    over_cases = [
+        q["sql"] for q in queries if 'FROM "recette_campaigncase"' in q["sql"]
+    ]
+    assert len(over_cases) == 1
 
 
 def test_defect_buttons_follow_role_and_state(world, campaign):
