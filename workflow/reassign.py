@@ -29,9 +29,16 @@ SUPERVISORS = {
 }
 
 
+# Whoever holds none of these supervises no task: no need to read the task's
+# organisation (a request's page asks for each of its open tasks).
+_SUPERVISING = frozenset(role for roles in SUPERVISORS.values() for role in roles)
+
+
 def may_reassign(user, task) -> bool:
     """Is the user a supervisor of this open task's organisation?"""
     if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+        return False
+    if not any(m.role in _SUPERVISING for m in access.memberships_of(user)):
         return False
     _role, organisation = acting(task)
     if organisation is None:
