@@ -21,47 +21,15 @@ DJANGO_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 BACKEND = "workflow.signin.MemberBackend"
 
 
-def _columns(model, alias: str, connection) -> tuple[list[str], "_Reader"]:
+def _columns(model, alias: str, connection) -> tuple[list[str], "statements.Reader"]:
     """The model's concrete fields as `alias`."column", and their reader."""
     return (
         [
             f"{alias}.{column}"
             for column in statements.columns(model, connection).values()
         ],
-        _Reader(model, connection),
+        statements.Reader(model, connection),
     )
-
-
-class _Reader:
-    """Model instances from raw rows, each value converted as the ORM would
-    (SQLite gives naive datetimes, for instance). The converters are found once
-    per database; they read settings, not the connection they are bound to."""
-
-    def __init__(self, model, connection):
-        self.model, self.alias = model, connection.alias
-        fields = model._meta.concrete_fields
-        self.names = [field.attname for field in fields]
-        self.converters = []
-        for index, field in enumerate(fields):
-            column = field.get_col(model._meta.db_table)
-            found = connection.ops.get_db_converters(column) + field.get_db_converters(
-                connection
-            )
-            if found:
-                self.converters.append((index, column, found))
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def instance(self, values, connection):
-        if self.converters:
-            values = list(values)
-            for index, column, converters in self.converters:
-                value = values[index]
-                for converter in converters:
-                    value = converter(value, column, connection)
-                values[index] = value
-        return self.model.from_db(self.alias, self.names, values)
 
 
 def _statement(connection) -> tuple:

@@ -136,10 +136,11 @@ def _executions_new(pk: int, by, results: list[dict]) -> Recorded:
     )
 
 
-def _reads_sql(connection) -> tuple[str, str, str]:
-    """The three reads of a save, in SQL written once (workflow/statements.py):
-    building them through the ORM cost more than running them (issue 18). The
-    last two end with the IN list of the cases, of the keys, to be closed."""
+def _reads_sql(connection) -> tuple[str, str, str, statements.Reader]:
+    """The three reads of a save, in SQL written once (workflow/statements.py:
+    building them through the ORM cost more than running them), and the reader
+    of the campaign's organisation. The last two end with the IN list of the
+    cases, of the keys, to be closed."""
     table = {
         model: statements.table(model, connection)
         for model in (Campaign, CampaignCase, Execution, Organisation)
@@ -168,7 +169,8 @@ def _reads_sql(connection) -> tuple[str, str, str]:
         f"SELECT {execution['client_key']} FROM {table[Execution]}"  # noqa: S608 - names from the models
         f" WHERE {execution['tester']} = %s AND {execution['client_key']} IN ("
     )
-    return status_and_organisation, results, keys
+    organisations = statements.Reader(Organisation, connection)
+    return status_and_organisation, results, keys, organisations
 
 
 def _in_list(sql: str, values: list) -> str:
@@ -178,14 +180,14 @@ def _in_list(sql: str, values: list) -> str:
 
 def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
     """The campaign's status and organisation, under share_lock()'s lock."""
-    connection, (sql, _, _) = statements.prepared("recording", Campaign, _reads_sql)
+    connection, (sql, _, _, organisations) = statements.prepared(
+        "recording", Campaign, _reads_sql
+    )
     row = share_locked_row(sql, [pk], of="c")
     if row is None:
         raise Campaign.DoesNotExist
     status, *organisation = row
-    # Text and numbers only: no value to convert as the ORM would.
-    names = [field.attname for field in Organisation._meta.concrete_fields]
-    return status, Organisation.from_db(connection.alias, names, organisation)
+    return status, organisations.instance(organisation, connection)
 
 
 def _results_before(pk: int, cases: list[int]) -> dict[int, str]:
@@ -193,7 +195,7 @@ def _results_before(pk: int, cases: list[int]) -> dict[int, str]:
     gives it (the latest, or to run), for those of the campaign only."""
     if not cases:
         return {}  # an empty batch; "IN ()" is no SQL
-    connection, (_, sql, _) = statements.prepared("recording", Campaign, _reads_sql)
+    connection, (_, sql, _, _) = statements.prepared("recording", Campaign, _reads_sql)
     with connection.cursor() as cursor:
         cursor.execute(_in_list(sql, cases), [pk, *cases])
         return {case: result or R.TO_RUN.value for case, result in cursor.fetchall()}
@@ -204,7 +206,9 @@ def _unsaved(pk: int, by, results: list[dict]) -> list[Execution]:
     seen: set[str] = set()
     if keys:
         # Read through the unique constraint's index.
-        connection, (_, _, sql) = statements.prepared("recording", Campaign, _reads_sql)
+        connection, (_, _, sql, _) = statements.prepared(
+            "recording", Campaign, _reads_sql
+        )
         with connection.cursor() as cursor:
             cursor.execute(_in_list(sql, keys), [by.pk, *keys])
             seen = {key for (key,) in cursor.fetchall()}
