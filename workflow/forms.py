@@ -146,6 +146,17 @@ class QuickSelect(forms.Select):
         )
 
 
+class _ValueOptions(ModelChoiceIterator):
+    """A ModelChoiceField's options from bare values (options_from_values)."""
+
+    def __iter__(self):
+        field = self.field
+        if field.empty_label is not None:
+            yield ("", field.empty_label)
+        for row in self.queryset.values_list(*field.option_columns):
+            yield (row[0], field.option_label(row))
+
+
 def options_from_values(field, columns: tuple[str, ...], label) -> None:
     """Let the ModelChoiceField `field` read its options as bare values: the
     queryset's `columns` (the pk first), `label(row)` for each option's text.
@@ -153,15 +164,8 @@ def options_from_values(field, columns: tuple[str, ...], label) -> None:
     A filter listing a hundred people and a hundred organisations otherwise builds
     a model instance per option on every page. The chosen value is still checked
     against the queryset (ModelChoiceField.to_python)."""
-
-    class Options(ModelChoiceIterator):
-        def __iter__(self):
-            if self.field.empty_label is not None:
-                yield ("", self.field.empty_label)
-            for row in self.queryset.values_list(*columns):
-                yield (row[0], label(row))
-
-    field.iterator = Options
+    field.option_columns, field.option_label = columns, label
+    field.iterator = _ValueOptions
     # The widget took its options from the field when the queryset was set.
     field.widget.choices = field.choices
 
