@@ -43,29 +43,15 @@ def process_locked(flow_class, process):
             yield
 
 
-def share_lock(model, pk) -> None:
-    """Hold a shared lock on one row of `model` until the transaction ends.
-
-    Many may hold it at once; an exclusive lock (`for_update`) waits until they
-    have all committed, and they wait for it. Django has no FOR SHARE, hence the
-    SQL. SQLite has no row locks: its IMMEDIATE transactions (settings) already
-    serialise writers. Another backend takes the exclusive lock, stricter but
-    safe.
-    """
-    from django.db import connection
-
-    table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.pk.column)
-    share_locked_row(
-        f"SELECT 1 FROM {table} WHERE {column} = %s",  # noqa: S608 (names from the model)
-        [pk],
-        of=table,
-    )
-
-
 def share_locked_row(sql: str, params, *, of: str) -> tuple | None:
-    """The row that `sql` (a SELECT) reads, its row of `of` held as share_lock()
-    holds it: the lock and the read in one statement. None: no such row.
+    """The row that `sql` (a SELECT) reads, its row of `of` held under a shared
+    lock until the transaction ends: the lock and the read in one statement.
+    None: no such row.
+
+    Many may hold the lock at once; an exclusive lock (`for_update`) waits until
+    they have all committed, and they wait for it. SQLite has no row locks: its
+    IMMEDIATE transactions (settings) already serialise writers. Another backend
+    takes the exclusive lock, stricter but safe.
 
     `of` is the table, or its alias, of `sql`'s FROM clause whose row is locked;
     the rows joined to it are read, not locked. The SQL is the caller's, written
@@ -76,7 +62,9 @@ def share_locked_row(sql: str, params, *, of: str) -> tuple | None:
 
     if not connection.in_atomic_block:
         # Outside a transaction the lock would be let go at once.
-        raise transaction.TransactionManagementError("share_lock() needs a transaction")
+        raise transaction.TransactionManagementError(
+            "share_locked_row() needs a transaction"
+        )
     if connection.vendor == "postgresql":
         sql = f"{sql} FOR SHARE OF {of}"
     elif connection.features.has_select_for_update:

@@ -179,7 +179,7 @@ def _in_list(sql: str, values: list) -> str:
 
 
 def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
-    """The campaign's status and organisation, under share_lock()'s lock."""
+    """The campaign's status and organisation, under a shared lock."""
     connection, (sql, _, _, organisations) = statements.prepared(
         "recording", Campaign, _reads_sql
     )
