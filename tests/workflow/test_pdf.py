@@ -231,3 +231,12 @@ def test_same_data_gives_the_same_bytes():
 def test_unknown_block_is_refused():
     with pytest.raises(TypeError):
         pdf_of(["pas un bloc"])
+
+
+def test_reportlab_runs_on_its_c_accelerators():
+    # rl_accel (requirements.lock) replaces reportlab's pure-Python number
+    # formatting, encodings and text widths: a third of a bilan's CPU.
+    from reportlab.lib import rl_accel
+
+    for name in ("fp_str", "asciiBase85Encode", "unicode2T1", "escapePDF"):
+        assert not getattr(rl_accel, name).__name__.startswith("_py_"), name
