@@ -233,10 +233,12 @@ def campaign_record(request, pk: int):
     are saved and, per case touched, its result before and after, from which the
     grid adjusts the counts it shows (the campaign's figures are not counted
     again: with many testers, that was most of the cost of a save)."""
-    campaign = _campaign_to_record(request, pk)
+    organisation = services.visible_campaign_organisation(request.user, pk)
+    if organisation is None:
+        raise Http404
     try:
         # Refused before the body is read: a refusal is a 403 whatever is sent.
-        access.require_any_role(request.user, services.TESTERS, campaign.organisation)
+        access.require_any_role(request.user, services.TESTERS, organisation)
     except PermissionDenied as refusal:
         return JsonResponse({"error": str(refusal)}, status=403)
     try:
@@ -256,9 +258,7 @@ def campaign_record(request, pk: int):
     except (ValueError, KeyError, TypeError, OverflowError):
         return JsonResponse({"error": _("Requête illisible.")}, status=400)
     try:
-        recorded = services.results_record(
-            pk=campaign.pk, by=request.user, results=entries
-        )
+        recorded = services.results_record(pk=pk, by=request.user, results=entries)
     except PermissionDenied as refusal:
         return JsonResponse({"error": str(refusal)}, status=403)
     except ValidationError as error:
@@ -283,18 +283,6 @@ def campaign_record(request, pk: int):
                 for case, (previous, result) in recorded.changes.items()
             ],
         }
-    )
-
-
-def _campaign_to_record(request, pk: int) -> Campaign:
-    """The campaign as _visible_campaign gives it, with its organisation only: the
-    service reads the rest under its lock."""
-    return get_object_or_404(
-        campaigns_visible_to(request.user)
-        .select_related(None)
-        .select_related("organisation")
-        .only("organisation"),
-        pk=pk,
     )
 
 

@@ -126,6 +126,24 @@ def is_administrator(user) -> bool:
     return any(m.role == Role.ADMINISTRATEUR for m in memberships_of(user))
 
 
+def scope_signature(user) -> tuple:
+    """Everything the rules of this module read of `user`: two users with the
+    same signature get the same conditions (scope_to_organisations,
+    role_permissions, the task queues of flowviews), so a statement built from
+    them may be kept under it (workflow.statements.compiled_rows)."""
+    return (
+        user.pk,
+        user.is_superuser,
+        user.is_active,
+        tuple(
+            sorted(
+                (m.role, m.organisation_id, m.organisation.code, m.organisation.kind)
+                for m in memberships_of(user)
+            )
+        ),
+    )
+
+
 def organisations_for_role(user, role: str) -> list[Organisation]:
     """The organisations the user holds `role` for."""
     return [m.organisation for m in memberships_of(user) if m.role == Role(role)]
@@ -146,6 +164,14 @@ def scope_to_organisations(
     if not own:
         return queryset.none()
     return queryset.filter(**{f"{organisation_field}__in": own})
+
+
+def sees_organisation_data(user, organisation_id: int) -> bool:
+    """May the user see the business rows of this organisation? The rule of
+    scope_to_organisations for one row already read."""
+    return is_supplier_user(user) or any(
+        m.organisation_id == organisation_id for m in memberships_of(user)
+    )
 
 
 def organisations_visible_to(user) -> QuerySet[Organisation]:

@@ -42,7 +42,7 @@ from viewflow.workflow.fields import get_task_ref
 from viewflow.workflow.status import STATUS
 
 from contacts.models import Organisation, Role
-from workflow import access, consistency, deadlines
+from workflow import access, consistency, deadlines, statements
 from workflow.calendars import add_working_days, working_days_between
 from workflow.flowviews import (
     SCOPED_FLOWS,
@@ -324,13 +324,26 @@ def _candidates(user, flows) -> list[_Candidate]:
     }
     if not steps:
         return []
-    selects = [
-        access.scope_to_organisations(
-            _listed(flow).filter(to_do_by(user)), user, flow.task_organisation_path()
+
+    def union():
+        selects = [
+            access.scope_to_organisations(
+                _listed(flow).filter(to_do_by(user)),
+                user,
+                flow.task_organisation_path(),
+            )
+            for flow in flows
+        ]
+        return (
+            selects[0].union(*selects[1:], all=True) if len(selects) > 1 else selects[0]
         )
-        for flow in flows
-    ]
-    rows = selects[0].union(*selects[1:], all=True) if len(selects) > 1 else selects[0]
+
+    # Compiled once per user's conditions: compiling costs more than running it.
+    rows = statements.compiled_rows(
+        ("my_tasks", *flows, access.scope_signature(user)),
+        flows[0].task_class,
+        union,
+    )
     configured = deadlines.configured_days()
     days = {node: deadlines.step_days(node, configured) for _, node in steps.values()}
     dates = _Dates(timezone.localdate())

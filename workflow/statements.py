@@ -7,8 +7,10 @@ BENCHMARKS.md); here their SQL is written once per database, with the tables' an
 columns' names taken from the models, and run with the request's values.
 """
 
+import contextlib
 from collections.abc import Callable
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 
 _BUILT: dict[tuple[str, str], object] = {}
@@ -64,3 +66,106 @@ class Reader:
                     value = converter(value, column, connection)
                 values[index] = value
         return self.model.from_db(self.alias, self.names, values)
+
+
+# --- Querysets compiled once per user's conditions -----------------------------
+
+# Compiled querysets kept per worker: the conditions of a thousand users.
+COMPILED_MAX = 1024
+_COMPILED: dict[tuple, "_Compiled"] = {}
+
+
+class _Compiled:
+    """A values_list queryset's SQL, parameters and value converters."""
+
+    __slots__ = ("converters", "params", "sql")
+
+    def __init__(self, queryset, connection):
+        compiler = queryset.query.get_compiler(connection=connection)
+        try:
+            self.sql, self.params = compiler.as_sql()
+        except EmptyResultSet:  # a condition nothing meets (`IN ()`)
+            self.sql, self.params, self.converters = None, (), ()
+            return
+        fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        self.converters = tuple(
+            (index, expression, tuple(found))
+            for index, (found, expression) in compiler.get_converters(fields).items()
+        )
+
+    def rows(self, connection) -> list[tuple]:
+        if self.sql is None:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            rows = cursor.fetchall()
+        if not self.converters:
+            return rows
+        converted = []
+        for row in rows:
+            row = list(row)
+            for index, expression, converters in self.converters:
+                value = row[index]
+                for converter in converters:
+                    value = converter(value, expression, connection)
+                row[index] = value
+            converted.append(tuple(row))
+        return converted
+
+
+def compiled_rows(key: tuple, model, build: Callable) -> list[tuple]:
+    """The rows of the values_list queryset `build()`, its SQL compiled once per
+    `key` and database: `key` must name everything the queryset's conditions
+    read (the user's, through access.scope_signature). Compiling a union of a
+    few scoped querysets costs more than running it; the compiled statement is
+    kept for the next request with the same key (at most COMPILED_MAX kept)."""
+    connection = connections[router.db_for_read(model)]
+    full_key = (connection.alias, *key)
+    compiled = _COMPILED.get(full_key)
+    if compiled is None:
+        compiled = _Compiled(build(), connection)
+        if len(_COMPILED) >= COMPILED_MAX:
+            # The oldest kept goes (dicts keep their insertion order); another
+            # thread emptying it meanwhile leaves nothing to do.
+            with contextlib.suppress(StopIteration, RuntimeError):
+                _COMPILED.pop(next(iter(_COMPILED)), None)
+        _COMPILED[full_key] = compiled
+    return compiled.rows(connection)
+
+
+# --- Rows written in one statement -----------------------------------------------
+
+
+def insert(objs: list) -> list:
+    """Insert `objs`, new instances of one model with an automatic primary key,
+    in as few INSERT … RETURNING statements as the database allows, each given
+    its primary key; what bulk_create does (no signal either), without building
+    its compiler: on the grid's save, building it cost more than the insert.
+    Values are prepared as the ORM prepares them (auto_now_add, JSON…)."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    names = ", ".join(columns(model, connection)[field.name] for field in fields)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    returning = connection.ops.quote_name(meta.pk.column)
+    size = max(1, connection.ops.bulk_batch_size(fields, objs))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), size):
+            batch = objs[start : start + size]
+            values = [
+                field.get_db_prep_save(field.pre_save(obj, True), connection)
+                for obj in batch
+                for field in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO {table(model, connection)} ({names})"  # noqa: S608 - names from the model
+                f" VALUES {', '.join([row] * len(batch))} RETURNING {returning}",
+                values,
+            )
+            for obj, (pk,) in zip(batch, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding, obj._state.db = False, connection.alias
+    return objs

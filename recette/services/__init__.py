@@ -42,6 +42,7 @@ from recette.services.campaigns import (
     executions_record,
     may_record_results,
     results_record,
+    visible_campaign_organisation,
 )
 from recette.services.cases import (
     IMPORT_MERGE,
@@ -148,4 +149,5 @@ __all__ = [
     "report_update",
     "results_record",
     "signing_obstacles",
+    "visible_campaign_organisation",
 ]

@@ -276,3 +276,63 @@ def test_a_key_saved_by_another_request_meanwhile_is_saved_once(
     assert again.executions == [] and again.acknowledged == [entries[0]["key"]]
     assert again.changes == {case.pk: (R.PASSED, R.PASSED)}
     assert Execution.objects.filter(campaign=campaign).count() == 1
+
+
+def test_a_campaign_nobody_has_or_of_another_client_is_not_found(
+    world, client, campaign
+):
+    case = campaign.change_request.acceptance_plan.cases.first()
+    client.force_login(world.user("cd23.testeur"))
+    assert _post(client, campaign, _keyed([case])).status_code == 200
+    missing = reverse("recettes:record", args=[campaign.pk + 1000])
+    answer = client.post(
+        missing, json.dumps({"results": []}), content_type="application/json"
+    )
+    assert answer.status_code == 404
+
+    client.force_login(world.user("cd57.testeur"))
+    assert _post(client, campaign, _keyed([case])).status_code == 404
+    # The supplier sees the campaign but records nothing in it: told why.
+    client.force_login(world.user("cnaf.moe"))
+    refused = _post(client, campaign, _keyed([case]))
+    assert refused.status_code == 403 and "Testeur" in refused.json()["error"]
+    assert Execution.objects.count() == 1
+
+
+def test_the_results_are_written_as_the_orm_writes_them(world, campaign, monkeypatch):
+    """statements.insert: each row its own primary key in the order sent, its
+    date set on insert, its step results as JSON, in batches as the database
+    allows."""
+    monkeypatch.setattr(
+        connection.ops, "bulk_batch_size", lambda fields, objs: 2, raising=False
+    )
+    testeur = world.user("cd23.testeur")
+    cases = list(campaign.change_request.acceptance_plan.cases.order_by("position"))
+    entries = [
+        {
+            "case": case.pk,
+            "result": R.FAILED if n % 2 else R.PASSED,
+            "comment": f"  essai {n} ",
+            "step_results": {"1": R.PASSED, "2": "é<>"},
+            "key": str(uuid.uuid4()),
+        }
+        # The first case twice: five rows, three batches.
+        for n, case in enumerate([*cases[:4], cases[0]])
+    ]
+
+    written = services.results_record(pk=campaign.pk, by=testeur, results=entries)
+
+    saved = {e.pk: e for e in Execution.objects.all()}
+    assert [e.pk for e in written.executions] == sorted(saved) and len(saved) == 5
+    for row, entry in zip(written.executions, entries, strict=True):
+        stored = saved[row.pk]
+        assert not row._state.adding
+        assert (stored.case_id, stored.result, stored.client_key) == (
+            entry["case"],
+            entry["result"],
+            entry["key"],
+        )
+        assert stored.comment == entry["comment"].strip()
+        assert stored.step_results == {"1": R.PASSED, "2": "é<>"}
+        assert stored.executed_at == row.executed_at
+        assert stored.tester == testeur and stored.campaign_id == campaign.pk

@@ -635,3 +635,52 @@ def test_the_order_owner_gives_back_a_task_the_flow_assigned_him(demo, client):
     # Back in his list as waiting for his role, and his to take again.
     assert not next(r for r in _rows(_home(client, commande)) if r.pk == task.pk).mine
     assert client.post(_open_url(task)).url == _execute_url(task)
+
+
+# --- The list's statement, compiled once per user's conditions -------------------
+
+
+def test_the_list_is_compiled_once_per_users_conditions(demo, client, monkeypatch):
+    from workflow import statements
+
+    monkeypatch.setattr(statements, "_COMPILED", {})
+    compiled = []
+    original = statements._Compiled.__init__
+
+    def counting(self, queryset, connection):
+        compiled.append(queryset)
+        original(self, queryset, connection)
+
+    monkeypatch.setattr(statements._Compiled, "__init__", counting)
+    porteur, moselle = demo.user("cd23.porteur"), demo.user("cd57.porteur")
+
+    first = _pks(_home(client, porteur))
+    assert _pks(_home(client, porteur)) == first
+    assert len(compiled) == 1
+    assert _pks(_home(client, moselle)) == _expected(moselle, {"57"})
+    assert len(compiled) == 2
+    # Kept within its bound: the oldest goes first.
+    monkeypatch.setattr(statements, "COMPILED_MAX", 2)
+    _home(client, demo.user("cnaf.commande"))
+    assert len(statements._COMPILED) == 2
+    assert _pks(_home(client, moselle)) == _expected(moselle, {"57"})
+    assert len(compiled) == 3  # moselle's was still kept
+    assert _pks(_home(client, porteur)) == first
+    assert len(compiled) == 4  # porteur's had gone
+
+
+def test_a_role_given_or_taken_changes_the_list_at_once(demo, client):
+    porteur = demo.user("cd23.porteur")
+    assert _pks(_home(client, porteur)) == _expected(porteur, {"23"})
+
+    given = Membership.objects.create(
+        user=porteur, organisation=demo.moselle, role=Role.PORTEUR_DEMANDE
+    )
+    porteur = get_user_model().objects.get(pk=porteur.pk)  # permissions anew
+    both = _pks(_home(client, porteur))
+    assert both == _expected(porteur, {"23", "57"})
+    assert both > _expected(porteur, {"23"})
+
+    given.delete()
+    porteur = get_user_model().objects.get(pk=porteur.pk)
+    assert _pks(_home(client, porteur)) == _expected(porteur, {"23"})
