@@ -124,12 +124,7 @@ def compiled_rows(key: tuple, model, build: Callable) -> list[tuple]:
     compiled = _COMPILED.get(full_key)
     if compiled is None:
         compiled = _Compiled(build(), connection)
-        if len(_COMPILED) >= COMPILED_MAX:
-            # The oldest kept goes (dicts keep their insertion order); another
-            # thread emptying it meanwhile leaves nothing to do.
-            with contextlib.suppress(StopIteration, RuntimeError):
-                _COMPILED.pop(next(iter(_COMPILED)), None)
-        _COMPILED[full_key] = compiled
+        _keep(_COMPILED, full_key, compiled)
     return compiled.rows(connection)
 
 
@@ -169,3 +164,89 @@ def insert(objs: list) -> list:
                 obj.pk = pk
                 obj._state.adding, obj._state.db = False, connection.alias
     return objs
+
+
+# --- Querysets of model instances compiled once, values put in place -------------
+
+# Stand-ins for the values a shaped queryset is built from: ids no table reaches.
+STAND_IN = 2**62
+_SHAPES: dict[tuple, "_Shape"] = {}
+
+
+class _Shape:
+    """A queryset built from stand-ins, compiled once: its SQL, its parameters
+    with the places of each stand-in, and what its compiler learnt compiling it
+    (selected columns, related models) for the ORM to build the instances."""
+
+    def __init__(self, queryset, connection, count: int):
+        compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = compiler.as_sql()
+        stand_ins = {STAND_IN + n: n for n in range(count)}
+        self.params = list(params)
+        self.places = [
+            (index, stand_ins[value])
+            for index, value in enumerate(self.params)
+            if isinstance(value, int) and value in stand_ins
+        ]
+        if {which for _, which in self.places} != set(range(count)):
+            raise ValueError(
+                "statements.shaped: each value must reach the SQL as it is given"
+            )
+        self.queryset, self.compiler_class = queryset, type(compiler)
+        self.state = {
+            name: value
+            for name, value in vars(compiler).items()
+            if name not in ("connection", "query", "using")
+        }
+
+    def rows(self, values: tuple) -> list:
+        params = list(self.params)
+        for index, which in self.places:
+            params[index] = values[which]
+        clone = self.queryset.all()
+        query, state, sql = clone.query, self.state, self.sql
+        compiler_class = self.compiler_class
+
+        def get_compiler(using=None, connection=None, elide_empty=True):
+            compiler = compiler_class(
+                query, connection or connections[using], using, elide_empty
+            )
+            vars(compiler).update(state)
+            compiler.as_sql = lambda *args, **kwargs: (sql, tuple(params))
+            return compiler
+
+        # On this clone only, which never leaves here: a list is answered.
+        query.get_compiler = get_compiler
+        return list(clone)
+
+
+def shaped(key, model, build: Callable, *values: int) -> list:
+    """`list(build(*values))`, the queryset compiled once per `key` and database.
+
+    `build` makes a queryset of `model` instances (select_related welcome, no
+    prefetch) from ids only, each reaching the SQL as a parameter as it is given
+    (a filter on a key, not a lookup that rewrites it): it is built once with
+    stand-ins, and each call puts its values in their places. Every other value
+    it reads must be named by `key` (a user's conditions: scope_signature) or
+    never change (a status); an id read from the database is one of `values`
+    (a content type's, say). Use the managers, not a related manager (which
+    would give each row the stand-in as its parent). A page's section
+    of a dozen joined columns then costs its query, not its compiling (about a
+    third of a change request's page, BENCHMARKS.md)."""
+    full_key = (key, router.db_for_read(model), len(values))
+    shape = _SHAPES.get(full_key)
+    if shape is None:
+        queryset = build(*(STAND_IN + n for n in range(len(values))))
+        shape = _Shape(queryset, connections[queryset.db], len(values))
+        _keep(_SHAPES, full_key, shape)
+    return shape.rows(values)
+
+
+def _keep(kept: dict, key, value) -> None:
+    """Keep `value` under `key`, the oldest kept going beyond COMPILED_MAX
+    (dicts keep their insertion order); another thread emptying `kept`
+    meanwhile leaves nothing to do."""
+    if len(kept) >= COMPILED_MAX:
+        with contextlib.suppress(StopIteration, RuntimeError):
+            kept.pop(next(iter(kept)), None)
+    kept[key] = value

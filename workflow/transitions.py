@@ -6,7 +6,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 from viewflow.fsm import TransitionNotAllowed
 
-from workflow import audit
+from workflow import audit, statements
 from workflow.models import AuditEntry, TransitionLog
 
 
@@ -91,6 +91,20 @@ def fire(
         target=target,
         by=by,
         comment=comment,
+    )
+
+
+def history_list(obj: models.Model) -> list[TransitionLog]:
+    """history_of(obj) read whole, its statement compiled once per model (a
+    page shows it: workflow.statements.shaped)."""
+    return statements.shaped(
+        ("history_of", obj._meta.label),
+        TransitionLog,
+        lambda content_type, object_id: TransitionLog.objects.filter(
+            content_type_id=content_type, object_id=object_id
+        ).select_related("by"),
+        ContentType.objects.get_for_model(obj).pk,
+        obj.pk,
     )
 
 

@@ -11,6 +11,8 @@ from evolutions import services
 from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest
+from evolutions.selectors import open_tasks_of
+from workflow.transitions import history_of
 
 S = ChangeRequest.Status
 
@@ -471,3 +473,43 @@ def test_request_in_acceptance_shows_its_acceptance_step(demo, client):
         assert str(task.flow_task.task_title) in page
         execute = task.flow_task.reverse("execute", args=[task.process_id, task.pk])
         assert (f'href="{execute}"' in page) == (task.owner_id == porteur.pk)
+
+
+def test_the_page_compiled_once_still_answers_each_user_and_request_its_own(
+    demo, client
+):
+    """The page's statements are compiled once (workflow.statements.shaped):
+    each user still sees by their own rules, each request its own rows."""
+    ours = _ours(demo, "23")
+    draft = ours.get(status=S.DRAFT)
+    reviewed = ours.get(status=S.QUOTE_REVIEW)
+    url = reverse("evolutions:detail", args=[reviewed.pk])
+    client.force_login(demo.user("cd23.porteur"))
+    first = client.get(url)
+    assert first.status_code == 200
+    assert client.get(reverse("evolutions:detail", args=[draft.pk])).status_code == 200
+
+    client.force_login(demo.client_user(demo.moselle, Role.PORTEUR_DEMANDE))
+    assert client.get(url).status_code == 404
+    client.force_login(demo.user("cnaf.contact"))
+    assert client.get(reverse("evolutions:detail", args=[draft.pk])).status_code == 404
+    supplier = client.get(url)
+    assert supplier.status_code == 200
+
+    # Another request's page: its own history, quotes and tasks, not the first's.
+    for page, request in ((first, reviewed), (supplier, reviewed)):
+        assert page.context["change_request"] == request
+        assert [h.pk for h in page.context["history"]] == [
+            h.pk for h in history_of(request)
+        ]
+        assert {q.change_request_id for q in page.context["quotes"]} == {request.pk}
+    submitted = ours.exclude(pk=reviewed.pk).exclude(status=S.DRAFT).first()
+    page = client.get(reverse("evolutions:detail", args=[submitted.pk]))
+    assert page.context["change_request"] == submitted
+    assert [h.pk for h in page.context["history"]] == [
+        h.pk for h in history_of(submitted)
+    ]
+    assert all(q.change_request_id == submitted.pk for q in page.context["quotes"])
+    assert [task.pk for task, *_ in page.context["tasks"]] == [
+        task.pk for task in open_tasks_of(submitted)
+    ]
