@@ -19,12 +19,16 @@ from django.views.decorators.http import require_POST
 from recette import forms, pdf_data, services
 from recette.importing import parse_cases
 from recette.models import (
+    AcceptancePlan,
     AcceptanceReport,
     Campaign,
+    CampaignCase,
     Defect,
     DefectAttachment,
+    Delivery,
     Evidence,
     Execution,
+    Qualification,
     RecetteProcess,
     TestCase,
 )
@@ -44,7 +48,7 @@ from recette.selectors import (
     tester_names,
 )
 from recette.tasks import IMPORT_PREVIEWS_FOLDER
-from workflow import access, consistency
+from workflow import access, consistency, statements
 from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import pdf_response, refused
 from workflow.transitions import ActionRefused, history_of
@@ -69,17 +73,58 @@ def _acceptances_visible_to(user):
     return acceptances_visible_to(user)
 
 
+def _visible_acceptance(user, pk: int):
+    """The change request `pk` with its plan, if the user sees its acceptance;
+    compiled once per user's conditions (workflow.statements.shaped)."""
+    found = statements.shaped(
+        ("recette.acceptance", access.scope_signature(user)),
+        AcceptancePlan,
+        lambda stand_in: (
+            _acceptances_visible_to(user)
+            .select_related("acceptance_plan")
+            .filter(pk=stand_in)
+        ),
+        pk,
+    )
+    if not found:
+        raise Http404
+    return found[0]
+
+
+def _of_request(model, change_request, *related: str) -> list:
+    """The rows of `model` about the change request (its Meta ordering), with
+    their `related`, compiled once."""
+    return statements.shaped(
+        ("recette.of_request", model._meta.label, related),
+        model,
+        lambda stand_in: model._default_manager.filter(
+            change_request_id=stand_in
+        ).select_related(*related),
+        change_request.pk,
+    )
+
+
+def _plan_cases(plan) -> list:
+    """The plan's cases with their number of steps (counted, not loaded; a
+    GROUP BY drops Meta.ordering: said again)."""
+    return statements.shaped(
+        "recette.plan_cases",
+        TestCase,
+        lambda stand_in: (
+            TestCase.objects.filter(plan_id=stand_in)
+            .annotate(step_count=Count("steps"))
+            .order_by(*TestCase._meta.ordering)
+        ),
+        plan.pk,
+    )
+
+
 def acceptance_detail(request, pk: int):
-    change_request = get_object_or_404(_acceptances_visible_to(request.user), pk=pk)
+    change_request = _visible_acceptance(request.user, pk)
     plan = change_request.acceptance_plan
     plan_actions = services.plan_allowed_actions(request.user, plan)
-    # Counted, not the steps loaded; a GROUP BY drops Meta.ordering: said again.
-    cases = list(
-        plan.cases.annotate(step_count=Count("steps")).order_by(
-            *TestCase._meta.ordering
-        )
-    )
-    defects = list(change_request.defects.select_related("fixed_in"))
+    cases = _plan_cases(plan)
+    defects = _of_request(Defect, change_request, "fixed_in")
     context = {
         "change_request": change_request,
         "plan": plan,
@@ -90,9 +135,9 @@ def acceptance_detail(request, pk: int):
         "cases_html": None if "add_case" in plan_actions else plan_cases_html(cases),
         # Which cases stay as they are (played, cited): only while cases change.
         "case_locks": None if plan.is_frozen else services.case_locks(plan),
-        "qualifications": change_request.qualifications.all(),
-        "deliveries": change_request.deliveries.all(),
-        "campaigns": change_request.campaigns.select_related("delivery"),
+        "qualifications": _of_request(Qualification, change_request),
+        "deliveries": _of_request(Delivery, change_request),
+        "campaigns": _of_request(Campaign, change_request, "delivery"),
         "defects": defects,
         "defects_html": defects_html(defects),
         "plan_actions": plan_actions,
@@ -108,7 +153,18 @@ def acceptance_detail(request, pk: int):
 
 
 def _visible_campaign(request, pk: int) -> Campaign:
-    return get_object_or_404(campaigns_visible_to(request.user), pk=pk)
+    """The campaign `pk` if the user sees it, compiled once per user's
+    conditions (workflow.statements.shaped)."""
+    user = request.user
+    found = statements.shaped(
+        ("recette.campaign", access.scope_signature(user)),
+        Campaign,
+        lambda stand_in: campaigns_visible_to(user).filter(pk=stand_in),
+        pk,
+    )
+    if not found:
+        raise Http404
+    return found[0]
 
 
 def campaign_grid(request, pk: int):
@@ -302,12 +358,19 @@ def campaign_dashboard(request, pk: int):
     # Each case counts for the tester it was given to, else for whoever recorded
     # its latest result. Every case is in one row: the campaign's figures are
     # their sums (one pass over the cases' latest results, not two).
-    by_tester = list(
-        campaign_cases_with_result(campaign)
-        .order_by()
-        .annotate(who=Coalesce("tester", "recorded_by", output_field=IntegerField()))
-        .values("who", "result")
-        .annotate(n=Count("pk"))
+    by_tester = statements.shaped(
+        "recette.dashboard.by_tester",
+        CampaignCase,
+        lambda stand_in: (
+            campaign_cases_with_result(stand_in)
+            .order_by()
+            .annotate(
+                who=Coalesce("tester", "recorded_by", output_field=IntegerField())
+            )
+            .values("who", "result")
+            .annotate(n=Count("pk"))
+        ),
+        campaign.pk,
     )
     figures = figures_from_counts((row["result"], row["n"]) for row in by_tester)
     names = tester_names(row["who"] for row in by_tester)
@@ -316,11 +379,16 @@ def campaign_dashboard(request, pk: int):
         name = names.get(row["who"]) or _("Non attribué")
         counts = testers.setdefault(name, dict.fromkeys(R.values, 0))
         counts[row["result"]] += row["n"]
-    defects = (
-        Defect.objects.filter(executions__campaign=campaign)
-        .order_by()
-        .values("severity")
-        .annotate(n=Count("pk", distinct=True))
+    defects = statements.shaped(
+        "recette.dashboard.defects",
+        Defect,
+        lambda stand_in: (
+            Defect.objects.filter(executions__campaign=stand_in)
+            .order_by()
+            .values("severity")
+            .annotate(n=Count("pk", distinct=True))
+        ),
+        campaign.pk,
     )
     severities = dict.fromkeys(Defect.Severity.values, 0)
     for row in defects:

@@ -120,6 +120,16 @@ def test_tester_of_another_client_sees_nothing(world, client, campaign):
         by=world.user("cd23.testeur"),
         uploaded=SimpleUploadedFile("capture.png", b"\x89PNG\r\n\x1a\n" + b"0" * 32),
     )
+    pages = (
+        ("detail", [cr.pk]),
+        ("grid", [campaign.pk]),
+        ("dashboard", [campaign.pk]),
+    )
+    # Their statements compiled for a user of client 23 first (statements.shaped):
+    # the other client's user still gets their own rules.
+    client.force_login(world.user("cd23.testeur"))
+    for name, args in pages:
+        assert client.get(reverse(f"recettes:{name}", args=args)).status_code == 200
     client.force_login(world.user("cd57.testeur"))
 
     assert cr.reference not in client.get(reverse("recettes:index")).content.decode()
