@@ -235,7 +235,9 @@ class ChangeRequestFilterForm(forms.Form):
         empty_label=_("Tous"), widget=QuickSelect,
     )  # fmt: skip
 
-    def __init__(self, *args, owners, organisations, **kwargs):
+    def __init__(self, *args, owners, organisations, conditions=None, **kwargs):
+        """`conditions`: what `owners` and `organisations` depend on (the user's,
+        access.scope_signature), their statements then compiled once."""
         super().__init__(*args, **kwargs)
         # Only what the labels print, as bare values: a model instance per
         # option cost more than the rest of the list page (workflow.forms).
@@ -244,8 +246,11 @@ class ChangeRequestFilterForm(forms.Form):
             self.fields["owner"],
             ("pk", "first_name", "last_name", "username"),
             lambda row: f"{row[1]} {row[2]}".strip() or row[3],
+            key=None if conditions is None else ("owners", conditions),
         )
-        options_from_values(self.fields["release"], ("pk", "number"), _second)
+        options_from_values(
+            self.fields["release"], ("pk", "number"), _second, key=("releases",)
+        )
         if organisations is None:
             del self.fields["organisation"]
         else:
@@ -254,6 +259,7 @@ class ChangeRequestFilterForm(forms.Form):
                 self.fields["organisation"],
                 ("pk", "code", "name", "kind"),
                 lambda row: Organisation.label(*row[1:]),
+                key=None if conditions is None else ("organisations", conditions),
             )
 
     def apply(self, queryset):

@@ -39,7 +39,10 @@ PAGE_SIZE = 25
 
 def change_request_list(request):
     filters, requests = filtered_change_requests(request)
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    # What the rows print, as bare values: no instance of the request and of its
+    # four related rows for each line.
+    listed = requests.values_list(*_LISTED, named=True)
+    page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -81,6 +84,7 @@ def filtered_change_requests(request):
         request.GET or None,
         owners=owners,
         organisations=access.organisations_visible_to(user) if supplier else None,
+        conditions=access.scope_signature(user),
     )
     return filters, filters.apply(visible).order_by("-created_at", "-pk")
 
@@ -92,6 +96,18 @@ _LIST_ROW = (
 
 
 _PLACEHOLDER_PK = 987654321987
+
+
+# The columns of a line of the list (_list_rows).
+_LISTED = (
+    "pk",
+    "reference",
+    "title",
+    "organisation__code",
+    "kind",
+    "status",
+    "release__number",
+)
 
 
 def _list_rows(page) -> str:
@@ -106,15 +122,15 @@ def _list_rows(page) -> str:
         _LIST_ROW,
         (
             (
-                detail.replace(str(_PLACEHOLDER_PK), str(cr.pk)),
-                cr.reference,
-                cr.title,
-                cr.organisation.code,
-                kinds.get(cr.kind, cr.kind),
-                statuses.get(cr.status, cr.status),
-                cr.release or "—",
+                detail.replace(str(_PLACEHOLDER_PK), str(pk)),
+                reference,
+                title,
+                organisation,
+                kinds.get(kind, kind),
+                statuses.get(status, status),
+                release or "—",
             )
-            for cr in page
+            for pk, reference, title, organisation, kind, status, release in page
         ),
     )
 

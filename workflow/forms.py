@@ -16,6 +16,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from workflow import statements
+
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 
 
@@ -153,18 +155,30 @@ class _ValueOptions(ModelChoiceIterator):
         field = self.field
         if field.empty_label is not None:
             yield ("", field.empty_label)
-        for row in self.queryset.values_list(*field.option_columns):
+        queryset, columns = self.queryset, field.option_columns
+        if field.option_key is None:
+            rows = queryset.values_list(*columns)
+        else:
+            rows = statements.compiled_rows(
+                ("options", *field.option_key, *columns),
+                queryset.model,
+                lambda: queryset.values_list(*columns),
+            )
+        for row in rows:
             yield (row[0], field.option_label(row))
 
 
-def options_from_values(field, columns: tuple[str, ...], label) -> None:
+def options_from_values(field, columns: tuple[str, ...], label, key=None) -> None:
     """Let the ModelChoiceField `field` read its options as bare values: the
     queryset's `columns` (the pk first), `label(row)` for each option's text.
 
     A filter listing a hundred people and a hundred organisations otherwise builds
     a model instance per option on every page. The chosen value is still checked
-    against the queryset (ModelChoiceField.to_python)."""
+    against the queryset (ModelChoiceField.to_python). With a `key` (a tuple
+    naming everything the queryset depends on: the user's conditions…), its
+    statement is compiled once per key (workflow.statements.compiled_rows)."""
     field.option_columns, field.option_label = columns, label
+    field.option_key = key
     field.iterator = _ValueOptions
     # The widget took its options from the field when the queryset was set.
     field.widget.choices = field.choices

@@ -1,16 +1,18 @@
 """Change-request pages: scoping, roles, bad input and query bounds."""
 
 import html
+from datetime import date
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from viewflow.workflow.models import Task
 
-from contacts.models import Organisation, Role
+from contacts.models import Membership, Organisation, Role
 from evolutions import services
 from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
-from evolutions.models import ChangeRequest
+from evolutions.models import ChangeRequest, Release
 from evolutions.selectors import open_tasks_of
 from workflow.transitions import history_of
 
@@ -25,6 +27,14 @@ def demo(world):
 
 def _ours(world, code="23"):
     return ChangeRequest.objects.filter(organisation__code=code)
+
+
+def _requests(response) -> list[ChangeRequest]:
+    """The change requests of the list's page, in its order (the page reads
+    what its lines print, as bare values)."""
+    pks = [row.pk for row in response.context["page"]]
+    found = ChangeRequest.objects.in_bulk(pks)
+    return [found[pk] for pk in pks]
 
 
 def test_client_sees_nothing_of_another_client(demo, client):
@@ -57,7 +67,7 @@ def test_supplier_sees_every_client_and_filters_by_organisation(demo, client):
     only_57 = client.get(reverse("evolutions:index"), {"organisation": demo.moselle.pk})
 
     assert everything.context["page"].paginator.count == 26  # drafts are not shown
-    assert {cr.organisation.code for cr in only_57.context["page"]} == {"57"}
+    assert {cr.organisation.code for cr in _requests(only_57)} == {"57"}
 
 
 def test_filters_by_status_kind_and_search(demo, client):
@@ -69,8 +79,8 @@ def test_filters_by_status_kind_and_search(demo, client):
         reverse("evolutions:index"), {"status": "n'importe", "page": "x"}
     )
 
-    assert [cr.status for cr in planned.context["page"]] == [S.PLANNED]
-    assert [cr.title for cr in searched.context["page"]] == [
+    assert [cr.status for cr in _requests(planned)] == [S.PLANNED]
+    assert [cr.title for cr in _requests(searched)] == [
         "Contrôler le NIR avant intégration"
     ]
     assert bogus.status_code == 200
@@ -91,7 +101,7 @@ def test_owner_filter_offers_the_owners_a_user_may_see_and_filters(demo, client)
     assert {porteur, commande} <= offered
     assert demo.user("cd57.porteur") not in offered
     assert demo.user("cnaf.contact") not in offered
-    listed = list(by_commande.context["page"])
+    listed = _requests(by_commande)
     assert listed and all(cr.order_owner == commande for cr in listed)
     # Another client's porteur is no choice: the filter is ignored, with its error.
     assert foreign.status_code == 200
@@ -136,6 +146,40 @@ def test_filter_options_print_each_owner_organisation_and_release_as_named(
     assert (
         f'<option value="{supplier.pk}">{html.escape(supplier.name)}</option>' in body
     )
+
+
+def test_filter_options_compiled_once_still_follow_the_data_and_the_user(demo, client):
+    """Their statements are compiled once per user's conditions
+    (statements.compiled_rows): a version or owner added since shows at once,
+    and another client's user gets their own owners."""
+
+    def options(name) -> set[str]:
+        page = client.get(reverse("evolutions:index"))
+        return {
+            str(label) for _value, label in page.context["filters"].fields[name].choices
+        }
+
+    client.force_login(demo.user("cd23.porteur"))
+    before = options("release")
+    Release.objects.create(
+        number="99.1",
+        recette_start=date(2031, 1, 6),
+        recette_end=date(2031, 1, 20),
+        production_date=date(2031, 2, 3),
+    )
+    assert options("release") == before | {"99.1"}
+    owners = options("owner")
+    newcomer = get_user_model().objects.create_user(
+        "cd23.nouveau", first_name="Néo", last_name="Phyte"
+    )
+    Membership.objects.create(
+        user=newcomer, organisation=demo.creuse, role=Role.PORTEUR_DEMANDE
+    )
+    assert options("owner") == owners | {"Néo Phyte"}
+
+    client.force_login(demo.user("cd57.porteur"))
+    theirs = options("owner")
+    assert "Néo Phyte" not in theirs and theirs != owners
 
 
 def test_porteur_writes_a_draft_and_forged_fields_are_ignored(demo, client):
