@@ -21,6 +21,7 @@ A process app may also put links on the home page of the holders of a role
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from html import escape
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -317,11 +318,8 @@ def _candidates(user, flows) -> list[_Candidate]:
     organisation, the step as its stored reference); dated once per step, day and
     acting organisation: thousands of waiting tasks cost a few milliseconds, not a
     due-date computation each."""
-    steps = {
-        get_task_ref(node): (flow, node)
-        for flow in flows
-        for node in flow.human_nodes()
-    }
+    configured = deadlines.configured_days()
+    steps, days = _steps_and_days(tuple(flows), tuple(sorted(configured.items())))
     if not steps:
         return []
 
@@ -344,8 +342,6 @@ def _candidates(user, flows) -> list[_Candidate]:
         flows[0].task_class,
         union,
     )
-    configured = deadlines.configured_days()
-    days = {node: deadlines.step_days(node, configured) for _, node in steps.values()}
     dates = _Dates(timezone.localdate())
     zone = timezone.get_current_timezone()
     departements: dict[str | None, str | None] = {}
@@ -392,6 +388,23 @@ def _candidates(user, flows) -> list[_Candidate]:
             )
         )
     return found
+
+
+@lru_cache(maxsize=64)
+def _steps_and_days(flows: tuple, configured: tuple) -> tuple[dict, dict]:
+    """The flows' human steps by stored reference, and each one's working days
+    under the `configured` deadlines ((step key, days) pairs): the same for
+    every page until the flows or the deadlines change."""
+    steps = {
+        get_task_ref(node): (flow, node)
+        for flow in flows
+        for node in flow.human_nodes()
+    }
+    configured_days = dict(configured)
+    days = {
+        node: deadlines.step_days(node, configured_days) for _, node in steps.values()
+    }
+    return steps, days
 
 
 class _Dates:

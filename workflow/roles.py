@@ -25,7 +25,7 @@ from contacts.models import (
     Role,
     RoleRequest,
 )
-from workflow import access, audit, routing
+from workflow import access, audit, routing, statements
 from workflow.locking import for_update
 from workflow.models import AuditEntry
 from workflow.notifications import notify
@@ -73,8 +73,13 @@ def may_decide(user, role_request: RoleRequest) -> bool:
 
 def requests_to_decide(user):
     """The pending requests this user may approve or refuse."""
-    pending = access.role_requests_visible_to(user).filter(
-        state=RoleRequest.State.PENDING
+    # Every DSI's home asks it: compiled once per user's conditions.
+    pending = statements.shaped(
+        ("roles.pending", access.scope_signature(user)),
+        RoleRequest,
+        lambda: access.role_requests_visible_to(user).filter(
+            state=RoleRequest.State.PENDING
+        ),
     )
     return [r for r in pending if may_decide(user, r)]
 
