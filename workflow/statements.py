@@ -180,7 +180,11 @@ class _Shape:
 
     def __init__(self, queryset, connection, count: int):
         compiler = queryset.query.get_compiler(connection=connection)
-        self.sql, params = compiler.as_sql()
+        try:
+            self.sql, params = compiler.as_sql()
+        except EmptyResultSet:  # a condition nothing meets (a user of no one)
+            self.sql = None
+            return
         stand_ins = {STAND_IN + n: n for n in range(count)}
         self.params = list(params)
         self.places = [
@@ -200,6 +204,8 @@ class _Shape:
         }
 
     def rows(self, values: tuple) -> list:
+        if self.sql is None:
+            return []
         params = list(self.params)
         for index, which in self.places:
             params[index] = values[which]

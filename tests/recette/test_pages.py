@@ -591,3 +591,24 @@ def test_every_result_has_its_sign_and_colour_in_the_grid():
         label = f'tr[data-result="{value}"] [data-result-label]'
         assert f"{label} {{ color: #" in css, value
         assert f'{label}::before {{ content: "' in css, value
+
+
+def test_a_user_of_no_organisation_finds_nothing_and_no_error(world, client, campaign):
+    """Their conditions meet no row (statements.shaped compiles nothing): every
+    page of an object answers 404, as for another client's."""
+    from django.contrib.auth import get_user_model
+
+    cr = campaign.change_request
+    case = cr.acceptance_plan.cases.first()
+    client.force_login(get_user_model().objects.create_user("sans.organisme"))
+
+    for name, args in (
+        ("recettes:detail", [cr.pk]),
+        ("recettes:grid", [campaign.pk]),
+        ("recettes:dashboard", [campaign.pk]),
+        ("evolutions:detail", [cr.pk]),
+    ):
+        assert client.get(reverse(name, args=args)).status_code == 404, name
+    assert _record(client, campaign, case, R.PASSED).status_code == 404
+    assert client.get(reverse("index")).status_code == 200
+    assert client.get(reverse("evolutions:index")).status_code == 200

@@ -19,7 +19,7 @@ def fresh(monkeypatch):
     original = statements._Shape.__init__
 
     def counting(self, queryset, connection_, count):
-        built.append(str(queryset.query))
+        built.append(queryset.model)
         original(self, queryset, connection_, count)
 
     monkeypatch.setattr(statements._Shape, "__init__", counting)
@@ -95,3 +95,11 @@ def test_what_is_kept_stays_within_its_bound(demo, fresh, monkeypatch):
 
     assert len(statements._SHAPES) == 2
     assert len(fresh) == 4  # "a" had gone when it came back
+
+
+def test_a_queryset_nothing_meets_gives_nothing(demo, fresh):
+    with CaptureQueriesContext(connection) as queries:
+        rows = statements.shaped(
+            "none", Membership, lambda pk: Membership.objects.none().filter(pk=pk), 1
+        )
+    assert rows == [] and len(queries) == 0
