@@ -59,13 +59,20 @@ class Reader:
 
     def instance(self, values, connection):
         if self.converters:
-            values = list(values)
-            for index, column, converters in self.converters:
-                value = values[index]
-                for converter in converters:
-                    value = converter(value, column, connection)
-                values[index] = value
+            values = converted(values, self.converters, connection)
         return self.model.from_db(self.alias, self.names, values)
+
+
+def converted(values, converters, connection) -> list:
+    """`values` (a row) with each (index, expression, converters) of
+    `converters` applied, as the ORM converts what the database gives."""
+    values = list(values)
+    for index, expression, found in converters:
+        value = values[index]
+        for converter in found:
+            value = converter(value, expression, connection)
+        values[index] = value
+    return values
 
 
 # --- Querysets compiled once per user's conditions -----------------------------
@@ -101,16 +108,7 @@ class _Compiled:
             rows = cursor.fetchall()
         if not self.converters:
             return rows
-        converted = []
-        for row in rows:
-            row = list(row)
-            for index, expression, converters in self.converters:
-                value = row[index]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[index] = value
-            converted.append(tuple(row))
-        return converted
+        return [tuple(converted(row, self.converters, connection)) for row in rows]
 
 
 def compiled_rows(key: tuple, model, build: Callable) -> list[tuple]:
