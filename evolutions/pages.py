@@ -164,27 +164,19 @@ def change_request_detail(request, pk: int):
             request.user,
         ),
         "history": history_list(change_request),
-        "specifications": _section(SpecificationVersion, "author", change_request),
-        "quotes": _section(Quote, "author", change_request),
-        "comments": _section(Comment, "author", change_request),
-        "attachments": _section(Attachment, "uploaded_by", change_request),
+        "specifications": statements.children(
+            SpecificationVersion, "change_request", pk, "author"
+        ),
+        "quotes": statements.children(Quote, "change_request", pk, "author"),
+        "comments": statements.children(Comment, "change_request", pk, "author"),
+        "attachments": statements.children(
+            Attachment, "change_request", pk, "uploaded_by"
+        ),
         "attachment_form": forms.AttachmentForm(),
         "message_form": forms.MessageForm(),
         "actions": services.allowed_actions(request.user, change_request),
     }
     return render(request, "evolutions/change_request_detail.html", context)
-
-
-def _section(model, related: str, change_request) -> list:
-    """The rows of `model` about the change request, with their `related`."""
-    return statements.shaped(
-        ("evolutions.detail", model._meta.label),
-        model,
-        lambda stand_in: model._default_manager.filter(
-            change_request_id=stand_in
-        ).select_related(related),
-        change_request.pk,
-    )
 
 
 def _with_deadlines(tasks, user):

@@ -91,19 +91,6 @@ def _visible_acceptance(user, pk: int):
     return found[0]
 
 
-def _of_request(model, change_request, *related: str) -> list:
-    """The rows of `model` about the change request (its Meta ordering), with
-    their `related`, compiled once."""
-    return statements.shaped(
-        ("recette.of_request", model._meta.label, related),
-        model,
-        lambda stand_in: model._default_manager.filter(
-            change_request_id=stand_in
-        ).select_related(*related),
-        change_request.pk,
-    )
-
-
 def _plan_cases(plan) -> list:
     """The plan's cases with their number of steps (counted, not loaded; a
     GROUP BY drops Meta.ordering: said again)."""
@@ -124,7 +111,9 @@ def acceptance_detail(request, pk: int):
     plan = change_request.acceptance_plan
     plan_actions = services.plan_allowed_actions(request.user, plan)
     cases = _plan_cases(plan)
-    defects = _of_request(Defect, change_request, "fixed_in")
+    defects = statements.children(
+        Defect, "change_request", change_request.pk, "fixed_in"
+    )
     context = {
         "change_request": change_request,
         "plan": plan,
@@ -135,9 +124,15 @@ def acceptance_detail(request, pk: int):
         "cases_html": None if "add_case" in plan_actions else plan_cases_html(cases),
         # Which cases stay as they are (played, cited): only while cases change.
         "case_locks": None if plan.is_frozen else services.case_locks(plan),
-        "qualifications": _of_request(Qualification, change_request),
-        "deliveries": _of_request(Delivery, change_request),
-        "campaigns": _of_request(Campaign, change_request, "delivery"),
+        "qualifications": statements.children(
+            Qualification, "change_request", change_request.pk
+        ),
+        "deliveries": statements.children(
+            Delivery, "change_request", change_request.pk
+        ),
+        "campaigns": statements.children(
+            Campaign, "change_request", change_request.pk, "delivery"
+        ),
         "defects": defects,
         "defects_html": defects_html(defects),
         "plan_actions": plan_actions,

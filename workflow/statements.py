@@ -246,6 +246,19 @@ def shaped(key, model, build: Callable, *values: int) -> list:
     return shape.rows(values)
 
 
+def children(model, parent: str, pk: int, *related: str) -> list:
+    """The rows of `model` whose foreign key `parent` is `pk` (in the model's
+    order), with their `related`: a page's section, compiled once (shaped)."""
+    return shaped(
+        ("children", model._meta.label, parent, related),
+        model,
+        lambda stand_in: model._default_manager.filter(
+            **{f"{parent}_id": stand_in}
+        ).select_related(*related),
+        pk,
+    )
+
+
 def _keep(kept: dict, key, value) -> None:
     """Keep `value` under `key`, the oldest kept going beyond COMPILED_MAX
     (dicts keep their insertion order); another thread emptying `kept`
