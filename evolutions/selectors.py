@@ -37,9 +37,9 @@ def change_requests_search(queryset: QuerySet, text: str) -> QuerySet:
     )
 
 
-def open_tasks_of(change_request: ChangeRequest) -> QuerySet[Task]:
-    """The human tasks waiting on the request: its current step(s), in the change
-    process or, once manufactured, in its acceptance."""
+def open_tasks_of(change_request: ChangeRequest | int) -> QuerySet[Task]:
+    """The human tasks waiting on the request (or its id): its current step(s),
+    in the change process or, once manufactured, in its acceptance."""
     return (
         Task.objects.filter(
             Q(process__evolutionprocess__change_request=change_request)

@@ -160,7 +160,7 @@ def scope_to_organisations(
     (`reference`: rows of the directory, which administrators see whole)."""
     if is_supplier_user(user) or (reference and is_administrator(user)):
         return queryset
-    own = {m.organisation_id for m in memberships_of(user)}
+    own = _own_organisation_ids(user)
     if not own:
         return queryset.none()
     return queryset.filter(**{f"{organisation_field}__in": own})
@@ -169,9 +169,11 @@ def scope_to_organisations(
 def sees_organisation_data(user, organisation_id: int) -> bool:
     """May the user see the business rows of this organisation? The rule of
     scope_to_organisations for one row already read."""
-    return is_supplier_user(user) or any(
-        m.organisation_id == organisation_id for m in memberships_of(user)
-    )
+    return is_supplier_user(user) or organisation_id in _own_organisation_ids(user)
+
+
+def _own_organisation_ids(user) -> set[int]:
+    return {m.organisation_id for m in memberships_of(user)}
 
 
 def organisations_visible_to(user) -> QuerySet[Organisation]:

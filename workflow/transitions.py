@@ -100,9 +100,7 @@ def history_list(obj: models.Model) -> list[TransitionLog]:
     return statements.shaped(
         ("history_of", obj._meta.label),
         TransitionLog,
-        lambda content_type, object_id: TransitionLog.objects.filter(
-            content_type_id=content_type, object_id=object_id
-        ).select_related("by"),
+        _history,
         ContentType.objects.get_for_model(obj).pk,
         obj.pk,
     )
@@ -110,6 +108,10 @@ def history_list(obj: models.Model) -> list[TransitionLog]:
 
 def history_of(obj: models.Model):
     """The recorded transitions of `obj`, oldest first."""
+    return _history(ContentType.objects.get_for_model(obj).pk, obj.pk)
+
+
+def _history(content_type_id: int, object_id: int):
     return TransitionLog.objects.filter(
-        content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk
+        content_type_id=content_type_id, object_id=object_id
     ).select_related("by")

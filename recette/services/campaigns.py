@@ -180,33 +180,41 @@ def _in_list(sql: str, values: list) -> str:
 
 def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
     """The campaign's status and organisation, under a shared lock."""
-    connection, (sql, _, _, organisations) = statements.prepared(
-        "recording", Campaign, _reads_sql
-    )
-    row = share_locked_row(sql, [pk], of="c")
-    if row is None:
+    found = _status_and_organisation(pk, locked=True)
+    if found is None:
         raise Campaign.DoesNotExist
-    status, *organisation = row
-    return status, organisations.instance(organisation, connection)
+    return found
 
 
 def visible_campaign_organisation(user, pk: int) -> Organisation | None:
     """The organisation of the campaign `pk` if the user sees the campaign (what
     campaigns_visible_to lets through), read by the save's statement without its
     lock; None otherwise."""
-    connection, (sql, _, _, organisations) = statements.prepared(
-        "recording", Campaign, _reads_sql
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    if row is None:
+    found = _status_and_organisation(pk, locked=False)
+    if found is None:
         return None
-    _status, *organisation = row
-    organisation = organisations.instance(organisation, connection)
+    _status, organisation = found
     return (
         organisation if access.sees_organisation_data(user, organisation.pk) else None
     )
+
+
+def _status_and_organisation(pk: int, *, locked: bool):
+    """(status, organisation) of the campaign, its row under a shared lock when
+    `locked`; None: no such campaign."""
+    connection, (sql, _, _, organisations) = statements.prepared(
+        "recording", Campaign, _reads_sql
+    )
+    if locked:
+        row = share_locked_row(sql, [pk], of="c")
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk])
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    status, *organisation = row
+    return status, organisations.instance(organisation, connection)
 
 
 def _results_before(pk: int, cases: list[int]) -> dict[int, str]:
