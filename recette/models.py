@@ -396,7 +396,14 @@ class Execution(models.Model):
         verbose_name = _("exécution")
         verbose_name_plural = _("exécutions")
         ordering = ["campaign", "case", "executed_at", "pk"]
-        indexes = [models.Index(fields=["campaign", "case", "-executed_at"])]
+        # A case's latest result (its last execution, the later id first when two
+        # share a time): read from the index's first entry, with no sort.
+        indexes = [
+            models.Index(
+                fields=["campaign", "case", "-executed_at", "-id"],
+                name="recette_execution_latest",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["tester", "client_key"],

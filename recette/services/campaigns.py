@@ -139,8 +139,8 @@ def _executions_new(pk: int, by, results: list[dict]) -> Recorded:
 def _reads_sql(connection) -> tuple[str, str, str, statements.Reader]:
     """The three reads of a save, in SQL written once (workflow/statements.py:
     building them through the ORM cost more than running them), and the reader
-    of the campaign's organisation. The last two end with the IN list of the
-    cases, of the keys, to be closed."""
+    of the campaign's organisation. The last two end with a condition on a
+    column, to which statements.one_of adds the cases, the keys."""
     table = {
         model: statements.table(model, connection)
         for model in (Campaign, CampaignCase, Execution, Organisation)
@@ -156,26 +156,25 @@ def _reads_sql(connection) -> tuple[str, str, str, statements.Reader]:
         f" ON o.{organisation['id']} = c.{campaign['organisation']}"
         f" WHERE c.{campaign['id']} = %s"
     )
-    # Each case's latest result, as selectors.latest_executions() finds it.
+    # Each case's latest result, as selectors.latest_executions() finds it: the
+    # first entry of the index recette_execution_latest.
     results = (
         f"SELECT cc.{case['case']}, (SELECT e.{execution['result']}"  # noqa: S608 - names from the models
         f" FROM {table[Execution]} e WHERE e.{execution['campaign']} ="
         f" cc.{case['campaign']} AND e.{execution['case']} = cc.{case['case']}"
         f" ORDER BY e.{execution['executed_at']} DESC, e.{execution['id']} DESC"
         f" LIMIT 1) FROM {table[CampaignCase]} cc"
-        f" WHERE cc.{case['campaign']} = %s AND cc.{case['case']} IN ("
+        f" WHERE cc.{case['campaign']} = %s AND cc.{case['case']}"
     )
+    # Through the unique constraint's partial index, which the condition on the
+    # empty key lets any plan use (a plan made for any keys included).
     keys = (
         f"SELECT {execution['client_key']} FROM {table[Execution]}"  # noqa: S608 - names from the models
-        f" WHERE {execution['tester']} = %s AND {execution['client_key']} IN ("
+        f" WHERE {execution['tester']} = %s AND {execution['client_key']} <> ''"
+        f" AND {execution['client_key']}"
     )
     organisations = statements.Reader(Organisation, connection)
     return status_and_organisation, results, keys, organisations
-
-
-def _in_list(sql: str, values: list) -> str:
-    """`sql`, which ends with an open IN list, closed on a placeholder per value."""
-    return f"{sql}{', '.join(['%s'] * len(values))})"
 
 
 def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
@@ -224,7 +223,8 @@ def _results_before(pk: int, cases: list[int]) -> dict[int, str]:
         return {}  # an empty batch; "IN ()" is no SQL
     connection, (_, sql, _, _) = statements.prepared("recording", Campaign, _reads_sql)
     with connection.cursor() as cursor:
-        cursor.execute(_in_list(sql, cases), [pk, *cases])
+        condition, values = statements.one_of(connection, cases)
+        cursor.execute(sql + condition, [pk, *values])
         return {case: result or R.TO_RUN.value for case, result in cursor.fetchall()}
 
 
@@ -237,7 +237,8 @@ def _unsaved(pk: int, by, results: list[dict]) -> list[Execution]:
             "recording", Campaign, _reads_sql
         )
         with connection.cursor() as cursor:
-            cursor.execute(_in_list(sql, keys), [by.pk, *keys])
+            condition, values = statements.one_of(connection, keys)
+            cursor.execute(sql + condition, [by.pk, *values])
             seen = {key for (key,) in cursor.fetchall()}
     rows = []
     for entry in results:

@@ -46,7 +46,20 @@ def test_postgres_url_is_split_into_django_settings(tmp_path):
         "sslmode": "require",
         "server_side_binding": True,
         "prepare_threshold": 5,
+        "prepared_max": 500,
+        "options": "-c plan_cache_mode=force_generic_plan",
     }
+
+
+def test_the_server_settings_of_the_url_replace_the_plan_mode(tmp_path):
+    database = env.database_from_url(
+        "postgres://tandem@db/tandem?options=-c%20plan_cache_mode%3Dauto"
+        "&prepared_max=50",
+        base_dir=tmp_path,
+    )
+
+    assert database["OPTIONS"]["options"] == "-c plan_cache_mode=auto"
+    assert database["OPTIONS"]["prepared_max"] == 50
 
 
 def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path):
@@ -60,7 +73,13 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path
 
 
 @pytest.mark.parametrize(
-    "query", ["prepare_threshold=souvent", "server_side_binding=peut-etre"]
+    "query",
+    [
+        "prepare_threshold=souvent",
+        "server_side_binding=peut-etre",
+        "prepared_max=beaucoup",
+        "prepared_max=-1",
+    ],
 )
 def test_malformed_statement_options_name_the_variable(tmp_path, query):
     with pytest.raises(env.ConfigError, match=r"^DATABASE_URL : "):
