@@ -284,32 +284,34 @@ def campaign_record(request, pk: int):
     are saved and, per case touched, its result before and after, from which the
     grid adjusts the counts it shows (the campaign's figures are not counted
     again: with many testers, that was most of the cost of a save)."""
-    organisation = services.visible_campaign_organisation(request.user, pk)
-    if organisation is None:
-        raise Http404
-    try:
-        # Refused before the body is read: a refusal is a 403 whatever is sent.
-        access.require_any_role(request.user, services.TESTERS, organisation)
-    except PermissionDenied as refusal:
-        return JsonResponse({"error": str(refusal)}, status=403)
-    try:
-        payload = json.loads(request.body or b"{}")
-        entries = [
-            {
-                "case": int(entry["case"]),
-                "result": str(entry["result"]),
-                "comment": str(entry.get("comment", ""))[:4000],
-                "key": _client_key(entry.get("key")),
-            }
-            for entry in payload["results"]
-        ]
-        if any(not 0 < entry["case"] < 2**63 for entry in entries):
-            raise ValueError("no such case id")  # a database id has 63 bits
-    # OverflowError: a case given as 1e400 (JSON reads it as infinity).
-    except (ValueError, KeyError, TypeError, OverflowError):
-        return JsonResponse({"error": _("Requête illisible.")}, status=400)
+
+    def entries() -> list[dict]:
+        """The results sent, read once the campaign is known visible and the user
+        one of its testers (results_record): a refusal whatever is sent."""
+        try:
+            payload = json.loads(request.body or b"{}")
+            read = [
+                {
+                    "case": int(entry["case"]),
+                    "result": str(entry["result"]),
+                    "comment": str(entry.get("comment", ""))[:4000],
+                    "key": _client_key(entry.get("key")),
+                }
+                for entry in payload["results"]
+            ]
+            if any(not 0 < entry["case"] < 2**63 for entry in read):
+                raise ValueError("no such case id")  # a database id has 63 bits
+        # OverflowError: a case given as 1e400 (JSON reads it as infinity).
+        except (ValueError, KeyError, TypeError, OverflowError) as error:
+            raise _Unreadable from error
+        return read
+
     try:
         recorded = services.results_record(pk=pk, by=request.user, results=entries)
+    except Campaign.DoesNotExist:
+        raise Http404 from None
+    except _Unreadable:
+        return JsonResponse({"error": _("Requête illisible.")}, status=400)
     except PermissionDenied as refusal:
         return JsonResponse({"error": str(refusal)}, status=403)
     except ValidationError as error:
@@ -335,6 +337,10 @@ def campaign_record(request, pk: int):
             ],
         }
     )
+
+
+class _Unreadable(Exception):
+    """The grid's request body is not what it sends."""
 
 
 def _client_key(value) -> str:
@@ -400,7 +406,11 @@ def campaign_dashboard(request, pk: int):
             "campaign": campaign,
             "figures": figures,
             "bars": bars,
-            "testers": sorted(testers.items()),
+            # Each tester's counts in the order of the results' columns.
+            "testers": [
+                (name, list(counts.values()))
+                for name, counts in sorted(testers.items())
+            ],
             "results": R.choices,
             "severities": [
                 (label, severities[value]) for value, label in Defect.Severity.choices

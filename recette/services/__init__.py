@@ -42,7 +42,6 @@ from recette.services.campaigns import (
     executions_record,
     may_record_results,
     results_record,
-    visible_campaign_organisation,
 )
 from recette.services.cases import (
     IMPORT_MERGE,
@@ -149,5 +148,4 @@ __all__ = [
     "report_update",
     "results_record",
     "signing_obstacles",
-    "visible_campaign_organisation",
 ]

@@ -75,12 +75,27 @@ def executions_record(*, pk: int, by, results: list[dict]) -> list[Execution]:
     return results_record(pk=pk, by=by, results=results).executions
 
 
-def results_record(*, pk: int, by, results: list[dict]) -> Recorded:
+def results_record(*, pk: int, by, results) -> Recorded:
     """Record results sent by the grid, each at most once (by its client key).
 
     `results`: dicts with `case` (pk), `result`, and optionally `comment`,
-    `step_results` ({step number: result}) and `key` (the grid's client key).
+    `step_results` ({step number: result}) and `key` (the grid's client key); or a
+    function giving them, called once the campaign is known visible to `by` and
+    `by` one of its testers (the grid's request body, read only then: a refusal is
+    the same whatever was sent). A campaign `by` does not see is one that does not
+    exist (Campaign.DoesNotExist).
     """
+    try:
+        return _executions_new(pk, by, results)
+    except IntegrityError:
+        # The same keys sent twice at once (the page closed while sending, then
+        # opened again): the other request saved them meanwhile. The save starts
+        # again and reads them; a savepoint around each insert would cost every
+        # save two statements for this rare case.
+        return _executions_new(pk, by, results)
+
+
+def _checked(results: list[dict]) -> list[dict]:
     if len(results) > MAX_RESULTS_AT_ONCE:
         raise ValidationError(
             _("Au plus %(max)s résultats à la fois : sélectionnez moins de cas.")
@@ -96,42 +111,40 @@ def results_record(*, pk: int, by, results: list[dict]) -> Recorded:
         ProhibitNullCharactersValidator()(entry.get("comment") or "")
         if entry.get("key") and not CLIENT_KEY.fullmatch(entry["key"]):
             raise ValidationError(_("Clé de résultat illisible."))
-    try:
-        return _executions_new(pk, by, results)
-    except IntegrityError:
-        if not any(entry.get("key") for entry in results):
-            raise
-        # The same keys sent twice at once (the page closed while sending, then
-        # opened again): the other request saved them meanwhile. The save starts
-        # again and reads them; a savepoint around each insert would cost every
-        # save two statements for this rare case.
-        return _executions_new(pk, by, results)
+    return results
 
 
-def _executions_new(pk: int, by, results: list[dict]) -> Recorded:
+def _executions_new(pk: int, by, results) -> Recorded:
     """Write the results whose client key is not saved yet (all those without),
     in one transaction; answer what the save did."""
-    touched = list(dict.fromkeys(entry["case"] for entry in results))  # as sent
     with transaction.atomic():
         # A shared lock: testers recording at once do not wait for each other,
         # while closing the campaign (an exclusive lock) waits for the results
         # being saved, and a save waits for the closing, then sees it closed.
+        # The same read tells whether the user sees the campaign (what
+        # campaigns_visible_to lets through): one statement for both.
         status, organisation = _campaign_share_locked(pk)
+        if not access.sees_organisation_data(by, organisation.pk):
+            raise Campaign.DoesNotExist  # another client's: as if there were none
         access.require_any_role(by, TESTERS, organisation)
+        results = _checked(results() if callable(results) else results)
         if status != Campaign.Status.OPEN:
             raise ActionRefused(_("La campagne est close : plus aucun résultat."))
+        touched = list(dict.fromkeys(entry["case"] for entry in results))  # as sent
+        keys = list(dict.fromkeys(e["key"] for e in results if e.get("key")))
         # The touched cases only, whatever the campaign's size: their result
-        # before this save, which also tells a case outside the campaign.
-        before = _results_before(pk, touched)
+        # before this save, which also tells a case outside the campaign; and
+        # which of the keys are saved already. One statement.
+        before, seen = _reads(pk, by, touched, keys)
         if len(before) != len(touched):
             raise ValidationError(_("Un des cas ne fait pas partie de cette campagne."))
-        executions = statements.insert(_unsaved(pk, by, results))
+        executions = statements.insert(_unsaved(pk, by, results, seen))
     after = dict(before)
     for execution in executions:  # in the order sent: the last one is the latest
         after[execution.case_id] = execution.result
     return Recorded(
         executions=executions,
-        acknowledged=list(dict.fromkeys(e["key"] for e in results if e.get("key"))),
+        acknowledged=keys,
         changes={case: (before[case], after[case]) for case in touched},
     )
 
@@ -139,8 +152,9 @@ def _executions_new(pk: int, by, results: list[dict]) -> Recorded:
 def _reads_sql(connection) -> tuple[str, str, str, statements.Reader]:
     """The three reads of a save, in SQL written once (workflow/statements.py:
     building them through the ORM cost more than running them), and the reader
-    of the campaign's organisation. The last two end with a condition on a
-    column, to which statements.one_of adds the cases, the keys."""
+    of the campaign's organisation. The second and the third end with a
+    condition on a column, to which statements.one_of adds the cases, the keys;
+    the third follows the second (UNION ALL)."""
     table = {
         model: statements.table(model, connection)
         for model in (Campaign, CampaignCase, Execution, Organisation)
@@ -166,12 +180,13 @@ def _reads_sql(connection) -> tuple[str, str, str, statements.Reader]:
         f" LIMIT 1) FROM {table[CampaignCase]} cc"
         f" WHERE cc.{case['campaign']} = %s AND cc.{case['case']}"
     )
-    # Through the unique constraint's partial index, which the condition on the
+    # The keys saved already, in the same statement (its rows have no case):
+    # through the unique constraint's partial index, which the condition on the
     # empty key lets any plan use (a plan made for any keys included).
     keys = (
-        f"SELECT {execution['client_key']} FROM {table[Execution]}"  # noqa: S608 - names from the models
-        f" WHERE {execution['tester']} = %s AND {execution['client_key']} <> ''"
-        f" AND {execution['client_key']}"
+        f" UNION ALL SELECT NULL, {execution['client_key']}"  # noqa: S608 - names from the models
+        f" FROM {table[Execution]} WHERE {execution['tester']} = %s"
+        f" AND {execution['client_key']} <> '' AND {execution['client_key']}"
     )
     organisations = statements.Reader(Organisation, connection)
     return status_and_organisation, results, keys, organisations
@@ -183,19 +198,6 @@ def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
     if found is None:
         raise Campaign.DoesNotExist
     return found
-
-
-def visible_campaign_organisation(user, pk: int) -> Organisation | None:
-    """The organisation of the campaign `pk` if the user sees the campaign (what
-    campaigns_visible_to lets through), read by the save's statement without its
-    lock; None otherwise."""
-    found = _status_and_organisation(pk, locked=False)
-    if found is None:
-        return None
-    _status, organisation = found
-    return (
-        organisation if access.sees_organisation_data(user, organisation.pk) else None
-    )
 
 
 def _status_and_organisation(pk: int, *, locked: bool):
@@ -216,30 +218,35 @@ def _status_and_organisation(pk: int, *, locked: bool):
     return status, organisations.instance(organisation, connection)
 
 
-def _results_before(pk: int, cases: list[int]) -> dict[int, str]:
-    """The result of each of `cases` in the campaign, as campaign_cases_with_result
-    gives it (the latest, or to run), for those of the campaign only."""
+def _reads(pk: int, by, cases: list[int], keys: list[str]):
+    """({case: its result in the campaign, as campaign_cases_with_result gives it
+    (the latest, or to run)} for those of `cases` in the campaign, the ones of
+    `by`'s `keys` saved already), in one statement."""
     if not cases:
-        return {}  # an empty batch; "IN ()" is no SQL
-    connection, (_, sql, _, _) = statements.prepared("recording", Campaign, _reads_sql)
-    with connection.cursor() as cursor:
-        condition, values = statements.one_of(connection, cases)
-        cursor.execute(sql + condition, [pk, *values])
-        return {case: result or R.TO_RUN.value for case, result in cursor.fetchall()}
-
-
-def _unsaved(pk: int, by, results: list[dict]) -> list[Execution]:
-    keys = list({entry["key"] for entry in results if entry.get("key")})
-    seen: set[str] = set()
+        return {}, set()  # an empty batch; "IN ()" is no SQL
+    connection, (_, results_sql, keys_sql, _) = statements.prepared(
+        "recording", Campaign, _reads_sql
+    )
+    condition, values = statements.one_of(connection, cases)
+    sql, params = results_sql + condition, [pk, *values]
     if keys:
-        # Read through the unique constraint's index.
-        connection, (_, _, sql, _) = statements.prepared(
-            "recording", Campaign, _reads_sql
-        )
-        with connection.cursor() as cursor:
-            condition, values = statements.one_of(connection, keys)
-            cursor.execute(sql + condition, [by.pk, *values])
-            seen = {key for (key,) in cursor.fetchall()}
+        condition, values = statements.one_of(connection, keys)
+        sql, params = sql + keys_sql + condition, [*params, by.pk, *values]
+    before, seen = {}, set()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for case, value in cursor.fetchall():
+            if case is None:
+                seen.add(value)
+            else:
+                before[case] = value or R.TO_RUN.value
+    return before, seen
+
+
+def _unsaved(pk: int, by, results: list[dict], seen: set[str]) -> list[Execution]:
+    """The rows to write: each result whose key is not `seen` (saved already),
+    a key sent twice in the batch written once."""
+    seen = set(seen)
     rows = []
     for entry in results:
         key = entry.get("key") or ""

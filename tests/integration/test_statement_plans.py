@@ -39,23 +39,21 @@ def test_a_connection_plans_its_prepared_statements_once_and_keeps_them():
 
 
 @pytest.mark.django_db
-def test_the_saved_keys_are_read_through_the_unique_index_by_any_plan():
-    """The unique index of the keys is partial (no empty key): a plan made for
-    any keys uses it only because the statement says the key is not empty."""
-    _, (_, _, keys_sql, _) = statements.prepared(
+def test_a_saves_reads_go_through_their_indexes_without_a_sort_in_any_plan():
+    """The touched cases' latest results (the first entry of an index each) and
+    the keys saved already: through the unique constraint's partial index (no
+    empty key), which a plan made for any keys uses only because the statement
+    says the key is not empty."""
+    _, (_, results_sql, keys_sql, _) = statements.prepared(
         "recording", Campaign, campaigns._reads_sql
     )
-    condition, _ = statements.one_of(connection, ["k"])
-    plan = _generic_plan(keys_sql + condition, "bigint, text[]", "1, '{k-1,k-2}'")
-    assert "recette_execution_client_key" in plan, plan
-
-
-@pytest.mark.django_db
-def test_a_cases_latest_result_is_the_first_entry_of_an_index_not_a_sort():
-    _, (_, results_sql, _, _) = statements.prepared(
-        "recording", Campaign, campaigns._reads_sql
+    cases, _ = statements.one_of(connection, [1])
+    keys, _ = statements.one_of(connection, ["k"])
+    plan = _generic_plan(
+        results_sql + cases + keys_sql + keys,
+        "bigint, bigint[], bigint, text[]",
+        "1, '{1,2}', 1, '{k-1,k-2}'",
     )
-    condition, _ = statements.one_of(connection, [1])
-    plan = _generic_plan(results_sql + condition, "bigint, bigint[]", "1, '{1,2}'")
     assert "recette_execution_latest" in plan, plan
+    assert "recette_execution_client_key" in plan, plan
     assert "Sort" not in plan, plan

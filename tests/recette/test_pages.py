@@ -357,9 +357,16 @@ def test_a_case_is_with_its_tester_or_whoever_recorded_it(world, client, campaig
     # Given to me, or recorded by me.
     assert [row.case_id for row in mine] == [c.pk for c in cases[:3]]
     assert [row.case_id for row in owners] == [cases[2].pk]
-    testers = dict(dashboard.context["testers"])
+    # Each tester's counts in the order of the table's result columns.
+    assert [value for value, _label in dashboard.context["results"]] == R.values
+    testers = {
+        name: dict(zip(R.values, counts, strict=True))
+        for name, counts in dashboard.context["testers"]
+    }
     assert testers[tester_name][R.PASSED] == 3
     assert testers["Non attribué"][R.TO_RUN] == 1
+    unassigned = "".join(f"<td>{testers['Non attribué'][value]}</td>" for value in R)
+    assert f"<tr><td>Non attribué</td>{unassigned}</tr>" in dashboard.content.decode()
     # The figures are the sums of the testers' rows: the same as counted apart.
     assert dashboard.context["figures"] == campaign_figures(campaign)
     assert dashboard.context["figures"]["run"] == 3

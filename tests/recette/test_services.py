@@ -324,7 +324,8 @@ def test_results_are_refused_on_a_closed_campaign_or_from_another_client(
     )
     entry = [{"case": plan.cases.get().pk, "result": R.PASSED}]
 
-    with pytest.raises(PermissionDenied):
+    # Another client's campaign is, for its testers, one that does not exist.
+    with pytest.raises(Campaign.DoesNotExist):
         services.executions_record(pk=campaign.pk, by=people.testeur_57, results=entry)
     with pytest.raises(ValidationError, match="inconnu"):
         services.executions_record(
