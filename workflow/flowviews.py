@@ -28,7 +28,7 @@ from viewflow.workflow.flow.views.filters import FlowUserTaskListFilter
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from workflow import access, consistency, deadlines
+from workflow import access, consistency, deadlines, statements
 from workflow.flowperms import SUMMARY
 from workflow.responses import refused
 
@@ -43,24 +43,33 @@ def flow_named(url_name: str):
     return next((f for f in SCOPED_FLOWS if f.url_name == url_name), None)
 
 
+# The statuses as written into the SQL, not sent as values: PostgreSQL plans a
+# prepared statement once for any values (workflow/env.py), and a plan that knows
+# the statuses knows how few tasks wait, reading them through the task indexes
+# first (« Mes tâches »: 0.9 → 0.3 ms; tests/integration/test_statement_plans.py).
+NEW, ASSIGNED = (
+    statements.Constant(status) for status in (STATUS.NEW, STATUS.ASSIGNED)
+)
+
+
 def may_take(user) -> Q:
     """The condition on task rows, in any flow, of those waiting to be taken that
     the user may take (viewflow's queue rule)."""
     if user.is_superuser:
-        return Q(status=STATUS.NEW)
+        return Q(status=NEW)
     # Unlike viewflow, a task without a permission is nobody's to take: every
     # human task of ours names the role and organisation it waits for (test),
     # which only memberships grant (no query for Django's own permissions). A
     # flat OR: SQLite then reads each side through its own index.
-    return Q(owner=user, status=STATUS.NEW) | Q(
-        owner_permission__in=access.role_permissions(user), status=STATUS.NEW
+    return Q(owner=user, status=NEW) | Q(
+        owner_permission__in=access.role_permissions(user), status=NEW
     )
 
 
 def to_do_by(user) -> Q:
     """The condition on task rows, in any flow, of what the user may do now: the
     tasks assigned to them (`assigned_to`) or that they may take (`waiting_for`)."""
-    return Q(owner=user, status=STATUS.ASSIGNED) | may_take(user)
+    return Q(owner=user, status=ASSIGNED) | may_take(user)
 
 
 class ScopedFlowMixin:

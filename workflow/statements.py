@@ -8,10 +8,12 @@ columns' names taken from the models, and run with the request's values.
 """
 
 import contextlib
+import re
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
+from django.db.models import CharField, Expression
 
 _BUILT: dict[tuple[str, str], object] = {}
 
@@ -44,6 +46,36 @@ def one_of(connection, values: list) -> tuple[str, list]:
     if connection.vendor == "postgresql":
         return " = ANY(%s)", [list(values)]
     return f" IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+class Constant(Expression):
+    """A text written into the SQL as a literal, not sent as a parameter: for a
+    constant of the code (a status), never for what a user typed. A statement
+    prepared once and planned for any parameters (workflow/env.py) then still
+    knows it, and how few rows have it."""
+
+    output_field = CharField()
+
+    def __init__(self, value: str):
+        if not _CONSTANT.fullmatch(value):
+            raise ValueError(f"not a constant of the code: {value!r}")
+        super().__init__()
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Constant({self.value!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Constant) and other.value == self.value
+
+    def __hash__(self):
+        return hash((Constant, self.value))
+
+    def as_sql(self, compiler, connection):
+        return f"'{self.value}'", []
+
+
+_CONSTANT = re.compile(r"[A-Za-z0-9_./-]{1,100}")
 
 
 class Reader:

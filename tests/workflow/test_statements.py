@@ -103,3 +103,23 @@ def test_a_queryset_nothing_meets_gives_nothing(demo, fresh):
             "none", Membership, lambda pk: Membership.objects.none().filter(pk=pk), 1
         )
     assert rows == [] and len(queries) == 0
+
+
+@pytest.mark.django_db
+def test_a_constant_is_written_into_the_sql_and_only_a_codes_constant():
+    """The task queues' statuses are literals of the statement (a plan made for
+    any parameters then knows how few tasks wait, workflow/flowviews.py); a value
+    that could come from a user is refused."""
+    from django.contrib.auth import get_user_model
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.status import STATUS
+
+    from workflow.flowviews import to_do_by
+
+    user = get_user_model()(pk=41, username="x")
+    sql, params = Task.objects.filter(to_do_by(user)).query.sql_with_params()
+    assert f"'{STATUS.NEW}'" in sql and f"'{STATUS.ASSIGNED}'" in sql
+    assert STATUS.NEW not in params and STATUS.ASSIGNED not in params
+    for unsafe in ("x' OR '1'='1", "", "é"):
+        with pytest.raises(ValueError):
+            statements.Constant(unsafe)
