@@ -65,12 +65,6 @@ class Constant(Expression):
     def __repr__(self) -> str:
         return f"Constant({self.value!r})"
 
-    def __eq__(self, other):
-        return isinstance(other, Constant) and other.value == self.value
-
-    def __hash__(self):
-        return hash((Constant, self.value))
-
     def as_sql(self, compiler, connection):
         return f"'{self.value}'", []
 
