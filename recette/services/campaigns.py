@@ -193,27 +193,13 @@ def _reads_sql(connection) -> tuple[str, str, str, statements.Reader]:
 
 
 def _campaign_share_locked(pk: int) -> tuple[str, Organisation]:
-    """The campaign's status and organisation, under a shared lock."""
-    found = _status_and_organisation(pk, locked=True)
-    if found is None:
-        raise Campaign.DoesNotExist
-    return found
-
-
-def _status_and_organisation(pk: int, *, locked: bool):
-    """(status, organisation) of the campaign, its row under a shared lock when
-    `locked`; None: no such campaign."""
+    """The campaign's status and organisation, its row under a shared lock."""
     connection, (sql, _, _, organisations) = statements.prepared(
         "recording", Campaign, _reads_sql
     )
-    if locked:
-        row = share_locked_row(sql, [pk], of="c")
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [pk])
-            row = cursor.fetchone()
+    row = share_locked_row(sql, [pk], of="c")
     if row is None:
-        return None
+        raise Campaign.DoesNotExist
     status, *organisation = row
     return status, organisations.instance(organisation, connection)
 
