@@ -77,8 +77,9 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def report_pdf(report: AcceptanceReport) -> bytes:
-    """The "bilan de recette", from its frozen figures once submitted."""
+def report_pdf(report: AcceptanceReport, *, generated_at=None) -> bytes:
+    """The "bilan de recette", from its frozen figures once submitted; dated
+    `generated_at` (now when not given)."""
     change_request = report.change_request
     figures = report.figures or report_figures(change_request)
     kinds = dict(Campaign.Kind.choices)
@@ -117,7 +118,7 @@ def report_pdf(report: AcceptanceReport) -> bytes:
         actual_end=_day(figures["actual"][1]),
         draft=report.status == AcceptanceReport.Status.DRAFT,
     )
-    return pdf.acceptance_report_pdf(data, generated_at=timezone.now())
+    return pdf.acceptance_report_pdf(data, generated_at=generated_at or timezone.now())
 
 
 def agreement_pdf(agreement: GoLiveAgreement) -> bytes:

@@ -1030,6 +1030,8 @@ def dataset_generate(
                 )
         writer.flush()
         step = phase("génération et écriture", step)
+        bilans = recette_tables.store_bilans()
+        step = phase(f"{bilans} bilans déposés en PDF", step)
         last_seq = journal_append(generation)
         writer.finish()
         step = phase("journal d'audit et séquences", step)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from bench.dataset.core import FlowRun, Generation, allocate
@@ -395,6 +396,9 @@ class AcceptanceWriter:
 
     def __init__(self, generation: Generation):
         self.generation = generation
+        # Submitted bilans: their stand-in fingerprint until `store_bilans` puts
+        # the PDF and its SHA-256 in place.
+        self.bilans: dict[int, str] = {}
         writer = generation.writer
         self.processes = writer.table(RecetteProcess, ("process_ptr", "change_request"))
         self.plans = writer.table(
@@ -535,7 +539,7 @@ class AcceptanceWriter:
                 "refusal_reason",
                 "refusal_second_factor",
                 "created_at",
-                "report_document",  # no PDF is stored (see _report_row)
+                "report_document",  # set by store_bilans
             ),
             explicit_ids=True,
         )
@@ -567,6 +571,41 @@ class AcceptanceWriter:
 
     def write(self, request: RequestPlan) -> None:
         _Acceptance(self, request).write()
+
+    def store_bilans(self) -> int:
+        """Store every submitted bilan's PDF, built from the written rows as
+        `report_submit` builds it, and put its SHA-256 where the stand-in was:
+        report, agreement, signatures and their journal entries (still to be
+        sealed). Returns how many were stored."""
+        from recette.pdf_data import report_pdf
+
+        stored: dict[str, tuple[str, str]] = {}  # stand-in -> (SHA-256, file)
+        reports = AcceptanceReport.objects.filter(pk__in=self.bilans).select_related(
+            "change_request", "organisation", "submitted_by"
+        )
+        for report in reports.order_by("pk").iterator():
+            content = report_pdf(report, generated_at=report.submitted_at)
+            digest = hashlib.sha256(content).hexdigest()
+            name = report.change_request.reference
+            report.document.save(
+                f"{name}-bilan-v{report.version}.pdf", ContentFile(content), save=False
+            )
+            AcceptanceReport.objects.filter(pk=report.pk).update(
+                document=report.document.name, document_sha256=digest
+            )
+            stored[self.bilans[report.pk]] = (digest, report.document.name)
+        for stand_in, (digest, name) in stored.items():
+            GoLiveAgreement.objects.filter(report_sha256=stand_in).update(
+                report_sha256=digest, report_document=name
+            )
+            Signature.objects.filter(report_sha256=stand_in).update(
+                report_sha256=digest
+            )
+        for entry in self.generation.journal:
+            detail = entry[-1]
+            if detail.get("report_sha256") in stored:
+                detail["report_sha256"] = stored[detail["report_sha256"]][0]
+        return len(stored)
 
 
 class _Acceptance:
@@ -1176,14 +1215,15 @@ class _Acceptance:
             else ""
         )
         figures = self._figures() if submitted else {}
-        # No PDF is stored (its page builds it from the frozen figures): the
-        # agreement is on the figures' fingerprint.
-        digest = (
-            hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()
-            if submitted
-            else ""
-        )
         report_id = self.tables.reports.new_id()
+        # A stand-in, unique to the report, for the SHA-256 of its PDF: the PDF
+        # is built from the rows once they are written (`store_bilans`).
+        digest = ""
+        if submitted:
+            digest = hashlib.sha256(
+                json.dumps([report_id, figures], sort_keys=True).encode()
+            ).hexdigest()
+            self.tables.bilans[report_id] = digest
         self.reserved_defects = [d.id for d in majors] if submitted else []
         return [
             report_id,
@@ -1236,7 +1276,7 @@ class _Acceptance:
             tables.defects.add(*defect.row)
         if self.report is not None:
             row = self.report
-            # No stored PDF; the hash is the one the agreement is on.
+            # The PDF is stored by `store_bilans`; the hash is the agreement's.
             tables.reports.add(*row[:8], "", row[8], row[9], row[10])
             for defect in self.reserved_defects:
                 tables.reserved.add(row[0], defect)

@@ -1,6 +1,7 @@
 """`manage.py generate_dataset`: bulk data that the real pages, flows and access
 rules accept as their own, at a tiny scale of the large tier."""
 
+import hashlib
 import json
 
 import pytest
@@ -20,6 +21,7 @@ from evolutions.models import ChangeRequest, EvolutionProcess
 from recette.flows import RecetteFlow
 from recette.models import (
     AcceptancePlan,
+    AcceptanceReport,
     Campaign,
     CampaignCase,
     Defect,
@@ -233,6 +235,36 @@ def test_generated_processes_pass_the_consistency_check(dataset):
     """Every generated request and acceptance: status, open tasks and documents
     agree (what `manage.py check_consistency` checks)."""
     call_command("check_consistency")
+
+
+def test_submitted_bilans_are_stored_as_report_submit_stores_them(dataset):
+    """A submitted bilan is served from its stored PDF, as in production: the
+    file's SHA-256 is the one the agreement, its signatures and their journal
+    entries are on."""
+    submitted = AcceptanceReport.objects.filter(
+        status=AcceptanceReport.Status.SUBMITTED
+    ).select_related("change_request")
+    assert submitted.exists()
+    signed = set()
+    for report in submitted:
+        with report.document.open("rb") as stored:
+            content = stored.read()
+        assert content.startswith(b"%PDF")
+        assert hashlib.sha256(content).hexdigest() == report.document_sha256
+        agreement = report.change_request.go_live_agreements.get()
+        assert agreement.report_sha256 == report.document_sha256
+        assert agreement.report_document.name == report.document.name
+        for signature in agreement.signatures.all():
+            assert signature.report_sha256 == report.document_sha256
+            signed.add(signature.pk)
+    journalled = {
+        entry.subject_id: entry.detail["report_sha256"]
+        for entry in AuditEntry.objects.filter(action=AuditEntry.Action.SIGNATURE)
+    }
+    assert signed and signed <= {int(pk) for pk in journalled}
+    hashes = set(submitted.values_list("document_sha256", flat=True))
+    assert {journalled[str(pk)] for pk in signed} <= hashes
+    assert audit.verify().intact
 
 
 def test_generated_tasks_are_completed_by_the_real_flows(dataset, client, world):
