@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from evolutions.models import ChangeRequest
 from evolutions.pages import filtered_change_requests
 from workflow.exports import export_response, person_name
+from workflow.labels import choice_labels
 
 # Rows read from the database at a time (the export never holds them all).
 CHUNK = 500
@@ -33,8 +34,8 @@ _FIELDS = (
 def change_request_export(request, fmt: str):
     """The list's requests (its filters, its order), one line each."""
     _filters, requests = filtered_change_requests(request)
-    kinds = {value: str(label) for value, label in ChangeRequest.Kind.choices}
-    statuses = {value: str(label) for value, label in ChangeRequest.Status.choices}
+    kinds = choice_labels(ChangeRequest.Kind)
+    statuses = choice_labels(ChangeRequest.Status)
     header = (
         _("Référence"),
         _("Intitulé"),

@@ -29,6 +29,7 @@ from evolutions.models import (
 )
 from evolutions.selectors import change_requests_visible_to, open_tasks_of
 from workflow import access, deadlines, reassign, routing, statements
+from workflow.labels import choice_labels
 from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import refused
 from workflow.transitions import history_list
@@ -113,8 +114,8 @@ _LISTED = (
 def _list_rows(page) -> str:
     """The list's table body, escaped, printed in one pass: a template loop
     translating two labels and reversing a URL per line cost a third of the page."""
-    kinds = {value: str(label) for value, label in ChangeRequest.Kind.choices}
-    statuses = {value: str(label) for value, label in ChangeRequest.Status.choices}
+    kinds = choice_labels(ChangeRequest.Kind)
+    statuses = choice_labels(ChangeRequest.Status)
     # One reverse() for the page: the URL of a placeholder request, then its pk.
     detail = reverse("evolutions:detail", args=[_PLACEHOLDER_PK])
     return format_html_join(

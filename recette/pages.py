@@ -49,6 +49,7 @@ from recette.selectors import (
 )
 from recette.tasks import IMPORT_PREVIEWS_FOLDER
 from workflow import access, consistency, statements
+from workflow.labels import choice_labels
 from workflow.refusals import errors_onto, refusal_about
 from workflow.responses import pdf_response, refused
 from workflow.transitions import ActionRefused, history_of
@@ -318,7 +319,7 @@ def campaign_record(request, pk: int):
         return JsonResponse({"error": " ".join(error.messages)}, status=400)
     # An ActionRefused (the campaign closed meanwhile) is answered by
     # workflow.refusals.RefusalMiddleware: {"error": …}, 409, as the grid reads it.
-    labels = {value: str(label) for value, label in R.choices}
+    labels = choice_labels(R)
     return JsonResponse(
         {
             "saved": [

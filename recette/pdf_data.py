@@ -15,6 +15,7 @@ from recette.models import (
     GoLiveAgreement,
 )
 from recette.selectors import report_figures
+from workflow.labels import choice_labels
 
 R = Execution.Result
 
@@ -84,8 +85,8 @@ def report_pdf(report: AcceptanceReport, *, generated_at=None) -> bytes:
     figures = report.figures or report_figures(change_request)
     kinds = dict(Campaign.Kind.choices)
     # Translated once, not once per defect.
-    severities = {value: str(label) for value, label in Defect.Severity.choices}
-    statuses = {value: str(label) for value, label in Defect.Status.choices}
+    severities = choice_labels(Defect.Severity)
+    statuses = choice_labels(Defect.Status)
     defects = Defect.objects.filter(change_request=change_request).order_by("number")
     data = pdf.AcceptanceReportData(
         reference=change_request.reference,

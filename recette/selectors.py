@@ -24,6 +24,7 @@ from recette.models import (
     TestCase,
 )
 from workflow import access
+from workflow.labels import choice_labels
 from workflow.rowlinks import url_pattern
 
 R = Execution.Result
@@ -133,7 +134,7 @@ class GridRow:
 def grid_rows(cases: QuerySet[CampaignCase], campaign: Campaign) -> list[GridRow]:
     """The grid's lines from `campaign_cases_with_result` (filtered or not), in one
     query and without building a model per case: 500 lines are the common case."""
-    labels = {value: str(label) for value, label in R.choices}  # translated once
+    labels = choice_labels(R)
     link = url_pattern("recettes:case", campaign.pk)
     fields = ("case_id", "case__reference", "case__title", "result", "recorded_by")
     names = ("tester__first_name", "tester__last_name")
@@ -193,11 +194,11 @@ def grid_html(rows: list[GridRow], *, focusable: bool) -> SafeString:
 def plan_cases_html(cases) -> SafeString:
     """The plan's cases, read only, as the acceptance page lists them (a plan has
     hundreds: rendered as the grid is, `grid_html`). `cases` carry `step_count`."""
-    labels = dict(TestCase.Priority.choices)
+    labels = choice_labels(TestCase.Priority)
     lines = (
         f'<tr id="cas-{case.pk}" tabindex="-1"><th scope="row">'
         f"{escape(case.reference)}</th><td>{escape(case.title)}</td>"
-        f"<td>{escape(str(labels.get(case.priority, case.priority)))}</td>"
+        f"<td>{escape(labels.get(case.priority, case.priority))}</td>"
         f"<td>{case.step_count}</td></tr>"
         for case in cases
     )
@@ -208,19 +209,20 @@ def defects_html(defects) -> SafeString:
     """The acceptance's defects table body (hundreds in a long acceptance), each
     reference a link to its page; `defects` with `fixed_in` selected."""
     url = url_pattern("recettes:defect")
-    severities = dict(Defect.Severity.choices)
-    statuses = dict(Defect.Status.choices)
+    severities = choice_labels(Defect.Severity)
+    statuses = choice_labels(Defect.Status)
+    fixed_in = _("livraison %(n)s")
 
     def delivery(defect) -> str:
         if defect.fixed_in is None:
             return ""
-        return " (" + escape(_("livraison %(n)s") % {"n": defect.fixed_in.number}) + ")"
+        return " (" + escape(fixed_in % {"n": defect.fixed_in.number}) + ")"
 
     lines = (
         f'<tr><td><a href="{url.format(defect.pk)}">{escape(defect.reference)}</a>'
         f"</td><td>{escape(defect.title)}</td>"
-        f"<td>{escape(str(severities.get(defect.severity, defect.severity)))}</td>"
-        f"<td>{escape(str(statuses.get(defect.status, defect.status)))}"
+        f"<td>{escape(severities.get(defect.severity, defect.severity))}</td>"
+        f"<td>{escape(statuses.get(defect.status, defect.status))}"
         f"{delivery(defect)}</td></tr>"
         for defect in defects
     )

@@ -305,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflow.tasks.purge_anonymous_refusals",
         "schedule": crontab(hour=4, minute=10),
     },
+    "purge-expired-sessions": {
+        "task": "workflow.tasks.purge_expired_sessions",
+        "schedule": crontab(hour=4, minute=20),
+    },
     "expire-import-previews": {
         "task": "recette.tasks.expire_import_previews",
         "schedule": 3600.0,

@@ -1,5 +1,7 @@
 """Values every page of the shell shows."""
 
+from functools import lru_cache
+
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -39,11 +41,11 @@ def main_menu(request) -> list[dict]:
     Each entry is a dict: `label`, `url`, `current` ("page" on that very page,
     "true" below it, else ""), `key` ("notifications" for the one showing a count).
     """
-    entries = [(_("Mes tâches"), "index", "")]
-    entries += [(label, url_name, "") for label, url_name in registry.menu_entries()]
-    if access.memberships_of(request.user):
-        entries.append((_("Annuaire"), "annuaire:index", ""))
-    entries.append((_("Notifications"), "notifications", "notifications"))
+    entries = _entries(
+        get_language(),
+        bool(access.memberships_of(request.user)),
+        tuple(url_name for _label, url_name in registry.menu_entries()),
+    )
     reversed_urls = shellhtml.shell_urls()
     urls = [(label, reversed_urls[name], key) for label, name, key in entries]
     # Below two entries (/evolutions/versions/… is below /evolutions/ too), the
@@ -62,6 +64,21 @@ def main_menu(request) -> list[dict]:
             current = ""
         menu.append({"label": label, "url": url, "current": current, "key": key})
     return menu
+
+
+@lru_cache(maxsize=32)
+def _entries(language: str | None, directory: bool, registered: tuple) -> tuple:
+    """(label, URL name, key) of the menu's entries, each label as text in the
+    active language (`language`): translated once, not on every page. The
+    process apps' entries are named by their URL names (`registered`): a lazy
+    label would be translated to be hashed."""
+    labels = dict((url_name, label) for label, url_name in registry.menu_entries())
+    entries = [(str(_("Mes tâches")), "index", "")]
+    entries += [(str(labels[url_name]), url_name, "") for url_name in registered]
+    if directory:
+        entries.append((str(_("Annuaire")), "annuaire:index", ""))
+    entries.append((str(_("Notifications")), "notifications", "notifications"))
+    return tuple(entries)
 
 
 def csp_nonce(request) -> dict:

@@ -7,13 +7,13 @@ pushes its expiry back (SESSION_COOKIE_AGE from the save): a session still ends
 after TANDEM_SESSION_IDLE_MINUTES without a request, give or take that minute.
 """
 
-from django.contrib.auth import BACKEND_SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.sessions.backends import db
 from django.dispatch import receiver
 from django.utils import timezone
 
-from workflow import statements
+from workflow import signin, statements
 from workflow.signin import BACKEND, DJANGO_MODEL_BACKEND
 
 # Seconds between two saves of an active session (the timeout's precision).
@@ -22,28 +22,48 @@ MARK = "_tandem_seen"
 
 
 class SessionStore(db.SessionStore):
-    """Django's database sessions, the row of each request read by a statement
-    written once (workflow/statements.py). Writes stay Django's."""
+    """Django's database sessions in workflow.UserSession, whose row carries the
+    signed-in user's id: each request reads its session, its user and their
+    memberships with one statement written once (workflow.signin), and
+    MemberBackend takes that user instead of reading it again. Writes stay
+    Django's, the user's id written beside the data."""
+
+    @classmethod
+    def get_model_class(cls):
+        from workflow.models import UserSession
+
+        return UserSession
+
+    def create_model_instance(self, data):
+        instance = super().create_model_instance(data)
+        user_id = data.get(SESSION_KEY)
+        instance.user_id = int(user_id) if str(user_id).isdigit() else None
+        return instance
 
     def load(self):
-        data = self._stored_data()
-        if data is None:
+        signin.read_with_session(None, None)  # nothing from an earlier request
+        rows, connection, readers = self._stored_rows()
+        if not rows:
             # Unknown or expired: the next save creates a new key (Django's rule).
             self._session_key = None
             return {}
-        session = self.decode(data)
+        session = self.decode(rows[0][0])
         # Signed in before workflow.signin.MemberBackend replaced Django's
         # ModelBackend: the same accounts, read by ours.
         if session.get(BACKEND_SESSION_KEY) == DJANGO_MODEL_BACKEND:
             session[BACKEND_SESSION_KEY] = BACKEND
+        user = signin.user_from_rows(rows, connection, readers, skip=1)
+        # Django still checks the id the data names and the session's hash.
+        if user is not None and str(user.pk) == str(session.get(SESSION_KEY)):
+            signin.read_with_session(user.pk, user)
         return session
 
-    def _stored_data(self) -> str | None:
+    def _stored_rows(self) -> tuple:
         if not self.session_key:
-            return None
+            return [], None, None
         model = self.model
-        connection, sql = statements.prepared(
-            "session", model, lambda connection: _session_sql(model, connection)
+        connection, (sql, *readers) = statements.prepared(
+            "session", model, lambda c: signin.session_statement(model, c)
         )
         expire_date = model._meta.get_field("expire_date")
         with connection.cursor() as cursor:
@@ -54,17 +74,7 @@ class SessionStore(db.SessionStore):
                     expire_date.get_db_prep_value(timezone.now(), connection),
                 ],
             )
-            row = cursor.fetchone()
-        return row[0] if row else None
-
-
-def _session_sql(model, connection) -> str:
-    column = statements.columns(model, connection)
-    return (
-        f"SELECT {column['session_data']}"  # noqa: S608 - names from the model
-        f" FROM {statements.table(model, connection)}"
-        f" WHERE {column['session_key']} = %s AND {column['expire_date']} > %s"
-    )
+            return cursor.fetchall(), connection, readers
 
 
 def _now() -> int:

@@ -147,6 +147,16 @@ def audit_fold_refusals() -> int:
     return audit.fold_refusals()
 
 
+@shared_task(name="workflow.tasks.purge_expired_sessions")
+def purge_expired_sessions() -> int:
+    """Delete the sessions past their expiry (Django's `clearsessions`): a session
+    nobody can use any more keeps no trace of its user. Returns how many."""
+    from workflow.models import UserSession
+
+    deleted, _ = UserSession.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
 @shared_task(name="workflow.tasks.purge_anonymous_refusals")
 def purge_anonymous_refusals() -> int:
     """Delete the counts of anonymous refusals older than

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 from celery import beat
-from django.contrib.sessions.models import Session
 from django.db import OperationalError
 from django.utils import timezone
 
 from tandem.celery import app
 from workflow import health
 from workflow.models import AnonymousRefusal, AuditEntry, Heartbeat
+from workflow.models import UserSession as Session
 
 
 @pytest.fixture

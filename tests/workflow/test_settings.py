@@ -303,9 +303,10 @@ def test_idle_session_is_sent_back_to_login(world, client, settings, monkeypatch
 def test_active_session_is_saved_once_a_minute_not_on_every_request(
     world, client, settings, monkeypatch
 ):
-    from django.contrib.sessions.models import Session
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+
+    from workflow.models import UserSession as Session
 
     client.force_login(world.user("cd23.porteur"))
     key = client.cookies[settings.SESSION_COOKIE_NAME].value

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
-from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from contacts.models import Membership, Organisation, Role
 from workflow import access
+from workflow.models import UserSession as Session
 from workflow.sessions import SessionStore
 from workflow.signin import BACKEND, DJANGO_MODEL_BACKEND, user_with_memberships
 
@@ -72,10 +72,73 @@ def test_a_signed_in_page_reads_the_session_and_the_user_once_each(world, client
         assert client.get(reverse("notifications")).status_code == 200
 
     read = _tables_read(queries.captured_queries)
-    assert read.count("django_session") == 1
-    assert read.count("auth_user") == 1
-    # The memberships came with the user: not read on their own.
+    assert read.count("workflow_usersession") == 1
+    # The user and their memberships came with the session: not read apart.
+    assert "auth_user" not in read
     assert "contacts_membership" not in read
+
+
+def test_a_session_row_carries_its_users_id(world, client):
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+    assert Session.objects.get(session_key=key).user_id == user.pk
+
+
+def test_a_session_without_its_users_id_still_signs_in(world, client):
+    """A session copied at the upgrade (workflow migration 0007) has no user id
+    yet: its user is read apart, and its next save writes the id."""
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    Session.objects.filter(session_key=key).update(user_id=None)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("notifications"))
+
+    assert response.status_code == 200
+    assert response.context["user"] == user
+    assert "auth_user" in _tables_read(queries.captured_queries)
+
+
+def test_the_user_the_session_data_names_is_the_one_signed_in(world, client):
+    """The id column only spares a statement: were it to name someone else, the
+    session's data (and its hash, checked by Django) still decide."""
+    user, other = world.user("cd23.porteur"), world.user("cd23.dsi")
+    client.force_login(user)
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    Session.objects.filter(session_key=key).update(user_id=other.pk)
+
+    response = client.get(reverse("notifications"))
+
+    assert response.status_code == 200
+    assert response.context["user"] == user
+
+
+def test_the_upgrade_keeps_the_open_sessions(world):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.sessions.models import Session as DjangoSession
+
+    migration = import_module("workflow.migrations.0007_user_sessions")
+    later = timezone.now() + timedelta(minutes=5)
+    DjangoSession.objects.create(
+        session_key="k" * 32, session_data="d", expire_date=later
+    )
+
+    class Editor:
+        connection = connection
+
+    migration.keep_signed_in(apps, Editor())
+
+    copied = Session.objects.get(session_key="k" * 32)
+    assert (copied.session_data, copied.expire_date, copied.user_id) == (
+        "d",
+        later,
+        None,
+    )
 
 
 def test_an_expired_session_is_signed_out_and_gets_a_new_key(world, client):
@@ -145,3 +208,21 @@ def test_signing_in_through_the_form_uses_the_backend_with_memberships(
     assert response.status_code == 302
     key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     assert SessionStore(key).load()[BACKEND_SESSION_KEY] == BACKEND
+
+
+def test_expired_sessions_are_purged_every_night(world, client, settings):
+    from workflow.tasks import purge_expired_sessions
+
+    client.force_login(world.user("cd23.porteur"))
+    live = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    Session.objects.create(
+        session_key="e" * 32,
+        session_data="",
+        expire_date=timezone.now() - timedelta(seconds=1),
+        user_id=world.user("cd23.dsi").pk,
+    )
+
+    assert purge_expired_sessions() == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live]
+    schedule = settings.CELERY_BEAT_SCHEDULE["purge-expired-sessions"]
+    assert schedule["task"] == "workflow.tasks.purge_expired_sessions"
