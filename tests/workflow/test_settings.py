@@ -62,6 +62,18 @@ def test_the_server_settings_of_the_url_replace_the_plan_mode(tmp_path):
     assert database["OPTIONS"]["prepared_max"] == 50
 
 
+def test_connections_are_kept_ten_minutes_unless_the_url_says_otherwise(tmp_path):
+    def kept(url):
+        database = env.database_from_url(url, base_dir=tmp_path)
+        assert "conn_max_age" not in database["OPTIONS"]  # not psycopg's
+        return database["CONN_MAX_AGE"]
+
+    assert kept("postgres://tandem@db/tandem") == 600
+    assert kept("postgres://tandem@db/tandem?conn_max_age=60") == 60
+    assert kept("postgres://tandem@db/tandem?conn_max_age=0") == 0
+    assert kept("postgres://tandem@db/tandem?conn_max_age=none") is None
+
+
 def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path):
     database = env.database_from_url(
         "postgres://tandem@db/tandem?prepare_threshold=none&server_side_binding=false",
@@ -79,6 +91,8 @@ def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler(tmp_path
         "server_side_binding=peut-etre",
         "prepared_max=beaucoup",
         "prepared_max=-1",
+        "conn_max_age=toujours",
+        "conn_max_age=-5",
     ],
 )
 def test_malformed_statement_options_name_the_variable(tmp_path, query):
