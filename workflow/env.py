@@ -121,15 +121,16 @@ def _sqlite_database(parts, *, base_dir: Path, name: str) -> dict:
 # replaces these server settings (`-c plan_cache_mode=auto` gives the default
 # back). A hundred and more statements run on a connection: each is kept
 # prepared (prepared_max) rather than prepared again.
-# Seconds a connection is kept (DATABASE_URL's ?conn_max_age=): stale ones are
-# replaced before a request uses them (CONN_HEALTH_CHECKS).
-CONN_MAX_AGE = 600
 _POSTGRES_STATEMENTS = {
     "server_side_binding": True,
     "prepare_threshold": 5,
     "prepared_max": 500,
     "options": "-c plan_cache_mode=force_generic_plan",
 }
+
+# Seconds a connection is kept (DATABASE_URL's ?conn_max_age=): stale ones are
+# replaced before a request uses them (CONN_HEALTH_CHECKS).
+CONN_MAX_AGE = 600
 
 
 def _flag(value) -> bool:
