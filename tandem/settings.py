@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "workflow.middleware.OutOfRangeIdMiddleware",
     # Every page needs a login unless marked @login_not_required (login, i18n).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # request.user as the user itself from here on, not Django's lazy stand-in.
+    "workflow.middleware.SignedInUserMiddleware",
     # Journals documents, downloads and refusals (workflow/audit.py).
     "workflow.middleware.AuditMiddleware",
     # A view's ActionRefused: the 409 page, or JSON (workflow/refusals.py).
@@ -100,6 +102,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "tandem.urls"
 WSGI_APPLICATION = "tandem.wsgi.application"
+
+# Widgets printed in Python where Django's templates cost more than the page's
+# queries (workflow/renderers.py); any other widget is still a template.
+FORM_RENDERER = "workflow.renderers.QuickRenderer"
 
 TEMPLATES = [
     {

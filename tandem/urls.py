@@ -14,6 +14,7 @@ from workflow.passwords import (
     PasswordResetConfirmView,
     PasswordResetView,
 )
+from workflow.urls import resolutions_kept
 
 
 class TandemAuthViewset(AuthViewset):
@@ -59,7 +60,8 @@ urlpatterns = [
         former_task_address,
         name="former_task_address",
     ),
-    path("", site.urls),
+    # Each address resolved once per worker (workflow.urls.resolutions_kept).
+    resolutions_kept(path("", site.urls)),
 ]
 # Uploaded files are never served as static media: downloads go through views that
 # apply the access rules.

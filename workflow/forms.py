@@ -1,6 +1,7 @@
 """Forms of the shell shared by both processes."""
 
 import re
+from functools import lru_cache
 from html import escape
 
 from django import forms
@@ -118,6 +119,19 @@ class OutboxPasswordResetForm(PasswordResetForm):
         queue_reset_message(context["user"], to_email, context["uid"], context["token"])
 
 
+@lru_cache(maxsize=128)
+def _options(choices: tuple[tuple[str, str], ...], chosen: frozenset) -> str:
+    """A list's options, printed once for the same choices (their labels in the
+    page's language) and choice: the same filters come back on every page."""
+    # The standard library's escape (what Django's own calls) without the
+    # lazy-string wrapper around each call: hundreds of options per page.
+    return "".join(
+        f'<option value="{escape(choice)}"'
+        f"{' selected' if choice in chosen else ''}>{escape(label)}</option>"
+        for choice, label in choices
+    )
+
+
 class QuickSelect(forms.Select):
     """A single-choice list printed in one pass, every label escaped.
 
@@ -127,14 +141,9 @@ class QuickSelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         # Not get_context(): it builds a dictionary per option, the cost avoided.
-        chosen = set(self.format_value(value))
-        # The standard library's escape (what Django's own calls) without the
-        # lazy-string wrapper around each call: hundreds of options per page.
-        options = "".join(
-            f'<option value="{escape(str(choice))}"'
-            f"{' selected' if str(choice) in chosen else ''}>"
-            f"{escape(str(label))}</option>"
-            for choice, label in self.choices
+        options = _options(
+            tuple((str(choice), str(label)) for choice, label in self.choices),
+            frozenset(self.format_value(value)),
         )
         built = self.build_attrs(self.attrs, attrs)
         attributes = flatatt(

@@ -9,6 +9,7 @@ from django.db.models import F
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject, empty
 
 from workflow import audit
 from workflow.models import AnonymousRefusal
@@ -144,6 +145,29 @@ class OutOfRangeIdMiddleware:
         values = [*view_args, *view_kwargs.values()]
         if any(isinstance(value, int) and abs(value) > LARGEST_ID for value in values):
             raise Http404
+        return None
+
+
+class SignedInUserMiddleware:
+    """`request.user` as the user itself, once the login check has read it.
+
+    Django gives a request a lazy stand-in for its user, read on first use: every
+    later `request.user.…` (dozens per page: access rules, templates, menus)
+    goes through the stand-in's proxy. Placed after LoginRequiredMiddleware,
+    which has read it for every page that needs a login; a page that does not
+    (the login page) keeps the stand-in, read only if the page uses it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = request.__dict__.get("user")
+        if isinstance(user, SimpleLazyObject) and user._wrapped is not empty:
+            request.user = user._wrapped
         return None
 
 

@@ -231,6 +231,9 @@ class _Shape:
                 "statements.shaped: each value must reach the SQL as it is given"
             )
         self.queryset, self.compiler_class = queryset, type(compiler)
+        # (database connection, the columns' converters): worked out once per
+        # connection too, for the rows of every call (compiler.get_converters).
+        self.converters = None
         self.state = {
             name: value
             for name, value in vars(compiler).items()
@@ -253,11 +256,24 @@ class _Shape:
             )
             vars(compiler).update(state)
             compiler.as_sql = lambda *args, **kwargs: (sql, tuple(params))
+            compiler.get_converters = lambda expressions: self._converters(
+                compiler, expressions
+            )
             return compiler
 
         # On this clone only, which never leaves here: a list is answered.
         query.get_compiler = get_compiler
         return list(clone)
+
+    def _converters(self, compiler, expressions) -> dict:
+        kept = self.converters
+        if kept is None or kept[0] is not compiler.connection:
+            kept = (
+                compiler.connection,
+                type(compiler).get_converters(compiler, expressions),
+            )
+            self.converters = kept
+        return kept[1]
 
 
 def shaped(key, model, build: Callable, *values: int) -> list:

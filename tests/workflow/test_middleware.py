@@ -12,6 +12,7 @@ from django.http import Http404
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from workflow import audit, middleware
 from workflow.models import AnonymousRefusal, AuditEntry
@@ -235,3 +236,26 @@ def test_counts_of_anonymous_refusals_are_kept_a_bounded_time(db, settings):
         "/age-90/",
     ]
     assert "purge-anonymous-refusals" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_a_signed_in_page_gets_the_user_itself_not_the_lazy_stand_in(world, client):
+    user = world.user("cd23.porteur")
+    client.force_login(user)
+    response = client.get("/")
+    assert response.status_code == 200
+    seen = response.wsgi_request.user
+    assert type(seen) is type(user) and seen.pk == user.pk
+
+
+def test_a_stand_in_nobody_read_stays_unread(world):
+    request = RequestFactory().get("/")
+    reads = []
+    request.user = SimpleLazyObject(
+        lambda: reads.append(1) or world.user("cd23.porteur")
+    )
+    signed_in = middleware.SignedInUserMiddleware(lambda r: None)
+    signed_in.process_view(request, None, (), {})
+    assert reads == [] and isinstance(request.user, SimpleLazyObject)
+    assert request.user.username == "cd23.porteur"  # read now, once
+    signed_in.process_view(request, None, (), {})
+    assert reads == [1] and not isinstance(request.user, SimpleLazyObject)

@@ -123,3 +123,32 @@ def test_a_constant_is_written_into_the_sql_and_only_a_codes_constant():
     for unsafe in ("x' OR '1'='1", "", "é"):
         with pytest.raises(ValueError):
             statements.Constant(unsafe)
+
+
+def test_the_columns_converters_are_worked_out_once_and_still_convert(
+    demo, fresh, monkeypatch
+):
+    """Dates come back aware datetimes, on every call, from converters the
+    compiler worked out once for the connection."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    worked_out = []
+    original = SQLCompiler.get_converters
+
+    def counting(self, expressions):
+        worked_out.append(len(expressions))
+        return original(self, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", counting)
+    shaped_calls = []
+    for code in ("23", "57", "23"):
+        organisation = Organisation.objects.get(code=code)
+        expected = list(_members(organisation.pk))
+        before = len(worked_out)
+        rows = statements.shaped("members", Membership, _members, organisation.pk)
+        shaped_calls.append(len(worked_out) - before)
+        assert rows and [m.user.date_joined for m in rows] == [
+            m.user.date_joined for m in expected
+        ]
+        assert all(m.user.date_joined.tzinfo is not None for m in rows)
+    assert shaped_calls == [1, 0, 0]  # the first call only
