@@ -40,8 +40,9 @@ class DirectoryApp(Application):
     )
 
 
-# Addresses whose resolution is kept, per worker (a few hundred bytes each).
-RESOLVED_KEPT = 4096
+# Addresses whose resolution is kept, per worker: about 5.5 kB each (the match and
+# the patterns tried before it), 5.5 MB at most.
+RESOLVED_KEPT = 1024
 
 
 def resolutions_kept(resolver: URLResolver) -> URLResolver:
