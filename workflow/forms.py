@@ -12,12 +12,12 @@ from django.contrib.auth.forms import (
 )
 from django.core.validators import MaxLengthValidator
 from django.forms.models import ModelChoiceIterator
-from django.forms.utils import flatatt
-from django.utils.html import format_html
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from workflow import statements
+from workflow.renderers import attributes_html
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 
@@ -145,15 +145,10 @@ class QuickSelect(forms.Select):
             tuple((str(choice), str(label)) for choice, label in self.choices),
             frozenset(self.format_value(value)),
         )
-        built = self.build_attrs(self.attrs, attrs)
-        attributes = flatatt(
-            {key: val for key, val in built.items() if val is not False}
-        )
-        return format_html(
-            '<select name="{}"{}>{}</select>',
-            name,
-            attributes,
-            mark_safe(options),  # noqa: S308 (every part escaped above)
+        # The attributes as Django's select.html prints them (attrs.html).
+        attributes = attributes_html(self.build_attrs(self.attrs, attrs))
+        return mark_safe(  # noqa: S308 - every part escaped
+            f'<select name="{conditional_escape(name)}"{attributes}>{options}</select>'
         )
 
 

@@ -40,7 +40,7 @@ _TEXTAREA = f"{_WIDGETS}textarea.html"
 _CLEARABLE_FILE = f"{_WIDGETS}clearable_file_input.html"
 
 
-def _attributes(attrs: dict) -> str:
+def attributes_html(attrs: dict) -> str:
     """attrs.html: in their order, ` name="value"`, ` name` when True, nothing
     when False; names and values escaped unless already safe."""
     return "".join(
@@ -62,7 +62,7 @@ def _input(widget: dict, *, with_value: bool = True) -> str:
     return (
         f'<input type="{conditional_escape(widget["type"])}"'
         f' name="{conditional_escape(widget["name"])}"'
-        f"{shown}{_attributes(widget['attrs'])}>"
+        f"{shown}{attributes_html(widget['attrs'])}>"
     )
 
 
@@ -76,7 +76,7 @@ class QuickRenderer(DjangoTemplates):
                 value = widget["value"]
                 return mark_safe(  # noqa: S308 - every part escaped
                     f'<textarea name="{conditional_escape(widget["name"])}"'
-                    f"{_attributes(widget['attrs'])}>\n"
+                    f"{attributes_html(widget['attrs'])}>\n"
                     f"{conditional_escape(value) if value else ''}</textarea>"
                 )
             if template_name == _CLEARABLE_FILE and not widget.get("is_initial"):
