@@ -224,6 +224,21 @@ def scenario_mixed(crowd: Crowd, options, plan, cpu: CpuWindow) -> dict:
     return {"steps": results, "accounts": len({a.username for a in accounts})}
 
 
+def contention_users(plan, name: str, options, *, offset: int) -> list:
+    """The testers of one contention phase: the grid opened once, then only
+    results, as many per POST in both phases (plan["contention batch"])."""
+    users = _users(
+        plan[name],
+        seed=options.seed,
+        think=options.think,
+        batch=plan["contention batch"],
+        offset=offset,
+    )
+    for user in users:
+        user.reload_grid = False
+    return users
+
+
 def scenario_contention(crowd: Crowd, options, plan, cpu: CpuWindow) -> dict:
     n = options.contention_users
     phases = []
@@ -231,15 +246,7 @@ def scenario_contention(crowd: Crowd, options, plan, cpu: CpuWindow) -> dict:
         accounts = plan[name]
         campaigns = len({a.campaign for a in accounts})
         crowd.log(f"contention: {n} testers, {name} ({campaigns} campaigns)")
-        users = _users(
-            accounts,
-            seed=options.seed,
-            think=options.think,
-            batch=plan["batch"],
-            offset=len(crowd.users),
-        )
-        for user in users:
-            user.reload_grid = False  # the grid once, then only results
+        users = contention_users(plan, name, options, offset=len(crowd.users))
         first = len(crowd.users)
         crowd.join(users)
         indexes = range(first, first + n)
@@ -257,6 +264,7 @@ def scenario_contention(crowd: Crowd, options, plan, cpu: CpuWindow) -> dict:
     )
     return {
         "phases": phases,
+        "batch": plan["contention batch"],
         "target": {
             "what": "record p95, one campaign ÷ spread",
             "limit": CONTENTION_LIMIT,
@@ -443,11 +451,17 @@ def _plan(options, manifest: dict, batch: int) -> dict:
     first = manifest.get("campaign_500")
     campaigns = load_plan.open_campaigns(first)
     n = options.contention_users
+    one, spread = (
+        load_plan.tester_accounts(n, campaigns[:1]),
+        load_plan.tester_accounts(n, campaigns),
+    )
     return {
         "batch": batch,
+        # Like for like: the same results per POST in both phases.
+        "contention batch": min(batch, load_plan.smallest_grid(one + spread)),
         "mixed": load_plan.mixed_accounts(max(options.steps), seeded(), first),
-        "one campaign": load_plan.tester_accounts(n, campaigns[:1]),
-        "spread": load_plan.tester_accounts(n, campaigns),
+        "one campaign": one,
+        "spread": spread,
         "refusers": load_plan.refuser_accounts(options.stall_users, seeded()),
         "report": load_plan.submittable_report(manifest.get("report_2000")),
     }

@@ -64,6 +64,19 @@ def open_campaigns(first: int | None = None) -> list[tuple[int, int]]:
     return sorted(rows, key=lambda row: row[0] != first)
 
 
+def smallest_grid(accounts) -> int:
+    """The fewest cases of the testers' campaigns (at least 1): the contention
+    scenario caps both phases' POSTs at it, so that one campaign and spread post
+    as many results per POST (a spread tester's grid may hold one case)."""
+    campaigns = {account.campaign for account in accounts}
+    sizes = (
+        Campaign.objects.filter(pk__in=campaigns)
+        .annotate(cases=Count("campaign_cases"))
+        .values_list("cases", flat=True)
+    )
+    return max(1, min(sizes, default=1))
+
+
 def tester_accounts(count: int, campaigns: list[tuple[int, int]]) -> list[Account]:
     """User i records in campaign i (modulo their number), as the i-th tester
     account of its organisation (modulo theirs)."""

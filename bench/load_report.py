@@ -31,7 +31,7 @@ def _run_line(run: dict, *, per: str = "step") -> str:
         f"{dataset['open_campaigns']} open campaigns, {dataset['executions']} "
         f"executions); code served: {served}; {seconds:g} s per {per}, think time "
         f"{method['think_seconds']:g} s ±50 %, seed {method['seed']}, up to "
-        f"{method['grid_batch_max']} result(s) per grid POST."
+        f"{run.get('batch', method['grid_batch_max'])} result(s) per grid POST."
     )
 
 

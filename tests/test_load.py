@@ -275,3 +275,33 @@ def test_the_tables_are_rewritten_between_their_own_markers(tmp_path):
     )
     assert "| `my_tasks` | 12 / 12 / 12 (4) |" in text
     assert "--scenario contention" in text  # not run yet
+
+
+def test_both_contention_phases_post_as_many_results_per_post(demo):
+    from types import SimpleNamespace
+
+    from bench.load import _plan, contention_users
+
+    options = SimpleNamespace(
+        seed=1, contention_users=6, steps=[2], stall_users=1, think=0.0
+    )
+    plan = _plan(options, {}, batch=50)
+    sizes = [
+        Campaign.objects.get(pk=account.campaign).campaign_cases.count()
+        for account in plan["one campaign"] + plan["spread"]
+    ]
+    assert plan["contention batch"] == max(1, min(sizes)) < 50
+    # A smaller grid in play caps both phases' POSTs, a bigger grid's included.
+    plan["contention batch"] = 2
+    for name in ("one campaign", "spread"):
+        tester = contention_users(plan, name, options, offset=0)[0]
+        assert (tester.batch, tester.reload_grid) == (2, False)
+        session = ClientSession()
+        log_in(session, tester.account.username, demo.password)
+        tester.prepare(timed_sender(session, []))
+        assert len(tester.grid.cases) > 2
+        posted = {
+            len(json.loads(tester.record_request()["body"])["results"])
+            for _ in range(40)
+        }
+        assert posted == {1, 2}
