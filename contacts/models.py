@@ -83,14 +83,21 @@ class Role(models.TextChoices):
     PORTEUR_DEMANDE = "porteur_demande", _("Porteur de la demande")
     TESTEUR = "testeur", _("Testeur")
     DSI_CLIENT = "dsi_client", _("DSI client")
+    CORRESPONDANT_INCIDENTS = "correspondant_incidents", _("Correspondant incidents")
     CONTACT_EVOLUTIONS = "contact_evolutions", _("Point de contact évolutions")
     PORTEUR_COMMANDE = "porteur_commande", _("Porteur de la commande")
     MOE = "moe", _("MOE (équipe projet)")
     DSI_FOURNISSEUR = "dsi_fournisseur", _("DSI fournisseur")
+    GSI = "gsi", _("GSI (niveau 1)")
+    SUPPORT_N2 = "support_n2", _("Support niveau 2")
+    SUPPORT_N3 = "support_n3", _("Support niveau 3")
+    GESTION_CRISE = "gestion_crise", _("Gestionnaire de crise")
     ADMINISTRATEUR = "administrateur", _("Administrateur")
 
 
-CLIENT_ROLES = frozenset({Role.PORTEUR_DEMANDE, Role.TESTEUR, Role.DSI_CLIENT})
+CLIENT_ROLES = frozenset(
+    {Role.PORTEUR_DEMANDE, Role.TESTEUR, Role.DSI_CLIENT, Role.CORRESPONDANT_INCIDENTS}
+)
 SUPPLIER_ROLES = frozenset(set(Role) - CLIENT_ROLES)
 # The roles that sign a go-live agreement: granted only through a RoleRequest that
 # another person approved (four eyes), never directly in the Django admin.

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "contacts.apps.ContactsConfig",
     "evolutions.apps.EvolutionsConfig",
     "recette.apps.RecetteConfig",
+    "incidents.apps.IncidentsConfig",
     # The project package: commands that compose every app (generate_dataset).
     "tandem.apps.TandemConfig",
     # TOTP second factor of the go-live signatures (workflow/second_factor.py).
@@ -237,6 +238,19 @@ TANDEM_MAX_UPLOAD_TOTAL_MB = env.env_int("TANDEM_MAX_UPLOAD_TOTAL_MB", 50, minim
 TANDEM_RECETTE_MARGIN_DAYS = env.env_int("TANDEM_RECETTE_MARGIN_DAYS", 10)
 # Working days before a task's due date that its reminder goes out.
 TANDEM_REMINDER_DAYS = env.env_int("TANDEM_REMINDER_DAYS", 2)
+# Incidents (README, "Incidents"): each target counted in the GSI's support hours
+# ("plages") or around the clock ("continu"); the policy in force is kept on each
+# incident when it is registered.
+TANDEM_INCIDENT_CLOCK_TAKE_IN = env.env_choice(
+    "TANDEM_INCIDENT_CLOCK_TAKE_IN", "plages", ("plages", "continu")
+)
+TANDEM_INCIDENT_CLOCK_SERVICE_BACK = env.env_choice(
+    "TANDEM_INCIDENT_CLOCK_SERVICE_BACK", "plages", ("plages", "continu")
+)
+TANDEM_INCIDENT_CLOCK_NOTIFICATION = env.env_choice(
+    "TANDEM_INCIDENT_CLOCK_NOTIFICATION", "continu", ("plages", "continu")
+)
+TANDEM_INCIDENT_CONFIRM_DAYS = env.env_int("TANDEM_INCIDENT_CONFIRM_DAYS", 5, minimum=1)
 # Name shown by authenticator apps next to the account (otpauth:// URI).
 OTP_TOTP_ISSUER = "Tandem"
 # The admin never shows an existing device's key or QR code.

@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("tandem", "bench", "recette", "evolutions", "workflow", "contacts")
+PACKAGES = (
+    "tandem",
+    "bench",
+    "recette",
+    "incidents",
+    "evolutions",
+    "workflow",
+    "contacts",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 LAYERS = "Layers: project > process apps > engine > reference data"
@@ -67,6 +75,21 @@ def test_every_contract_holds_on_the_code(copy):
         ),
         ("contacts/models.py", "import workflow.access", {LAYERS, CONTACTS}),
         ("tandem/site.py", "import recette.pages", {SHELL}),
+        # incidents: a sibling of recette, neither imports the other.
+        ("incidents/models.py", "import recette.models", {LAYERS, INDEPENDENT}),
+        ("recette/models.py", "import incidents.models", {LAYERS, INDEPENDENT}),
+        ("incidents/clocks.py", "import evolutions.models", {INDEPENDENT}),
+        (
+            "workflow/access.py",
+            "import incidents.models",
+            {LAYERS, INDEPENDENT, SHELL},
+        ),
+        (
+            "contacts/models.py",
+            "import incidents.models",
+            {LAYERS, CONTACTS, INDEPENDENT, SHELL},
+        ),
+        ("tandem/urls.py", "import incidents.models", {SHELL}),
     ],
 )
 def test_a_forbidden_import_breaks_its_contracts(copy, module, line, broken):

@@ -52,16 +52,35 @@ SUPPLIER_ACCOUNTS = (
                 "Directrice des systèmes d'information"),
     DemoAccount("cnaf.admin", "CNAF", Role.ADMINISTRATEUR, "Paul", "Chevalier",
                 "Administrateur Tandem"),
+    DemoAccount("cnaf.gsi", "CNAF", Role.GSI, "Yannick", "Perrin",
+                "Groupe de surveillance et d'intervention"),
+    DemoAccount("cnaf.support2", "CNAF", Role.SUPPORT_N2, "Camille", "Fontaine",
+                "Support applications CSN"),
+    DemoAccount("cnaf.support3", "CNAF", Role.SUPPORT_N3, "Romain", "Girard",
+                "Équipe projet MOE, support"),
+    DemoAccount("cnaf.crise", "CNAF", Role.GESTION_CRISE, "Élodie", "Marchand",
+                "Responsable de la gestion de crise"),
 )  # fmt: skip
 
 _CLIENT_PEOPLE = {
-    "23": (("Julie", "Bernard"), ("Marc", "Petit"), ("Sophie", "Durand")),
-    "57": (("Thomas", "Muller"), ("Léa", "Schmitt"), ("Pierre", "Weber")),
+    "23": (
+        ("Julie", "Bernard"),
+        ("Marc", "Petit"),
+        ("Sophie", "Durand"),
+        ("Karim", "Haddad"),
+    ),
+    "57": (
+        ("Thomas", "Muller"),
+        ("Léa", "Schmitt"),
+        ("Pierre", "Weber"),
+        ("Anne", "Klein"),
+    ),
 }
 _CLIENT_ROLES = (
     ("porteur", Role.PORTEUR_DEMANDE, "Chargée de mission PMI"),
     ("testeur", Role.TESTEUR, "Référent applicatif PMI"),
     ("dsi", Role.DSI_CLIENT, "Directeur des systèmes d'information"),
+    ("incidents", Role.CORRESPONDANT_INCIDENTS, "Correspondant incidents, support"),
 )
 
 CLIENT_ACCOUNTS = tuple(

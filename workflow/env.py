@@ -53,6 +53,18 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive)."""
+    raw = env_str(name).lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ConfigError(
+            name, f"valeur attendue parmi {', '.join(choices)}, reçu {raw!r}"
+        )
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """A comma-separated list; blanks around items are ignored."""
     raw = env_str(name)

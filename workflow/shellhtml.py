@@ -52,10 +52,12 @@ def main_menu_html(menu: list[dict], unread: int) -> SafeString:
     notifications entry with its badge when some are unread; every value escaped."""
     badge = ""
     if unread:
+        # Outside the f-string: makemessages does not read calls inside one.
+        unread_label = gettext("non lues")
         badge = (
             f' <span class="tandem-badge">{escape(localize(unread))}'
             '<span class="tandem-visually-hidden"> '
-            f"{escape(gettext('non lues'))}</span></span>"
+            f"{escape(unread_label)}</span></span>"
         )
     items = []
     for entry in menu:

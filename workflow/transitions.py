@@ -72,12 +72,25 @@ def fire(
             % {"state": dict(label).get(source, source)}
         ) from None
     obj.save()
-    target = getattr(obj, state_field)
+    return log_move(
+        obj,
+        transition_name,
+        source=source,
+        target=getattr(obj, state_field),
+        by=by,
+        comment=comment,
+    )
+
+
+def log_move(obj, transition: str, *, source: str, target: str, by, comment=""):
+    """Journal a move of `obj` (the audit chain) and add it to its history: what
+    fire() records of a transition, and of a move no transition makes (an object
+    created in its first state, source "")."""
     audit.record(
         AuditEntry.Action.TRANSITION,
         by=by,
         subject=obj,
-        transition=transition_name,
+        transition=transition,
         source=source,
         target=target,
         comment=comment,
@@ -86,7 +99,7 @@ def fire(
         content_type=ContentType.objects.get_for_model(obj),
         object_id=obj.pk,
         organisation_id=obj.organisation_id,
-        transition=transition_name,
+        transition=transition,
         source=source,
         target=target,
         by=by,
