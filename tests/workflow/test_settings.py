@@ -128,6 +128,21 @@ def test_malformed_values_name_their_variable(monkeypatch):
         env.broker_url("CELERY_BROKER_URL", "filesystem://")
 
 
+def test_a_choice_is_one_of_its_values_or_names_its_variable(monkeypatch):
+    clocks = ("plages", "continu")
+    monkeypatch.delenv("TANDEM_INCIDENT_CLOCK_TAKE_IN", raising=False)
+    assert env.env_choice("TANDEM_INCIDENT_CLOCK_TAKE_IN", "plages", clocks) == "plages"
+    monkeypatch.setenv("TANDEM_INCIDENT_CLOCK_TAKE_IN", " Continu ")
+    assert (
+        env.env_choice("TANDEM_INCIDENT_CLOCK_TAKE_IN", "plages", clocks) == "continu"
+    )
+    monkeypatch.setenv("TANDEM_INCIDENT_CLOCK_TAKE_IN", "parfois")
+    with pytest.raises(
+        env.ConfigError, match=r"^TANDEM_INCIDENT_CLOCK_TAKE_IN : .*plages, continu"
+    ):
+        env.env_choice("TANDEM_INCIDENT_CLOCK_TAKE_IN", "plages", clocks)
+
+
 def _manage(*args, **environ):
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG"}}
     return subprocess.run(
