@@ -349,3 +349,68 @@ def incident_close_unanswered(*, pk: int, now=None) -> Incident | None:
             % {"days": settings.TANDEM_INCIDENT_CONFIRM_DAYS},
         )
     return incident
+
+
+def incident_flag_interruption(*, pk: int, by, start, end=None, now=None) -> Incident:
+    """Record that the incident was a service interruption (the application
+    could not serve at least one of its functions), from `start` to `end`
+    (None: still under way). Counted per semester against the contract's 2."""
+    now = now or timezone.now()
+    errors = {}
+    if start is None:
+        errors["interruption_start"] = _("Indiquez quand l'interruption a commencé.")
+    elif start > now + CLOCK_SKEW:
+        errors["interruption_start"] = _("Cette heure est dans le futur.")
+    if end is not None and start is not None and end < start:
+        errors["interruption_end"] = _("L'interruption doit commencer avant de finir.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        incident = _locked(pk)
+        access.require_any_role(by, SUPPORT_ROLES, incident.organisation)
+        incident.interruption = True
+        incident.interruption_start, incident.interruption_end = start, end
+        incident.save(
+            update_fields=["interruption", "interruption_start", "interruption_end"]
+        )
+        audit.record(
+            AuditEntry.Action.TRANSITION,
+            by=by,
+            subject=incident,
+            transition="interruption",
+            source="",
+            target=f"{start.isoformat()} – {end.isoformat() if end else '…'}",
+        )
+    return incident
+
+
+def incident_mark_recurring(*, pk: int, by, of_number: str) -> Incident:
+    """Link the incident to the group of a recurring one ("récurrent de
+    INC-…"): the group is named by its first incident."""
+    of_number = (of_number or "").strip().upper()
+    with transaction.atomic():
+        incident = _locked(pk)
+        access.require_role(by, Role.GSI, incident.organisation)
+        other = Incident.objects.filter(number=of_number).first()
+        if other is None or not NUMBER.fullmatch(of_number):
+            raise ValidationError(
+                {"recurring_of": _("Aucun incident ne porte ce numéro de dossier.")}
+            )
+        root = other.recurring_of or other
+        if root.pk == incident.pk or other.pk == incident.pk:
+            raise ValidationError(
+                {"recurring_of": _("Un incident n'est pas récurrent de lui-même.")}
+            )
+        incident.recurring_of = root
+        incident.save(update_fields=["recurring_of"])
+        # Its own recurrences join the group too: one level, named by the root.
+        incident.recurrences.update(recurring_of=root)
+        audit.record(
+            AuditEntry.Action.TRANSITION,
+            by=by,
+            subject=incident,
+            transition="recurrent",
+            source="",
+            target=root.number,
+        )
+    return incident
