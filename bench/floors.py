@@ -186,8 +186,8 @@ def _my_tasks_view(user, *, joined: bool) -> Callable:
         subject, organisation = flow.task_subject_path(), flow.task_organisation_path()
         return select(
             steps[flow],
-            f"{subject}__reference",
-            f"{subject}__title",
+            f"{subject}__{flow.subject_reference_field}",
+            f"{subject}__{flow.subject_title_field}",
             f"{organisation}__code",
             f"{organisation}__kind",
             f"{organisation}__name",

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from viewflow.fsm import FSMField
+from viewflow.workflow.models import Process
 
 from contacts.models import Organisation
 
@@ -206,6 +207,15 @@ class Incident(models.Model):
         pass
 
     @property
+    def gravity_short(self) -> str:
+        """The gravity in one word, for lists."""
+        return {
+            self.Gravity.CRITICAL: _("Critique"),
+            self.Gravity.MAJOR: _("Majeure"),
+            self.Gravity.MINOR: _("Mineure"),
+        }.get(self.gravity, self.gravity)
+
+    @property
     def reference(self) -> str:
         """The engine's name for a subject's number."""
         return self.number
@@ -283,3 +293,27 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident.number}: {self.from_level} → {self.to_level}"
+
+
+class IncidentProcess(Process):
+    """The IncidentFlow process of one incident."""
+
+    incident = models.OneToOneField(
+        Incident,
+        verbose_name=_("incident"),
+        on_delete=models.PROTECT,
+        related_name="process",
+    )
+
+    class Meta:
+        verbose_name = _("processus d'incident")
+        verbose_name_plural = _("processus d'incident")
+
+    def __str__(self) -> str:
+        return str(self.incident)
+
+    @property
+    def subject(self) -> Incident:
+        """What the process runs on, as the engine reads it (reference, title,
+        organisation, get_absolute_url): task lists, permissions, reminders."""
+        return self.incident

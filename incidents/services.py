@@ -11,12 +11,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contacts.models import Organisation, Role
+from contacts.models import ContactPoint, Organisation, Role
 from incidents import clocks
 from incidents.models import Escalation, Incident, IncidentUpdate, NumberSequence
-from workflow import access, audit
+from workflow import access, audit, routing
 from workflow.calendars import add_working_days
 from workflow.models import AuditEntry
+from workflow.notifications import Recipient, notify
 from workflow.transitions import ActionRefused, fire, log_move, required_text
 
 # Who declares for a client: its DSI or its incident correspondent (annexe 1);
@@ -150,7 +151,46 @@ def incident_register(
         incident.full_clean(exclude=["status"])  # protected: moved by transitions
         incident.save()
         log_move(incident, "enregistrer", source="", target=incident.status, by=by)
+        from incidents.flows import IncidentFlow  # the flow imports the services
+
+        IncidentFlow.start.run(incident=incident)
+        _announce_registration(incident)
     return incident
+
+
+def _client_incident_contacts(incident: Incident) -> list:
+    """The client's incident recipients: its contact points for incidents (annexe
+    3: the DSI and the portal's webmaster) and its incident correspondents."""
+    return [
+        *routing.contact_points(incident.organisation, ContactPoint.Subject.INCIDENT),
+        *routing.role_holders(Role.CORRESPONDANT_INCIDENTS, incident.organisation),
+    ]
+
+
+def _supplier_incident_contacts(*roles) -> list:
+    """The CNAF's support mailbox (its incident contact point) and the people of
+    `roles` (the GSI, the level that holds the incident)."""
+    supplier = routing.supplier()
+    recipients = routing.contact_points(supplier, ContactPoint.Subject.INCIDENT)
+    for role in roles:
+        recipients += routing.role_holders(role, supplier)
+    return recipients
+
+
+def _announce_registration(incident: Incident) -> None:
+    """The whole declaration, with its dossier number, to both sides' incident
+    contact points and to the GSI."""
+    notify(
+        event=f"incident_registered:{incident.pk}",
+        kind="incident_registered",
+        organisation=incident.organisation,
+        recipients=[
+            *_client_incident_contacts(incident),
+            *_supplier_incident_contacts(Role.GSI),
+        ],
+        context={"incident": incident},
+        link=incident.get_absolute_url(),
+    )
 
 
 def _locked(pk: int) -> Incident:
@@ -210,7 +250,22 @@ def incident_inform(*, pk: int, by, body: str) -> IncidentUpdate:
             raise ActionRefused(
                 _("L'incident est clos : il ne reçoit plus de message.")
             )
-        return IncidentUpdate.objects.create(incident=incident, author=by, body=body)
+        update = IncidentUpdate.objects.create(incident=incident, author=by, body=body)
+        # To the other side: the client's incident contacts, or the CNAF's
+        # support mailbox and the level that holds the incident.
+        if access.may_act_any(by, SUPPORT_ROLES, incident.organisation):
+            recipients = _client_incident_contacts(incident)
+        else:
+            recipients = _supplier_incident_contacts(LEVEL_ROLES[incident.level])
+        notify(
+            event=f"incident_update:{update.pk}",
+            kind="incident_update",
+            organisation=incident.organisation,
+            recipients=recipients,
+            context={"incident": incident, "update": update},
+            link=incident.get_absolute_url(),
+        )
+        return update
 
 
 def incident_escalate(*, pk: int, by, level: str, reason: str) -> Escalation:
@@ -348,7 +403,21 @@ def incident_close_unanswered(*, pk: int, now=None) -> Incident | None:
             comment=_("Clos sans réponse du client après %(days)s jours ouvrés.")
             % {"days": settings.TANDEM_INCIDENT_CONFIRM_DAYS},
         )
+        _end_process(incident)
     return incident
+
+
+def _end_process(incident: Incident) -> None:
+    """Cancel the open task of an incident closed outside its flow."""
+    from viewflow.workflow.status import PROCESS
+
+    from incidents.flows import IncidentFlow
+    from incidents.models import IncidentProcess
+
+    process = IncidentProcess.objects.filter(incident=incident).first()
+    if process is not None and process.status not in (PROCESS.DONE, PROCESS.CANCELED):
+        with IncidentFlow.lock(process.pk):
+            IncidentFlow.instance.cancel(process)
 
 
 def incident_flag_interruption(*, pk: int, by, start, end=None, now=None) -> Incident:
@@ -414,3 +483,105 @@ def incident_mark_recurring(*, pk: int, by, of_number: str) -> Incident:
             target=root.number,
         )
     return incident
+
+
+# The shares of a target's time at which its warnings go out (beat).
+WARNING_THRESHOLDS = (75, 100)
+
+
+def _open_task_owners(incident: Incident) -> list:
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.status import STATUS
+
+    owners = Task.objects.filter(
+        process__incidentprocess__incident=incident,
+        status__in=[STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED],
+        owner__isnull=False,
+    ).select_related("owner")
+    return [
+        Recipient(task.owner.email, task.owner) for task in owners if task.owner.email
+    ]
+
+
+def incident_clock_warnings(now=None) -> int:
+    """At 75 % and 100 % of a running target (taking in, service back), tell the
+    holder of the incident's task and the level's pool; at 100 % the CNAF's DSI
+    too. Once per incident, target and threshold (the event names them); returns
+    how many messages were written."""
+    now = now or timezone.now()
+    written = 0
+    running = Incident.objects.filter(status__in=Incident.OPEN).select_related(
+        "organisation"
+    )
+    for incident in running.order_by("pk"):
+        clock = clocks.Clock(incident.policy)
+        targets = []
+        if incident.status == Incident.Status.REGISTERED and incident.take_in_due:
+            targets.append((clocks.TAKE_IN, incident.take_in_due, Role.GSI))
+        if incident.service_back_due:
+            targets.append(
+                (
+                    clocks.SERVICE_BACK,
+                    incident.service_back_due,
+                    LEVEL_ROLES[incident.level],
+                )
+            )
+        for target, due, pool in targets:
+            share = clock.share(target, incident.registered_at, due, now)
+            for threshold in WARNING_THRESHOLDS:
+                if share * 100 < threshold:
+                    continue
+                roles = (pool, Role.DSI_FOURNISSEUR) if threshold == 100 else (pool,)
+                written += notify(
+                    event=f"incident_clock:{incident.pk}:{target}:{threshold}",
+                    kind="incident_clock",
+                    organisation=incident.organisation,
+                    recipients=[
+                        *_open_task_owners(incident),
+                        *[
+                            recipient
+                            for role in roles
+                            for recipient in routing.role_holders(
+                                role, routing.supplier()
+                            )
+                        ],
+                    ],
+                    context={
+                        "incident": incident,
+                        "target": target,
+                        "due": due,
+                        "threshold": threshold,
+                    },
+                    link=incident.get_absolute_url(),
+                )
+    return written
+
+
+def incidents_close_unanswered(now=None) -> list[Incident]:
+    """Close (beat) the incidents whose service back the client left unanswered
+    past TANDEM_INCIDENT_CONFIRM_DAYS working days, telling the client."""
+    now = now or timezone.now()
+    # Working days are at least as many calendar days: the rest are not due.
+    candidates = Incident.objects.filter(
+        status=Incident.Status.SERVICE_BACK,
+        service_back_at__lte=now
+        - timedelta(days=settings.TANDEM_INCIDENT_CONFIRM_DAYS),
+    ).values_list("pk", flat=True)
+    closed = []
+    for pk in list(candidates):
+        incident = incident_close_unanswered(pk=pk, now=now)
+        if incident is None:
+            continue
+        closed.append(incident)
+        notify(
+            event=f"incident_closed_unanswered:{incident.pk}",
+            kind="incident_closed_unanswered",
+            organisation=incident.organisation,
+            recipients=_client_incident_contacts(incident),
+            context={
+                "incident": incident,
+                "days": settings.TANDEM_INCIDENT_CONFIRM_DAYS,
+            },
+            link=incident.get_absolute_url(),
+        )
+    return closed

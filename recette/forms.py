@@ -232,9 +232,11 @@ class DefectForm(forms.Form):
             .select_related("case", "campaign")
             .order_by("-executed_at")
         )
+        # Outside the f-string: makemessages does not read calls inside one.
+        campaign = _("campagne")
         field.label_from_instance = lambda e: (
             f"{e.case.reference} – {e.get_result_display()} "
-            f"({_('campagne')} {e.campaign.number})"
+            f"({campaign} {e.campaign.number})"
         )
 
 

@@ -333,6 +333,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recette.tasks.expire_import_previews",
         "schedule": 3600.0,
     },
+    # Incidents: warnings at 75 % and 100 % of a target, and the close without
+    # the client's answer (incidents/services.py).
+    "incident-clocks": {"task": "incidents.tasks.incident_clocks", "schedule": 300.0},
     "deadline-messages": {
         "task": "workflow.tasks.deadline_messages",
         "schedule": 3600.0,

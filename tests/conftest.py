@@ -18,6 +18,7 @@ from contacts.models import Organisation, Role
 from contacts.services import reference_data_load
 from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest
+from incidents.demo import incidents_demo_load
 from recette import services as recette_services
 from recette.demo import recette_demo_load
 from workflow.demo import DEMO_PASSWORD, demo_data_load
@@ -91,12 +92,14 @@ def world(db):
 
 @pytest.fixture
 def demo(world, settings, tmp_path):
-    """Both processes' demo data: requests of 23 and 57 at every step, 23's
-    acceptance with a campaign half run and two defects, 57's signed (a module may
-    define its own `demo`, which then takes precedence)."""
+    """The processes' demo data: requests of 23 and 57 at every step, 23's
+    acceptance with a campaign half run and two defects, 57's signed, incidents of
+    both at four steps (a module may define its own `demo`, which then takes
+    precedence)."""
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
     evolutions_demo_load()
     recette_demo_load()
+    incidents_demo_load()
     return world
 
 

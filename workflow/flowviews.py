@@ -79,6 +79,10 @@ class ScopedFlowMixin:
     # property answers: reference, title, get_absolute_url) and its organisation.
     subject_lookup: str = ""
     organisation_lookup: str = ""
+    # The subject's fields that « Mes tâches » reads as its reference and title
+    # (an incident's are its dossier number and its domain).
+    subject_reference_field: str = "reference"
+    subject_title_field: str = "title"
     # The flow's URL prefix and namespace (viewflow derives "evolution" from
     # EvolutionFlow: one letter away from the app's "evolutions" pages).
     url_name: str = ""

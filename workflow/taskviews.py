@@ -31,6 +31,9 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
     # What the actor decides on, shown above the form: a template of the process
     # app, given `decision_context()` (see docs/shell.md).
     summary_template = ""
+    # The subject's fields at the top of the page; a process app whose subject is
+    # not a request names its own (an incident's declaration).
+    subject_summary_template = "workflow/includes/subject_summary.html"
     # The button's name says the decision (« Valider le plan », « Envoyer le
     # devis »…), never a bare « Enregistrer ».
     submit_label = gettext_lazy("Enregistrer")
@@ -62,6 +65,7 @@ class TaskFormView(TaskSuccessUrlMixin, FormView):
         kwargs.setdefault("subject", self.subject())
         kwargs.setdefault("task", self.task)
         kwargs.setdefault("task_title", self.task.flow_task.task_title)
+        kwargs.setdefault("subject_summary_template", self.subject_summary_template)
         flow_class = self.task.flow_task.flow_class
         if getattr(flow_class, "url_name", ""):
             kwargs.setdefault(

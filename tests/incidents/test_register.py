@@ -189,3 +189,57 @@ def test_required_fields_of_annexe_1_are_checked(world):
         refused.value.message_dict
     )
     assert not Incident.objects.exists()
+
+
+def test_the_declaration_goes_to_both_sides_incident_contacts_only(world):
+    from contacts.models import ContactPoint
+    from workflow.models import Notification
+
+    supplier = Organisation.objects.get(kind=Organisation.Kind.SUPPLIER)
+    ContactPoint.objects.create(
+        organisation=supplier,
+        subject=ContactPoint.Subject.INCIDENT,
+        label="Support",
+        mailbox="support-accueil@cnaf.invalid",
+    )
+    for code in ("23", "57"):
+        ContactPoint.objects.create(
+            organisation=client(code),
+            subject=ContactPoint.Subject.INCIDENT,
+            label="DSI",
+            mailbox=f"dsi@cd{code}.invalid",
+        )
+    incident = incident_register(
+        by=user("cd23.incidents"),
+        organisation=client("23"),
+        now=FRIDAY_EVENING,
+        **declaration(description="Le flux <b>DSG</b> manque."),
+    )
+    sent = Notification.objects.filter(event=f"incident_registered:{incident.pk}")
+    addresses = set(sent.values_list("recipient_email", flat=True))
+    assert {
+        "support-accueil@cnaf.invalid",
+        "dsi@cd23.invalid",
+        user("cd23.incidents").email.lower(),
+        user("cnaf.gsi").email.lower(),
+    } <= addresses
+    assert not any("cd57" in address for address in addresses)
+    message = sent.first()
+    assert incident.number in message.subject
+    assert (
+        "KH23" in message.body_text
+        and "Le flux <b>DSG</b> manque." in message.body_text
+    )
+    assert "&lt;b&gt;DSG" in message.body_html and "<b>DSG" not in message.body_html
+    # A message of the GSI goes to the client's incident contacts.
+    from incidents.services import incident_inform, incident_take_in
+
+    incident_take_in(pk=incident.pk, by=user("cnaf.gsi"))
+    update = incident_inform(pk=incident.pk, by=user("cnaf.gsi"), body="On relance.")
+    told = set(
+        Notification.objects.filter(event=f"incident_update:{update.pk}").values_list(
+            "recipient_email", flat=True
+        )
+    )
+    assert "dsi@cd23.invalid" in told and "support-accueil@cnaf.invalid" not in told
+    assert not any("cd57" in address for address in told)

@@ -23,6 +23,10 @@ from evolutions import services as evolutions_services
 from evolutions.demo import evolutions_demo_load
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
+from incidents.demo import STOPS as INCIDENT_STOPS
+from incidents.demo import incident_at
+from incidents.flows import IncidentFlow
+from incidents.models import Incident, IncidentProcess
 from recette import services as recette_services
 from recette.demo import recette_demo_load
 from recette.flows import RecetteFlow
@@ -64,6 +68,7 @@ class ClientA:
     evidence_pk: int = 0
     defect_attachment_pk: int = 0
     announcement_pk: int = 0
+    incidents: dict[str, Incident] = field(default_factory=dict)
 
     @property
     def plan_in_preparation(self) -> ChangeRequest:
@@ -103,7 +108,7 @@ class ClientA:
         process = f"process__{flow_class.process_class._meta.model_name}"
         return (
             Task.objects.filter(
-                **{f"{process}__change_request__organisation": self.organisation},
+                **{f"{process}__{flow_class.organisation_lookup}": self.organisation},
                 flow_task=getattr(flow_class, node_name),
             )
             .annotate(
@@ -117,7 +122,10 @@ class ClientA:
         )
 
     def process(self, flow_class):
-        """A process of client A in `flow_class` (the one of a signed request)."""
+        """A process of client A in `flow_class` (the one of a signed request, of
+        a closed incident)."""
+        if flow_class is IncidentFlow:
+            return IncidentProcess.objects.get(incident=self.incidents["closed"])
         return flow_class.process_class.objects.get(change_request=self.signed)
 
 
@@ -161,6 +169,8 @@ def build() -> ClientA:
         by=users[f"cd{CODE}.testeur"],
         files=[_upload("journal.txt")],
     )[0].pk
+    for stop in INCIDENT_STOPS:
+        client_a.incidents[stop] = incident_until(organisation, users, stop)
     client_a.announcement_pk = evolutions_services.announcement_create(
         by=users["cnaf.contact"],
         release=release,
@@ -170,6 +180,11 @@ def build() -> ClientA:
         schedule="Au printemps.",
     ).pk
     return client_a
+
+
+def incident_until(organisation, users, stop: str) -> Incident:
+    """An incident of client A standing at `stop` (incidents.demo)."""
+    return incident_at(organisation, stop, domain=f"Matrice {stop}")
 
 
 def manufactured_request(organisation, users, release, stop: str) -> ChangeRequest:

@@ -23,6 +23,7 @@ from viewflow.workflow.status import STATUS
 from contacts.models import Membership, SupportHours
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest, Release
+from incidents.flows import IncidentFlow
 from recette.flows import RecetteFlow
 from tests.security import dataset
 from tests.security.matrix import (
@@ -39,17 +40,29 @@ from tests.security.matrix import (
 from workflow.models import AuditEntry, Heartbeat, StepDeadline
 
 ANONYMOUS = "anonymous"
-CLIENT_A = ("cd23.porteur", "cd23.testeur", "cd23.dsi")
-CLIENT_B = ("cd57.porteur", "cd57.testeur", "cd57.dsi")
-SUPPLIER = ("cnaf.contact", "cnaf.commande", "cnaf.moe", "cnaf.dsi", "cnaf.admin")
+CLIENT_A = ("cd23.porteur", "cd23.testeur", "cd23.dsi", "cd23.incidents")
+CLIENT_B = ("cd57.porteur", "cd57.testeur", "cd57.dsi", "cd57.incidents")
+SUPPLIER = (
+    "cnaf.contact",
+    "cnaf.commande",
+    "cnaf.moe",
+    "cnaf.dsi",
+    "cnaf.admin",
+    "cnaf.gsi",
+    "cnaf.support2",
+    "cnaf.support3",
+    "cnaf.crise",
+)
 USERS = (ANONYMOUS, *CLIENT_A, *CLIENT_B, *SUPPLIER)
 LOGGED_IN = USERS[1:]
 
-A_PORTEUR, A_TESTEUR, A_DSI = CLIENT_A
-CONTACT, COMMANDE, MOE, SUPPLIER_DSI, ADMINISTRATOR = SUPPLIER  # the admin: staff
+A_PORTEUR, A_TESTEUR, A_DSI, A_INCIDENTS = CLIENT_A
+# The administrator is staff; the last four work the incidents.
+CONTACT, COMMANDE, MOE, SUPPLIER_DSI, ADMINISTRATOR, GSI, N2, N3, CRISIS = SUPPLIER
+SUPPORT = (GSI, N2, N3, CRISIS)
 # Supplier users with a business role see every client's data; the administrator
 # reads every organisation's reference data (the directory) and no business data.
-SEES_A = (*CLIENT_A, CONTACT, COMMANDE, MOE, SUPPLIER_DSI)
+SEES_A = (*CLIENT_A, CONTACT, COMMANDE, MOE, SUPPLIER_DSI, *SUPPORT)
 DSIS = (A_DSI, "cd57.dsi", SUPPLIER_DSI)
 
 
@@ -85,6 +98,10 @@ def on_a(ok=200, *, allowed=SEES_A, refused=403, hidden=(), reference=False):
 
 def _pk(attribute):
     return lambda a: {"pk": getattr(a, attribute).pk}
+
+
+def _incident(stop):
+    return lambda a: {"pk": a.incidents[stop].pk}
 
 
 TABLE: dict[str, Row] = {
@@ -155,6 +172,30 @@ TABLE: dict[str, Row] = {
     "notifications_mark_read": Row(everyone(405), post_only=True),
     # Enrolment of one's own authenticator app (TOTP): every account, its own.
     "second_factor": Row(everyone(200)),
+    # Incidents: the list is each user's own (scoped); client A's DSI and
+    # correspondent, client B's, and the GSI declare; the actions that are not
+    # steps are the writers', the level's, the support's, the GSI's.
+    "incidents:index": Row(everyone(200)),
+    "incidents:declare": Row(
+        only({A_DSI, A_INCIDENTS, "cd57.dsi", "cd57.incidents", GSI})
+    ),
+    "incidents:detail": Row(on_a(), kwargs=_incident("handle_gsi")),
+    "incidents:message": Row(
+        on_a(405, allowed={A_DSI, A_INCIDENTS, *SUPPORT}),
+        kwargs=_incident("handle_gsi"),
+        post_only=True,
+    ),
+    "incidents:workaround": Row(
+        on_a(405, allowed={GSI}), kwargs=_incident("handle_gsi"), post_only=True
+    ),
+    "incidents:interruption": Row(
+        on_a(405, allowed=set(SUPPORT)),
+        kwargs=_incident("handle_gsi"),
+        post_only=True,
+    ),
+    "incidents:recurring": Row(
+        on_a(405, allowed={GSI}), kwargs=_incident("handle_gsi"), post_only=True
+    ),
     # Change requests.
     "evolutions:index": Row(everyone(200)),
     # The list's exports: the requests each user sees (client B's CSV is read too).
@@ -333,7 +374,11 @@ def _role_request(a):
 
 # --- Rule: viewflow's pages of both flows -----------------------------------------
 
-FLOWS = {"taches-evolutions": EvolutionFlow, "taches-recettes": RecetteFlow}
+FLOWS = {
+    "taches-evolutions": EvolutionFlow,
+    "taches-recettes": RecetteFlow,
+    "taches-incidents": IncidentFlow,
+}
 
 # Who acts on each human task of client A (one demo account per role).
 NODE_OWNERS = {
@@ -359,6 +404,14 @@ NODE_OWNERS = {
         "sign_client": A_DSI,
         "sign_supplier": SUPPLIER_DSI,
     },
+    "taches-incidents": {
+        "take_in": GSI,
+        "handle_gsi": GSI,
+        "handle_second": N2,
+        "handle_third": N3,
+        "handle_crisis": CRISIS,
+        "confirm": A_INCIDENTS,
+    },
 }
 # Nodes nobody acts on: their pages show them, nobody rewinds or cancels them.
 SYSTEM_NODES = {
@@ -380,6 +433,7 @@ SYSTEM_NODES = {
         "after_signatures",
         "end",
     },
+    "taches-incidents": {"start", "after_handling", "after_confirm", "end"},
 }
 FLOW_PAGES = {
     # viewflow's lists lead to « Mes tâches » (workflow.flowviews); its chart stays.

@@ -146,7 +146,8 @@ def _url_names(patterns=None, namespace: str = "") -> set[str]:
 def test_every_form_endpoint_is_in_the_inventory():
     """A new page or task is fuzzed, or declared without input, by name."""
     ours = re.compile(
-        r"^(evolutions|recettes|annuaire|taches-evolutions|taches-recettes):|^[^:]+$"
+        r"^(evolutions|recettes|incidents|annuaire|taches-evolutions|taches-recettes"
+        r"|taches-incidents):|^[^:]+$"
     )
     names = {name for name in _url_names() if ours.match(name)}
     left = {

@@ -21,6 +21,7 @@ from contacts.models import Membership, Role
 from evolutions import services
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest
+from incidents.flows import IncidentFlow
 from recette.flows import RecetteFlow
 from workflow import deadlines, flowviews, mytasks
 from workflow.calendars import working_days_between
@@ -101,7 +102,7 @@ def _text(response) -> str:
 
 
 def test_the_process_flows_are_recorded_in_definition_order():
-    assert [EvolutionFlow, RecetteFlow] == SCOPED_FLOWS
+    assert [EvolutionFlow, RecetteFlow, IncidentFlow] == SCOPED_FLOWS
     assert flowviews.flow_named("taches-recettes") is RecetteFlow
     assert flowviews.flow_named("inconnu") is None
 

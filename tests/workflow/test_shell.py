@@ -268,6 +268,7 @@ def test_the_menu_is_a_list_of_links_in_order(world, client, username):
         ("Demandes d'évolution", "/evolutions/"),
         ("Versions", "/evolutions/versions/"),
         ("Recettes", "/recettes/"),
+        ("Incidents", "/incidents/"),
         ("Annuaire", "/annuaire/"),
         ("Notifications", "/notifications/"),
     ]
@@ -313,6 +314,7 @@ def test_the_menu_entries_of_process_apps_come_from_their_registration():
         "evolutions:index",
         "evolutions:roadmap",
         "recettes:index",
+        "incidents:index",
     ]
     with pytest.raises(ValueError, match="déjà déclarée"):
         shell.register_menu_entry("Recettes", "recettes:index")

@@ -15,12 +15,16 @@ def test_the_site_mounts_what_each_app_registered():
         "taches-evolutions",
         "recettes",
         "taches-recettes",
+        "incidents",
+        "taches-incidents",
         "annuaire",
     ]
     assert [type(v).__name__ for v in shell.applications()] == [
         "EvolutionsApp",
         "ScopedFlowAppViewset",
         "RecettesApp",
+        "ScopedFlowAppViewset",
+        "IncidentsApp",
         "ScopedFlowAppViewset",
     ]
     assert reverse("evolutions:index") == "/evolutions/"

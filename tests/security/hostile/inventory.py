@@ -1,11 +1,12 @@
-"""The inventory of the form endpoints (`ENDPOINTS`, 53) and what each is sent, and
+"""The inventory of the form endpoints (`ENDPOINTS`, 79) and what each is sent, and
 the pages declared without input.
 
-The pages of both processes, the execute page of every human task of EvolutionFlow
-and RecetteFlow (18, found from the flows' nodes and posted by the user the task is
-assigned to), the JSON endpoint of the campaign grid, the CSV/XLSX import, and the
-shell's forms (login, password change and reset, language, second factor, marking
-notifications read, viewflow's bulk task actions). What is posted comes from the
+The pages of the three processes, the execute page of every human task of
+EvolutionFlow, RecetteFlow and IncidentFlow (24, found from the flows' nodes and
+posted by the user the task is assigned to), the JSON endpoint of the campaign
+grid, the CSV/XLSX import, and the shell's forms (login, password change and
+reset, language, second factor, marking notifications read, viewflow's bulk task
+actions). What is posted comes from the
 forms themselves: each field of the form class a view uses gets values built from
 its type (text, choices, model choices with ids of other organisations' objects,
 dates, numbers, files), so a new field is fuzzed without touching this file. Only
@@ -38,6 +39,8 @@ from contacts.models import Organisation
 from evolutions import forms as evolution_forms
 from evolutions.flows import EvolutionFlow
 from evolutions.models import ChangeRequest
+from incidents import forms as incident_forms
+from incidents.flows import IncidentFlow
 from recette import forms as recette_forms
 from recette import lists as recette_lists
 from recette.flows import RecetteFlow
@@ -63,7 +66,7 @@ from workflow.views import NotificationReadForm, ReassignForm
 
 S = ChangeRequest.Status
 RESULT = Execution.Result
-FLOWS = (EvolutionFlow, RecetteFlow)
+FLOWS = (EvolutionFlow, RecetteFlow, IncidentFlow)
 
 
 @dataclass
@@ -119,7 +122,11 @@ def _task_target(node) -> Callable[[Stage], Target]:
         assert task is not None and task.owner is not None, node
         process = task.process.coerced
         form_class = node.view.view_class.form_class
-        kwargs = {"change_request": process.change_request}
+        incident = getattr(process, "incident", None)
+        kwargs = {
+            "change_request": getattr(process, "change_request", None),
+            "current_level": incident.level if incident else "",
+        }
         form = form_class(**_accepted(form_class, kwargs))
         url = node.reverse("execute", args=[task.process_id, task.pk])
         return Target(_one(url, task.owner.username), (form,))
@@ -539,6 +546,32 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
             ((url, "cd23.dsi"), (url, "cd57.dsi")), (ReassignForm(people=[]),)
         )
 
+    def incident_url(stage, name, stop="handle_gsi"):
+        return reverse(name, args=[stage.incidents[stop]])
+
+    def incident_declare(stage):
+        url = reverse("incidents:declare")
+        return Target(
+            ((url, "cd23.incidents"), (url, "cnaf.gsi")),
+            (incident_forms.GsiDeclarationForm(),),
+        )
+
+    def incident_list(stage):
+        url = reverse("incidents:index")
+        return Target(
+            ((url, "cnaf.gsi"), (url, "cd23.incidents")),
+            (incident_forms.IncidentFilterForm(),),
+            {"page": _optional(hostile_number())},
+            body="query",
+        )
+
+    def incident_action(name, form, *users):
+        def target(stage):
+            url = incident_url(stage, name)
+            return Target(tuple((url, user) for user in users), (form,))
+
+        return target
+
     def bulk(name: str, username: str):
         def target(stage):
             return Target(_one(reverse(name), username), (BulkActionForm(model=Task),))
@@ -599,6 +632,31 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
         "task_give_back": my_task("task_give_back"),
         "task_reassign": reassign_task,
         "notifications_mark_read": notifications_mark_read,
+        "incidents:declare": incident_declare,
+        "incidents:index": incident_list,
+        "incidents:message": incident_action(
+            "incidents:message",
+            incident_forms.MessageForm(),
+            "cd23.incidents",
+            "cnaf.gsi",
+        ),
+        "incidents:workaround": incident_action(
+            "incidents:workaround", incident_forms.WorkaroundForm(), "cnaf.gsi"
+        ),
+        "incidents:interruption": incident_action(
+            "incidents:interruption",
+            incident_forms.InterruptionForm(),
+            "cnaf.support2",
+        ),
+        "incidents:recurring": incident_action(
+            "incidents:recurring", incident_forms.RecurringForm(), "cnaf.gsi"
+        ),
+        "taches-incidents:tasks_assign": bulk(
+            "taches-incidents:tasks_assign", "cnaf.gsi"
+        ),
+        "taches-incidents:tasks_unassign": bulk(
+            "taches-incidents:tasks_unassign", "cnaf.support2"
+        ),
         "taches-evolutions:tasks_assign": bulk(
             "taches-evolutions:tasks_assign", "cnaf.contact"
         ),
@@ -615,7 +673,7 @@ def _pages() -> dict[str, Callable[[Stage], Target]]:
 
 
 def _task_views() -> dict[str, Callable[[Stage], Target]]:
-    """Every human task of both flows, by `<namespace>:<node>:execute`."""
+    """Every human task of the flows, by `<namespace>:<node>:execute`."""
     found = {}
     for flow_class in FLOWS:
         namespace = flow_class.url_name  # viewflow resets app_name once mounted
@@ -657,6 +715,7 @@ WITHOUT_INPUT = {
     "annuaire:organisation",
     "annuaire:person",
     "annuaire:contact_point",
+    "incidents:detail",
 }
 
 
@@ -673,7 +732,7 @@ SHELL_WITHOUT_FORM = {
 # viewflow's own pages: lists, charts, and the task actions without fields
 # (assign, unassign) or refused to everyone (undo, cancel, revive).
 VIEWFLOW_ACTIONS = re.compile(
-    r"^taches-(evolutions|recettes):([a-z_]+:(index|detail|assign|unassign|undo|cancel|"
+    r"^taches-(evolutions|recettes|incidents):([a-z_]+:(index|detail|assign|unassign|undo|cancel|"
     r"revive)|index|process_list|process_detail|process_cancel|task_list|chart|"
     r"process_chart|inbox|queue|archive)$"
 )

@@ -26,7 +26,7 @@ from recette import services as recette_services
 from recette.demo import recette_demo_load
 from recette.flows import RecetteFlow
 from recette.models import Campaign, Defect, Execution
-from tests.security.dataset import manufactured_request
+from tests.security.dataset import INCIDENT_STOPS, incident_until, manufactured_request
 from workflow.demo import complete_open_task, demo_data_load
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Stage:
 
     requests: dict[str, int]
     announcement_pk: int
+    incidents: dict[str, int] = field(default_factory=dict)
     users: dict[str, object] = field(default_factory=dict)
     strategies: dict[str, "Target"] = field(default_factory=dict)
 
@@ -192,6 +193,7 @@ def _of_client(tasks, organisation):
     return tasks.filter(
         Q(process__evolutionprocess__change_request__organisation=organisation)
         | Q(process__recetteprocess__change_request__organisation=organisation)
+        | Q(process__incidentprocess__incident__organisation=organisation)
     )
 
 
@@ -220,6 +222,9 @@ def _build_stage() -> Stage:
         change_request = manufactured_request(organisation, users, release, stop)
         _accepted_until(change_request, stop, users)
         requests[stop] = change_request.pk
+    incidents = {
+        stop: incident_until(organisation, users, stop).pk for stop in INCIDENT_STOPS
+    }
     _assign_open_tasks(organisation, users)
     announcement = evolution_services.announcement_create(
         by=users["cnaf.contact"],
@@ -229,7 +234,9 @@ def _build_stage() -> Stage:
         changes="Contrôle du NIR.",
         schedule="Au printemps.",
     )
-    return Stage(requests=requests, announcement_pk=announcement.pk)
+    return Stage(
+        requests=requests, announcement_pk=announcement.pk, incidents=incidents
+    )
 
 
 def _client() -> Organisation:
