@@ -13,6 +13,7 @@ MENU = [
     "Demandes d'évolution",
     "Versions",
     "Recettes",
+    "Incidents",
     "Annuaire",
     "Notifications",
 ]
