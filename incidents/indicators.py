@@ -20,7 +20,6 @@ from django.utils import timezone
 from incidents import clocks
 from incidents.models import Incident
 
-TAKE_IN_TARGET = None  # the contract gives no share: every one within 15 minutes
 SERVICE_BACK_TARGET = 0.80  # more than 80 % back in service on time
 INTERRUPTIONS_PER_SEMESTER = 2
 
@@ -82,13 +81,8 @@ def _add(figures: Figures, incident, now: datetime) -> None:
         figures.service_back.add(
             incident.pk, incident.service_back_at, incident.service_back_due, now
         )
-    started = (
-        incident.detected_at
-        if incident.kind == Incident.Kind.TECHNICAL
-        else incident.qualified_at
-    )
     delay = clocks.client_notification(
-        incident.policy, incident.kind, started, incident.registered_at
+        incident.policy, incident.kind, incident.notice_started, incident.registered_at
     )
     if delay is not None:
         target = (

@@ -207,6 +207,14 @@ class Incident(models.Model):
         pass
 
     @property
+    def notice_started(self):
+        """When the client's notification clock started: detection (technical)
+        or qualification (functional)."""
+        if self.kind == self.Kind.TECHNICAL:
+            return self.detected_at
+        return self.qualified_at
+
+    @property
     def gravity_short(self) -> str:
         """The gravity in one word, for lists."""
         return {

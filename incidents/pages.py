@@ -32,7 +32,7 @@ def _declaring_organisation(user):
 
 
 def _is_gsi(user) -> bool:
-    return any(m.role == Role.GSI for m in access.memberships_of(user))
+    return bool(access.organisations_for_role(user, Role.GSI))
 
 
 def incident_list(request):
@@ -119,12 +119,10 @@ def incident_detail(request, pk: int, forms_given=None):
     user = request.user
     supplier = access.is_supplier_user(user)
     support = access.may_act_any(user, services.SUPPORT_ROLES, incident.organisation)
-    client = access.may_act_any(user, services.DECLARING_ROLES, incident.organisation)
+    writer = access.may_act_any(user, services.WRITING_ROLES, incident.organisation)
     open_ = incident.status != Incident.Status.CLOSED
     level_holder = open_ and access.may_act_any(
-        user,
-        {services.LEVEL_ROLES[incident.level], Role.GSI},
-        incident.organisation,
+        user, services.level_roles(incident), incident.organisation
     )
     given = forms_given or {}
     process = IncidentProcess.objects.filter(incident=incident).first()
@@ -139,7 +137,7 @@ def incident_detail(request, pk: int, forms_given=None):
         "tasks": tasks,
         "supplier": supplier,
         "message_form": given.get("message")
-        or (forms.MessageForm() if open_ and (support or client) else None),
+        or (forms.MessageForm() if open_ and writer else None),
         "workaround_form": given.get("workaround")
         or (
             forms.WorkaroundForm(
@@ -211,7 +209,7 @@ def incident_message(request, pk: int):
             pk=incident.pk, by=request.user, body=data["body"]
         ),
         _("Message envoyé."),
-        roles=lambda incident: (*services.DECLARING_ROLES, *services.SUPPORT_ROLES),
+        roles=lambda incident: services.WRITING_ROLES,
     )
 
 
@@ -229,7 +227,7 @@ def incident_workaround(request, pk: int):
             workaround=data["workaround"],
         ),
         _("Contournement enregistré."),
-        roles=lambda incident: sorted({services.LEVEL_ROLES[incident.level], Role.GSI}),
+        roles=services.level_roles,
     )
 
 

@@ -59,11 +59,7 @@ def clocks_of(incident: Incident, now=None) -> list[ClockLine]:
             now,
         ),
     ]
-    started = (
-        incident.detected_at
-        if incident.kind == Incident.Kind.TECHNICAL
-        else incident.qualified_at
-    )
+    started = incident.notice_started
     notice = clocks.client_notification(
         incident.policy, incident.kind, started, incident.registered_at
     )

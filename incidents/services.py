@@ -37,6 +37,15 @@ SUPPORT_ROLES = tuple(LEVEL_ROLES.values())
 # A crisis structure is set up for a major incident levels 2 and 3 did not solve.
 CRISIS_FROM = (L.SECOND, L.THIRD)
 CRISIS_GRAVITIES = (Incident.Gravity.CRITICAL, Incident.Gravity.MAJOR)
+# Who writes in an incident's thread: the client's declaring roles, the support.
+WRITING_ROLES = (*DECLARING_ROLES, *SUPPORT_ROLES)
+
+
+def level_roles(incident: Incident) -> list:
+    """Who acts on the incident at its current level: that level, or the GSI."""
+    return sorted({LEVEL_ROLES[incident.level], Role.GSI})
+
+
 DECLARATION_FIELDS = (
     "kind",
     "gravity",
@@ -198,9 +207,7 @@ def _locked(pk: int) -> Incident:
 
 
 def _require_level_holder(by, incident: Incident) -> None:
-    """The incident's current level, or the GSI, acts on it."""
-    roles = {LEVEL_ROLES[incident.level], Role.GSI}
-    access.require_any_role(by, sorted(roles), incident.organisation)
+    access.require_any_role(by, level_roles(incident), incident.organisation)
 
 
 def incident_take_in(
@@ -231,21 +238,12 @@ def incident_take_in(
     return incident
 
 
-def _may_write(by, incident: Incident) -> bool:
-    return access.may_act_any(by, DECLARING_ROLES, incident.organisation) or (
-        access.may_act_any(by, SUPPORT_ROLES, incident.organisation)
-    )
-
-
 def incident_inform(*, pk: int, by, body: str) -> IncidentUpdate:
     """A message of the information thread, from either side."""
     body = required_text(body, _("Écrivez le message."))
     with transaction.atomic():
         incident = _locked(pk)
-        if not _may_write(by, incident):
-            access.require_any_role(
-                by, (*DECLARING_ROLES, *SUPPORT_ROLES), incident.organisation
-            )
+        access.require_any_role(by, WRITING_ROLES, incident.organisation)
         if incident.status == Incident.Status.CLOSED:
             raise ActionRefused(
                 _("L'incident est clos : il ne reçoit plus de message.")
@@ -506,10 +504,13 @@ def _open_task_owners(incident: Incident) -> list:
 def incident_clock_warnings(now=None) -> int:
     """At 75 % and 100 % of a running target (taking in, service back), tell the
     holder of the incident's task and the level's pool; at 100 % the CNAF's DSI
-    too. Once per incident, target and threshold (the event names them); returns
-    how many messages were written."""
+    too. Once per incident, target and threshold (the event names them: one
+    already written is not worked out again); returns how many messages were
+    written."""
+    from workflow.models import Notification
+
     now = now or timezone.now()
-    written = 0
+    events = {}  # event → (incident, target, due, pool, threshold)
     running = Incident.objects.filter(status__in=Incident.OPEN).select_related(
         "organisation"
     )
@@ -519,41 +520,45 @@ def incident_clock_warnings(now=None) -> int:
         if incident.status == Incident.Status.REGISTERED and incident.take_in_due:
             targets.append((clocks.TAKE_IN, incident.take_in_due, Role.GSI))
         if incident.service_back_due:
-            targets.append(
-                (
-                    clocks.SERVICE_BACK,
-                    incident.service_back_due,
-                    LEVEL_ROLES[incident.level],
-                )
-            )
+            pool = LEVEL_ROLES[incident.level]
+            targets.append((clocks.SERVICE_BACK, incident.service_back_due, pool))
         for target, due, pool in targets:
             share = clock.share(target, incident.registered_at, due, now)
             for threshold in WARNING_THRESHOLDS:
-                if share * 100 < threshold:
-                    continue
-                roles = (pool, Role.DSI_FOURNISSEUR) if threshold == 100 else (pool,)
-                written += notify(
-                    event=f"incident_clock:{incident.pk}:{target}:{threshold}",
-                    kind="incident_clock",
-                    organisation=incident.organisation,
-                    recipients=[
-                        *_open_task_owners(incident),
-                        *[
-                            recipient
-                            for role in roles
-                            for recipient in routing.role_holders(
-                                role, routing.supplier()
-                            )
-                        ],
-                    ],
-                    context={
-                        "incident": incident,
-                        "target": target,
-                        "due": due,
-                        "threshold": threshold,
-                    },
-                    link=incident.get_absolute_url(),
-                )
+                if share * 100 >= threshold:
+                    event = f"incident_clock:{incident.pk}:{target}:{threshold}"
+                    events[event] = (incident, target, due, pool, threshold)
+    sent = set(
+        Notification.objects.filter(event__in=list(events)).values_list(
+            "event", flat=True
+        )
+    )
+    supplier = routing.supplier()
+    holders: dict = {}
+    written = 0
+    for event, (incident, target, due, pool, threshold) in events.items():
+        if event in sent:
+            continue
+        roles = (pool, Role.DSI_FOURNISSEUR) if threshold == 100 else (pool,)
+        for role in roles:
+            if role not in holders:
+                holders[role] = routing.role_holders(role, supplier)
+        written += notify(
+            event=event,
+            kind="incident_clock",
+            organisation=incident.organisation,
+            recipients=[
+                *_open_task_owners(incident),
+                *(recipient for role in roles for recipient in holders[role]),
+            ],
+            context={
+                "incident": incident,
+                "target": target,
+                "due": due,
+                "threshold": threshold,
+            },
+            link=incident.get_absolute_url(),
+        )
     return written
 
 

@@ -170,7 +170,9 @@ def build() -> ClientA:
         files=[_upload("journal.txt")],
     )[0].pk
     for stop in INCIDENT_STOPS:
-        client_a.incidents[stop] = incident_until(organisation, users, stop)
+        client_a.incidents[stop] = incident_at(
+            organisation, stop, domain=f"Matrice {stop}"
+        )
     client_a.announcement_pk = evolutions_services.announcement_create(
         by=users["cnaf.contact"],
         release=release,
@@ -180,11 +182,6 @@ def build() -> ClientA:
         schedule="Au printemps.",
     ).pk
     return client_a
-
-
-def incident_until(organisation, users, stop: str) -> Incident:
-    """An incident of client A standing at `stop` (incidents.demo)."""
-    return incident_at(organisation, stop, domain=f"Matrice {stop}")
 
 
 def manufactured_request(organisation, users, release, stop: str) -> ChangeRequest:

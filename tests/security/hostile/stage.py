@@ -22,11 +22,13 @@ from contacts.services import reference_data_load
 from evolutions import services as evolution_services
 from evolutions.demo import evolutions_demo_load
 from evolutions.models import ChangeRequest, Release, ReleaseAnnouncement
+from incidents.demo import STOPS as INCIDENT_STOPS
+from incidents.demo import incident_at
 from recette import services as recette_services
 from recette.demo import recette_demo_load
 from recette.flows import RecetteFlow
 from recette.models import Campaign, Defect, Execution
-from tests.security.dataset import INCIDENT_STOPS, incident_until, manufactured_request
+from tests.security.dataset import manufactured_request
 from workflow.demo import complete_open_task, demo_data_load
 
 if TYPE_CHECKING:
@@ -222,9 +224,7 @@ def _build_stage() -> Stage:
         change_request = manufactured_request(organisation, users, release, stop)
         _accepted_until(change_request, stop, users)
         requests[stop] = change_request.pk
-    incidents = {
-        stop: incident_until(organisation, users, stop).pk for stop in INCIDENT_STOPS
-    }
+    incidents = {stop: incident_at(organisation, stop).pk for stop in INCIDENT_STOPS}
     _assign_open_tasks(organisation, users)
     announcement = evolution_services.announcement_create(
         by=users["cnaf.contact"],
